@@ -1,0 +1,88 @@
+# Single entry point. `make run` and `make test` work on a fresh machine with only
+# Python 3.11: they create .venv, install the pinned stack, and go.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+USE_CASE ?= retail
+# Retail data for `make run` (small enough for a laptop; see docs/benchmarks.md for scale).
+RETAIL_WEEKS ?= 12
+RETAIL_CUSTOMERS ?= 3000
+RETAIL_STORES ?= 120
+RETAIL_SEED ?= 7
+
+# No telemetry or analytics from any part of the stack: this project runs offline.
+export DO_NOT_TRACK := 1
+export KEDRO_DISABLE_TELEMETRY := true
+export GX_ANALYTICS_ENABLED := false
+export MLFLOW_DISABLE_TELEMETRY := true
+export MPLBACKEND := Agg
+
+.PHONY: install run data test lint format viz viz-build mlflow-ui demo-drift rollback benchmark clean-data help
+
+help:
+	@echo "make run         install, generate retail data if data/raw has none, kedro run"
+	@echo "make test        run the test suite"
+	@echo "make lint        ruff, ruff format --check, mypy"
+	@echo "make viz         kedro viz run (lineage with medallion layers)"
+	@echo "make mlflow-ui   MLflow UI on the local store"
+	@echo "make demo-drift  append a drifted week, run again; then an undrifted week"
+	@echo "make rollback    restore the previous retail champion"
+	@echo "make benchmark   LGSR-scale benchmark (about 2.67M lines), writes docs/benchmarks.md figures"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,viz]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+data: $(STAMP)
+	@if ! ls data/raw/$(USE_CASE)/transactions_*.csv >/dev/null 2>&1; then \
+		echo "no raw retail data: generating $(RETAIL_WEEKS) weeks"; \
+		$(BIN)/python -m mlops_platform.datagen retail --out data/raw/retail \
+			--weeks $(RETAIL_WEEKS) --customers $(RETAIL_CUSTOMERS) \
+			--stores $(RETAIL_STORES) --seed $(RETAIL_SEED); \
+	else echo "data/raw/$(USE_CASE) already has transaction files: not generating"; fi
+
+run: data
+	$(BIN)/kedro run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/nbstripout --verify notebooks/*.ipynb
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+viz: $(STAMP)
+	$(BIN)/kedro viz run --no-browser
+
+viz-build: $(STAMP)
+	$(BIN)/kedro viz build
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host 127.0.0.1 --port 5000
+
+demo-drift: $(STAMP)
+	$(BIN)/python -m mlops_platform.demo_drift
+
+rollback: $(STAMP)
+	$(BIN)/mlops-model rollback --use-case $(USE_CASE)
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/lifecycle_benchmark.py
+
+clean-data:
+	find data -mindepth 2 ! -name .gitkeep -delete 2>/dev/null || true
+	find data -mindepth 2 -type d -empty -delete 2>/dev/null || true

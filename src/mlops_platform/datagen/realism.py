@@ -1,0 +1,105 @@
+"""Compare generated LGSR data with a real week: marginal shares and basket structure.
+
+``python -m mlops_platform.datagen.realism GENERATED_DIR REAL_CSV`` prints the table
+that docs/datagen.md shows; the test suite asserts the tolerances.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+LINE_COLUMNS = (
+    "SHOP_WEEKDAY", "QUANTITY", "BASKET_SIZE", "BASKET_TYPE", "BASKET_DOMINANT_MISSION",
+    "STORE_FORMAT", "CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE",
+    "BASKET_PRICE_SENSITIVITY", "PROD_CODE_40",
+)  # fmt: skip
+_IDENTITY = (
+    "CUST_CODE", "CUST_PRICE_SENSITIVITY", "SHOP_DATE", "SHOP_HOUR", "STORE_CODE", "BASKET_SIZE", "BASKET_TYPE",
+    "BASKET_DOMINANT_MISSION", "BASKET_PRICE_SENSITIVITY",
+)  # fmt: skip
+
+
+def read_lines(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    files = sorted(path.glob("transactions_*.csv")) if path.is_dir() else [path]
+    return pd.concat(
+        [pd.read_csv(f, dtype=str, keep_default_na=False) for f in files],
+        ignore_index=True,
+    )
+
+
+def line_shares(df: pd.DataFrame) -> dict[str, pd.Series]:
+    out = {}
+    for col in LINE_COLUMNS:
+        values = df[col].replace({"": "<blank>", "Non Food": "Nonfood"})
+        if col == "QUANTITY":
+            values = values.where(values.isin(["1", "3"]), "other")
+        out[col] = values.value_counts(normalize=True)
+    return out
+
+
+def basket_stats(df: pd.DataFrame) -> dict[str, float]:
+    d = df.assign(SPEND=df["SPEND"].astype(float))
+    baskets = (
+        d.groupby(list(_IDENTITY), dropna=False)
+        .agg(lines=("SPEND", "size"), spend=("SPEND", "sum"))
+        .reset_index()
+    )
+    carded = baskets[baskets["CUST_CODE"] != ""]
+    carded = carded[carded["BASKET_PRICE_SENSITIVITY"].isin(["LA", "MM", "UM"])]
+    known = carded[carded["CUST_PRICE_SENSITIVITY"].isin(["LA", "MM", "UM"])]
+    by_size = baskets.groupby("BASKET_SIZE")
+    unit = d["SPEND"] / d["QUANTITY"].astype(float)
+    med = unit.groupby(d["BASKET_PRICE_SENSITIVITY"]).median()
+    return {
+        "spend_median": float(d["SPEND"].median()),
+        "spend_mean": float(d["SPEND"].mean()),
+        "spend_p95": float(d["SPEND"].quantile(0.95)),
+        "lines_per_L_basket": float(by_size["lines"].mean().get("L", float("nan"))),
+        "lines_per_M_basket": float(by_size["lines"].mean().get("M", float("nan"))),
+        "lines_per_S_basket": float(by_size["lines"].mean().get("S", float("nan"))),
+        "small_shop_basket_share": float((baskets["BASKET_TYPE"] == "Small Shop").mean()),
+        "label_equals_customer_segment": float(
+            (known["CUST_PRICE_SENSITIVITY"] == known["BASKET_PRICE_SENSITIVITY"]).mean()
+        ),
+        "unit_price_median_LA": float(med.get("LA", float("nan"))),
+        "unit_price_median_UM": float(med.get("UM", float("nan"))),
+    }
+
+
+def compare(generated: pd.DataFrame, real: pd.DataFrame) -> pd.DataFrame:
+    """One row per (column, value) share and per basket statistic: real, generated."""
+    rows = []
+    g, r = line_shares(generated), line_shares(real)
+    for col in LINE_COLUMNS:
+        for value in sorted(set(g[col].index) | set(r[col].index)):
+            rows.append(
+                {
+                    "measure": f"{col}={value}",
+                    "real": float(r[col].get(value, 0.0)),
+                    "generated": float(g[col].get(value, 0.0)),
+                }
+            )
+    gs, rs = basket_stats(generated), basket_stats(real)
+    for key in rs:
+        rows.append({"measure": key, "real": rs[key], "generated": gs[key]})
+    out = pd.DataFrame(rows)
+    out["difference"] = out["generated"] - out["real"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 2:
+        sys.stderr.write("usage: realism GENERATED_DIR REAL_CSV\n")
+        return 2
+    table = compare(read_lines(args[0]), read_lines(args[1]))
+    sys.stdout.write(table.to_markdown(index=False, floatfmt=".3f") + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Custom Kedro datasets: partitioned Parquet and the production model store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+import shutil
+import uuid
+from typing import Any
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset, DatasetError
+
+from mlops_platform.model_store import Bundle, ModelStore, PromotionRequest
+
+logger = logging.getLogger(__name__)
+
+
+def _storage_options(
+    credentials: dict[str, Any] | None, fs_args: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {**(fs_args or {}), **(credentials or {})}
+
+
+class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
+    """A Parquet dataset partitioned into ``col=value/`` folders (hive layout).
+
+    A save replaces the whole dataset: locally the new folder is written beside the old
+    one and swapped in, so a failed save leaves the previous data intact.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        partition_cols: list[str],
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._url = path.rstrip("/")
+        self._partition_cols = list(partition_cols)
+        self._fs, self._path = fsspec.core.url_to_fs(
+            self._url, **_storage_options(credentials, fs_args)
+        )
+        self.metadata = metadata
+
+    def _is_local(self) -> bool:
+        protocol = self._fs.protocol
+        return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
+
+    def load(self) -> pd.DataFrame:
+        if not self._fs.exists(self._path):
+            raise DatasetError(f"partitioned parquet dataset {self._url} does not exist")
+        table = pq.read_table(self._path, filesystem=self._fs)
+        frame = table.to_pandas()
+        for col in self._partition_cols:
+            if col in frame.columns:
+                frame[col] = frame[col].astype("str")
+        return frame
+
+    def save(self, data: pd.DataFrame) -> None:
+        missing = [c for c in self._partition_cols if c not in data.columns]
+        if missing:
+            raise DatasetError(f"{self._url}: partition column(s) {missing} not in data")
+        table = pa.Table.from_pandas(data, preserve_index=False)
+        if self._is_local():
+            parent = posixpath.dirname(self._path)
+            os.makedirs(parent, exist_ok=True)
+            tmp = f"{self._path}.tmp-{uuid.uuid4().hex[:8]}"
+            old = f"{self._path}.old-{uuid.uuid4().hex[:8]}"
+            try:
+                pq.write_to_dataset(table, tmp, partition_cols=self._partition_cols)
+                if os.path.exists(self._path):
+                    os.rename(self._path, old)
+                os.rename(tmp, self._path)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True)
+        else:
+            if self._fs.exists(self._path):
+                self._fs.rm(self._path, recursive=True)
+            pq.write_to_dataset(
+                table, self._path, partition_cols=self._partition_cols, filesystem=self._fs
+            )
+
+    def _exists(self) -> bool:
+        return bool(self._fs.exists(self._path))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": self._url, "partition_cols": self._partition_cols}
+
+
+class _StoreDataset:
+    def _init_store(
+        self,
+        root: str,
+        use_case: str,
+        credentials: dict[str, Any] | None,
+        fs_args: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+    ) -> None:
+        self._root = root
+        self._use_case = use_case
+        self._options = _storage_options(credentials, fs_args)
+        self.metadata = metadata
+
+    @property
+    def store(self) -> ModelStore:
+        return ModelStore(self._root, self._use_case, storage_options=self._options)
+
+
+class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
+    """Loads the current production bundle of a use case, or ``None`` if there is none."""
+
+    def __init__(
+        self,
+        root: str,
+        use_case: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._init_store(root, use_case, credentials, fs_args, metadata)
+
+    def load(self) -> Bundle | None:
+        return self.store.load_champion()
+
+    def save(self, data: None) -> None:
+        raise DatasetError("the champion is read-only: promotions go to model_store")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"root": self._root, "use_case": self._use_case}
+
+
+class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
+    """Saves a :class:`PromotionRequest`: a new bundle and pointer, or an audit record."""
+
+    def __init__(
+        self,
+        root: str,
+        use_case: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._init_store(root, use_case, credentials, fs_args, metadata)
+
+    def load(self) -> dict:
+        return self.store.read_pointer() or {}
+
+    def save(self, data: PromotionRequest) -> None:
+        from mlops_platform.tracking import active_run_info  # noqa: PLC0415
+
+        store = self.store
+        run_info = active_run_info()
+        if data.promote:
+            version = store.write_bundle(data, run_info)
+            store.promote(version, data.reason, run_info)
+            logger.info("%s: promoted %s (%s)", data.use_case, version, data.reason)
+        else:
+            store.append_audit(
+                {"action": "keep", "version": store.current_version(),
+                 "reason": data.reason, **run_info}
+            )  # fmt: skip
+            logger.info("%s: champion kept (%s)", data.use_case, data.reason)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"root": self._root, "use_case": self._use_case}

@@ -1,0 +1,137 @@
+"""Project hooks: MLflow logging beyond kedro-mlflow's run, and the run summary.
+
+Nodes stay pure; this is where their outputs reach MLflow:
+- after ``<uc>.train_candidates``: one nested run per candidate (params, validation
+  metrics, fit time), then the challenger logged with its signature and an input
+  example and registered as ``mlops_platform.<uc>`` in the Model Registry;
+- after ``<uc>.detect_drift`` and ``<uc>.evaluate_models``: metrics, reports, figures;
+- after ``<uc>.model_store`` is saved with a promotion: the ``champion`` alias moves to
+  the registered version of this run (only once the bundle and pointer are written);
+- after the pipeline: every use case's summary is printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Node
+
+from mlops_platform.model_store import PromotionRequest
+from mlops_platform.tracking import registered_model_name, set_champion_alias
+from mlops_platform.use_cases import USE_CASES
+
+logger = logging.getLogger(__name__)
+
+
+def _split(name: str) -> tuple[str | None, str]:
+    ns, _, local = name.rpartition(".")
+    return (ns or None), local
+
+
+def _mlflow() -> Any | None:
+    try:
+        import mlflow  # noqa: PLC0415
+    except ImportError:  # pragma: no cover
+        return None
+    return mlflow if mlflow.active_run() is not None else None
+
+
+class LifecycleHooks:
+    def __init__(self) -> None:
+        self._summaries: dict[str, str] = {}
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        self._summaries = {}
+
+    @hook_impl
+    def after_node_run(
+        self, node: Node, inputs: dict[str, Any], outputs: dict[str, Any]
+    ) -> None:
+        ns, local = _split(node.name)
+        mlflow = _mlflow()
+        if mlflow is None or ns not in USE_CASES:
+            return
+        if local == "train_candidates":
+            self._log_training(mlflow, ns, inputs, outputs)
+        elif local == "detect_drift":
+            report = outputs[f"{ns}.report_drift"]
+            decision = outputs[f"{ns}.report_drift_decision"]
+            mlflow.log_dict(report, f"{ns}/drift_report.json")
+            mlflow.set_tag(f"{ns}.drift_decision", decision["reason"][:500])
+            if report.get("drift_detected") is not None:
+                mlflow.log_metrics({
+                    f"{ns}.drift_detected": float(report["drift_detected"]),
+                    f"{ns}.drifted_feature_share": float(report["drifted_share"]),
+                })  # fmt: skip
+        elif local == "evaluate_models":
+            report = outputs[f"{ns}.report_evaluation"]
+            mlflow.log_dict(report, f"{ns}/evaluation_report.json")
+            mlflow.log_figure(outputs[f"{ns}.plot_confusion_matrix"],
+                              f"{ns}/confusion_matrix.png")  # fmt: skip
+            metrics = {}
+            for who in ("challenger", "champion"):
+                r = report.get(who) or {}
+                for k in ("accuracy", "macro_f1"):
+                    if k in r:
+                        metrics[f"{ns}.test_{who}_{k}"] = float(r[k])
+            for name, b in report["baselines"].items():
+                metrics[f"{ns}.test_baseline_{name}_accuracy"] = float(b["accuracy"])
+            mlflow.log_metrics(metrics)
+        elif local == "decide_promotion":
+            decision = outputs[f"{ns}.report_promotion_decision"]
+            mlflow.set_tag(f"{ns}.promotion", decision["reason"][:500])
+
+    def _log_training(
+        self, mlflow: Any, ns: str, inputs: dict[str, Any], outputs: dict[str, Any]
+    ) -> None:
+        import sklearn  # noqa: PLC0415
+        from mlflow.models import infer_signature  # noqa: PLC0415
+
+        report = outputs[f"{ns}.report_training"]
+        challenger = outputs[f"{ns}.staging_challenger"]
+        if not report.get("trained"):
+            mlflow.set_tag(f"{ns}.training", report.get("reason", "skipped")[:500])
+            return
+        for name, r in report["candidates"].items():
+            with mlflow.start_run(run_name=f"{ns}.{name}", nested=True):
+                mlflow.set_tags({"use_case": ns, "candidate": name,
+                                 "challenger": str(name == report["challenger"])})  # fmt: skip
+                mlflow.log_params({k: str(v)[:250] for k, v in r["params"].items()})
+                mlflow.log_metrics({f"validation_{k}": v
+                                    for k, v in r["validation"].items()})  # fmt: skip
+                mlflow.log_metric("fit_seconds", r["fit_seconds"])
+        use_case = USE_CASES[ns]
+        example = use_case.model_input(inputs[f"{ns}.gold_validation"].head(5))
+        signature = infer_signature(example, challenger.model.predict(example))
+        mlflow.sklearn.log_model(
+            challenger.model,
+            name=f"{ns}_challenger",
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            registered_model_name=registered_model_name(ns),
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+        )
+        mlflow.set_tag(f"{ns}.challenger", challenger.name)
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        ns, local = _split(dataset_name)
+        if ns not in USE_CASES:
+            return
+        if local == "summary_run":
+            self._summaries[ns] = data
+        elif local == "model_store" and isinstance(data, PromotionRequest) and data.promote:
+            mlflow = _mlflow()
+            if mlflow is not None:
+                set_champion_alias(ns, mlflow.active_run().info.run_id)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        for text in self._summaries.values():
+            sys.stdout.write("\n" + text)
+        sys.stdout.flush()

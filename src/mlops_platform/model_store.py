@@ -1,0 +1,351 @@
+"""The production model store: immutable versioned bundles and an atomic pointer.
+
+Layout under the store root (``data/models`` locally, ``s3://<bucket>/<prefix>/models``
+on AWS)::
+
+    production/<use_case>.json          the production pointer (replaced atomically)
+    versions/<use_case>/<version>/      one immutable bundle per promoted model
+        manifest.json  model.joblib  input_schema.json  metrics.json
+        golden.json    reference.parquet
+    audit/<use_case>.jsonl              append-only record of every decision
+    staging/<use_case>/                 working artifacts of the last training run
+
+A bundle directory is complete before the pointer names it: locally it is written to a
+temporary folder and renamed into place; on object stores every file is written and
+``manifest.json`` last. Readers (the serving package) follow the pointer only, so they
+never see a half-written bundle. See docs/model_bundle.md for the contract.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import io
+import json
+import logging
+import os
+import platform
+import posixpath
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+import joblib
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.joblib"
+MANIFEST = "manifest.json"
+INPUT_SCHEMA = "input_schema.json"
+METRICS = "metrics.json"
+GOLDEN = "golden.json"
+REFERENCE = "reference.parquet"
+BUNDLE_FILES = (MODEL_FILE, INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
+
+
+class ModelStoreError(RuntimeError):
+    """A bundle or pointer that is missing, incomplete or inconsistent."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode()
+
+
+@dataclass
+class Bundle:
+    """A promoted model with everything needed to serve and audit it."""
+
+    use_case: str
+    version: str
+    manifest: dict[str, Any]
+    model: Any
+    input_schema: dict[str, Any]
+    metrics: dict[str, Any]
+    golden: dict[str, Any]
+    reference: pd.DataFrame
+
+
+@dataclass
+class PromotionRequest:
+    """What a promotion node asks the store to do (the node itself does no I/O)."""
+
+    use_case: str
+    promote: bool
+    reason: str
+    model: Any = None
+    input_schema: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    golden: dict[str, Any] = field(default_factory=dict)
+    reference: pd.DataFrame | None = None
+    manifest_extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelStore:
+    """Read and write one use case's bundles and production pointer."""
+
+    def __init__(
+        self,
+        root: str,
+        use_case: str,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = root.rstrip("/")
+        self.use_case = use_case
+        self.fs, self._root_path = fsspec.core.url_to_fs(
+            self.root, **(storage_options or {})
+        )
+        self.local = "file" in (
+            self.fs.protocol
+            if isinstance(self.fs.protocol, tuple)
+            else (self.fs.protocol,)
+        )
+
+    # ---- paths
+    def _p(self, *parts: str) -> str:
+        return posixpath.join(self._root_path, *parts)
+
+    @property
+    def pointer_path(self) -> str:
+        return self._p("production", f"{self.use_case}.json")
+
+    @property
+    def audit_path(self) -> str:
+        return self._p("audit", f"{self.use_case}.jsonl")
+
+    def version_path(self, version: str) -> str:
+        return self._p("versions", self.use_case, version)
+
+    # ---- pointer
+    def read_pointer(self) -> dict[str, Any] | None:
+        if not self.fs.exists(self.pointer_path):
+            return None
+        with self.fs.open(self.pointer_path, "rb") as f:
+            return json.loads(f.read())
+
+    def current_version(self) -> str | None:
+        pointer = self.read_pointer()
+        return pointer["version"] if pointer else None
+
+    def _write_pointer(self, pointer: dict[str, Any]) -> None:
+        data = _json_bytes(pointer)
+        if self.local:
+            os.makedirs(posixpath.dirname(self.pointer_path), exist_ok=True)
+            tmp = f"{self.pointer_path}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.pointer_path)  # atomic on POSIX
+        else:
+            self.fs.pipe_file(self.pointer_path, data)  # one PUT: atomic per object
+
+    # ---- versions
+    def list_versions(self) -> list[str]:
+        base = self._p("versions", self.use_case)
+        if not self.fs.exists(base):
+            return []
+        out = []
+        for path in self.fs.ls(base, detail=False):
+            name = posixpath.basename(path.rstrip("/"))
+            if name.startswith("v") and self.fs.exists(posixpath.join(path, MANIFEST)):
+                out.append(name)
+        return sorted(out)
+
+    def next_version(self) -> str:
+        base = self._p("versions", self.use_case)
+        taken = []
+        if self.fs.exists(base):
+            for path in self.fs.ls(base, detail=False):
+                name = posixpath.basename(path.rstrip("/"))
+                if name.startswith("v") and name[1:].isdigit():
+                    taken.append(int(name[1:]))
+        return f"v{max(taken, default=0) + 1:04d}"
+
+    def read_manifest(self, version: str) -> dict[str, Any]:
+        path = posixpath.join(self.version_path(version), MANIFEST)
+        if not self.fs.exists(path):
+            raise ModelStoreError(
+                f"model store {self.root}: {self.use_case} version {version} has no "
+                f"{MANIFEST} (missing or incomplete bundle)"
+            )
+        with self.fs.open(path, "rb") as f:
+            return json.loads(f.read())
+
+    def load_bundle(self, version: str, verify: bool = True) -> Bundle:
+        manifest = self.read_manifest(version)
+        base = self.version_path(version)
+        blobs: dict[str, bytes] = {}
+        for name in BUNDLE_FILES:
+            with self.fs.open(posixpath.join(base, name), "rb") as f:
+                blobs[name] = f.read()
+            if verify:
+                digest = hashlib.sha256(blobs[name]).hexdigest()
+                expected = manifest["files"][name]["sha256"]
+                if digest != expected:
+                    raise ModelStoreError(
+                        f"{self.use_case} {version}: {name} sha256 {digest[:12]} "
+                        f"does not match the manifest ({expected[:12]})"
+                    )
+        return Bundle(
+            use_case=self.use_case,
+            version=version,
+            manifest=manifest,
+            model=joblib.load(io.BytesIO(blobs[MODEL_FILE])),
+            input_schema=json.loads(blobs[INPUT_SCHEMA]),
+            metrics=json.loads(blobs[METRICS]),
+            golden=json.loads(blobs[GOLDEN]),
+            reference=pd.read_parquet(io.BytesIO(blobs[REFERENCE])),
+        )
+
+    def load_champion(self) -> Bundle | None:
+        version = self.current_version()
+        return self.load_bundle(version) if version else None
+
+    def write_bundle(self, request: PromotionRequest, run_info: dict[str, Any]) -> str:
+        """Write an immutable bundle; return its version. Does not move the pointer."""
+        version = self.next_version()
+        buf = io.BytesIO()
+        joblib.dump(request.model, buf, compress=3)
+        ref = io.BytesIO()
+        reference = request.reference if request.reference is not None else pd.DataFrame()
+        reference.to_parquet(ref, index=False)
+        blobs = {
+            MODEL_FILE: buf.getvalue(),
+            INPUT_SCHEMA: _json_bytes(request.input_schema),
+            METRICS: _json_bytes(request.metrics),
+            GOLDEN: _json_bytes(request.golden),
+            REFERENCE: ref.getvalue(),
+        }
+        import sklearn  # noqa: PLC0415
+
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "use_case": self.use_case,
+            "version": version,
+            "created_at": utc_now(),
+            "model": {
+                "file": MODEL_FILE,
+                "flavor": "sklearn",
+                "serialization": "joblib",
+                "sklearn_version": sklearn.__version__,
+                "python_version": platform.python_version(),
+            },
+            "previous_champion": self.current_version(),
+            **request.manifest_extra,
+            **run_info,
+            "files": {
+                name: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
+                for name, b in blobs.items()
+            },
+        }
+        blobs[MANIFEST] = _json_bytes(manifest)
+        final = self.version_path(version)
+        if self.local:
+            parent = posixpath.dirname(final)
+            os.makedirs(parent, exist_ok=True)
+            tmp = posixpath.join(parent, f".tmp-{version}-{uuid.uuid4().hex[:8]}")
+            os.makedirs(tmp)
+            try:
+                for name, b in blobs.items():
+                    with open(posixpath.join(tmp, name), "wb") as f:
+                        f.write(b)
+                        f.flush()
+                        os.fsync(f.fileno())
+                os.rename(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        else:
+            try:
+                for name in BUNDLE_FILES:  # manifest last: it marks completeness
+                    self.fs.pipe_file(posixpath.join(final, name), blobs[name])
+                self.fs.pipe_file(posixpath.join(final, MANIFEST), blobs[MANIFEST])
+            except BaseException:
+                self.fs.rm(final, recursive=True)
+                raise
+        logger.info("model store: wrote %s bundle %s", self.use_case, version)
+        return version
+
+    # ---- decisions
+    def promote(self, version: str, reason: str, run_info: dict[str, Any]) -> dict:
+        self.read_manifest(version)  # refuses an incomplete bundle
+        current = self.read_pointer()
+        history = list(current.get("history", [])) if current else []
+        if current:
+            history.append(current["version"])
+        pointer = {
+            "use_case": self.use_case,
+            "version": version,
+            "path": f"versions/{self.use_case}/{version}",
+            "promoted_at": utc_now(),
+            "previous": current["version"] if current else None,
+            "history": history,
+            "reason": reason,
+        }
+        self._write_pointer(pointer)
+        self.append_audit(
+            {"action": "promote", "version": version, "previous": pointer["previous"],
+             "reason": reason, **run_info}
+        )  # fmt: skip
+        return pointer
+
+    def rollback(self, reason: str = "manual rollback") -> dict:
+        current = self.read_pointer()
+        if not current:
+            raise ModelStoreError(f"{self.use_case}: no production model to roll back")
+        history = list(current.get("history", []))
+        if not history:
+            raise ModelStoreError(
+                f"{self.use_case}: {current['version']} is the first champion; there is "
+                "no previous champion to roll back to"
+            )
+        target = history.pop()
+        self.read_manifest(target)
+        pointer = {
+            "use_case": self.use_case,
+            "version": target,
+            "path": f"versions/{self.use_case}/{target}",
+            "promoted_at": utc_now(),
+            "previous": current["version"],
+            "history": history,
+            "reason": reason,
+        }
+        self._write_pointer(pointer)
+        self.append_audit(
+            {"action": "rollback", "version": target, "previous": current["version"],
+             "reason": reason}
+        )  # fmt: skip
+        return pointer
+
+    def append_audit(self, record: dict[str, Any]) -> None:
+        entry = {"at": utc_now(), "use_case": self.use_case, "user": _user(), **record}
+        line = json.dumps(entry, default=str) + "\n"
+        if self.local:
+            os.makedirs(posixpath.dirname(self.audit_path), exist_ok=True)
+            with open(self.audit_path, "a", encoding="utf-8") as f:
+                f.write(line)
+        else:
+            old = self.fs.cat_file(self.audit_path) if self.fs.exists(self.audit_path) else b""
+            self.fs.pipe_file(self.audit_path, old + line.encode())
+
+    def read_audit(self) -> list[dict[str, Any]]:
+        if not self.fs.exists(self.audit_path):
+            return []
+        with self.fs.open(self.audit_path, "rb") as f:
+            return [json.loads(x) for x in f.read().decode().splitlines() if x.strip()]
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"

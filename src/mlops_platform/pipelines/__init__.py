@@ -1,0 +1,1 @@
+"""Generic lifecycle pipelines, instantiated per use case under its namespace."""

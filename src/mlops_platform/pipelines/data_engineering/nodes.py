@@ -1,0 +1,94 @@
+"""raw -> silver -> gold: read, enforce the data contract, build features, split by time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from mlops_platform.contracts import enforce_contract
+from mlops_platform.params import DataEngineeringParams
+from mlops_platform.use_cases.base import UseCase
+
+logger = logging.getLogger(__name__)
+
+
+def ingest_raw_files(
+    use_case: UseCase, raw_files: dict[str, Callable[[], pd.DataFrame]]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read every raw file of the use case into one frame of raw strings."""
+    frame, report = use_case.ingest(raw_files)
+    logger.info("%s: %d raw rows from %d files", use_case.name, len(frame),
+                len(report.get("files", {})))  # fmt: skip
+    return frame, report
+
+
+def enforce_data_contract(
+    use_case: UseCase, raw_batch: pd.DataFrame, params: DataEngineeringParams
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Typed valid rows to silver, broken rows (with reasons) to quarantine."""
+    result = enforce_contract(
+        raw_batch, use_case.contract, max_quarantine_share=params.max_quarantine_share
+    )
+    report = {**result.report, "contract_definition": use_case.contract.to_document()}
+    return result.valid, result.quarantine, report
+
+
+def build_gold_table(use_case: UseCase, silver: pd.DataFrame) -> pd.DataFrame:
+    """One model-ready row per entity (a basket for retail)."""
+    gold = use_case.build_gold(silver)
+    logger.info("%s: %d gold rows", use_case.name, len(gold))
+    return gold
+
+
+def split_by_time(
+    use_case: UseCase, gold: pd.DataFrame, params: DataEngineeringParams
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Train on earlier periods, validate and test on the latest, as in production.
+
+    Rows whose label is excluded (e.g. XX, unclassified) stay in gold and in the latest
+    batch (drift looks at every row) but never enter train, validation or test.
+    """
+    split = params.split
+    periods = sorted(gold[use_case.time_column].unique())
+    needed = split.validation_weeks + split.test_weeks + 1
+    if len(periods) < needed:
+        raise ValueError(
+            f"{use_case.name}: gold has {len(periods)} period(s) of "
+            f"'{use_case.time_column}' ({periods}); the split needs at least {needed} "
+            f"(validation_weeks={split.validation_weeks}, "
+            f"test_weeks={split.test_weeks}, and one to train on)"
+        )
+    test_p = periods[-split.test_weeks :]
+    val_p = periods[-needed + 1 : -split.test_weeks]
+    train_p = periods[: -needed + 1]
+    latest_p = periods[-split.latest_weeks :]
+    t = gold[use_case.time_column]
+    labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
+    train = gold[t.isin(train_p) & labelled].reset_index(drop=True)
+    validation = gold[t.isin(val_p) & labelled].reset_index(drop=True)
+    test = gold[t.isin(test_p) & labelled].reset_index(drop=True)
+    latest = gold[t.isin(latest_p)].reset_index(drop=True)
+    report = {
+        "time_column": use_case.time_column,
+        "train_periods": [int(p) for p in train_p],
+        "validation_periods": [int(p) for p in val_p],
+        "test_periods": [int(p) for p in test_p],
+        "latest_periods": [int(p) for p in latest_p],
+        "rows": {
+            "gold": len(gold),
+            "train": len(train),
+            "validation": len(validation),
+            "test": len(test),
+            "latest": len(latest),
+            "excluded_label_rows": int((~labelled).sum()),
+        },
+        "label_distribution": {
+            name: part[use_case.label].value_counts(normalize=True).round(4).to_dict()
+            for name, part in (("train", train), ("validation", validation),
+                               ("test", test))
+        },  # fmt: skip
+    }
+    return train, validation, test, latest, report

@@ -1,0 +1,47 @@
+"""data_engineering: raw files -> contract-checked silver -> gold -> time split."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from mlops_platform.pipelines.binding import bind
+from mlops_platform.pipelines.data_engineering import nodes
+from mlops_platform.use_cases.base import UseCase
+
+
+def create_pipeline(use_case: UseCase) -> Pipeline:
+    """Un-namespaced; the registry wraps it in the use case's namespace."""
+    contract_output = f"silver_{use_case.silver_name}"
+    return Pipeline(
+        [
+            Node(
+                bind(nodes.ingest_raw_files, use_case),
+                inputs="raw_files",
+                outputs=["raw_batch", "report_ingest"],
+                name="ingest_raw_files",
+                tags=["data_engineering"],
+            ),
+            Node(
+                bind(nodes.enforce_data_contract, use_case),
+                inputs=["raw_batch", "params:data_engineering"],
+                outputs=[contract_output, "silver_quarantine", "report_contract"],
+                name="enforce_data_contract",
+                tags=["data_engineering"],
+            ),
+            Node(
+                bind(nodes.build_gold_table, use_case),
+                inputs=contract_output,
+                outputs="gold_table",
+                name="build_gold_table",
+                tags=["data_engineering"],
+            ),
+            Node(
+                bind(nodes.split_by_time, use_case),
+                inputs=["gold_table", "params:data_engineering"],
+                outputs=["gold_train", "gold_validation", "gold_test", "gold_latest",
+                         "report_split"],
+                name="split_by_time",
+                tags=["data_engineering"],
+            ),
+        ]
+    )  # fmt: skip

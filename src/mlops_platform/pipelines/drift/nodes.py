@@ -1,0 +1,211 @@
+"""Does the newest batch differ from the data the champion was trained on?"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from mlops_platform.model_store import Bundle  # noqa: E402
+from mlops_platform.params import DriftParams  # noqa: E402
+from mlops_platform.pipelines.drift.stats import (  # noqa: E402
+    chi_square_p,
+    js_distance,
+    psi,
+    scaled_wasserstein,
+)
+from mlops_platform.use_cases.base import UseCase  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def _numeric_test(
+    ref: pd.Series, cur: pd.Series, params: DriftParams, alpha: float
+) -> dict[str, Any]:
+    r = ref.dropna().to_numpy(dtype=float)
+    c = cur.dropna().to_numpy(dtype=float)
+    missing_shift = abs(float(cur.isna().mean()) - float(ref.isna().mean()))
+    out: dict[str, Any] = {"type": "numeric", "n_reference": len(r), "n_current": len(c),
+                           "missing_share_change": round(missing_shift, 4)}  # fmt: skip
+    if len(r) == 0 or len(c) == 0:
+        out.update(test="missing-share", drifted=missing_shift > 0.1)
+        return out
+    ks = stats.ks_2samp(r, c)
+    out["ks_statistic"] = float(ks.statistic)
+    out["ks_p_value"] = float(ks.pvalue)
+    out["psi"] = psi(r, c, params.psi_bins)
+    out["wasserstein_std"] = scaled_wasserstein(r, c)
+    if len(c) < params.large_sample_rows:
+        out["test"] = f"KS p < {alpha:.2g} (Bonferroni)"
+        out["drifted"] = bool(ks.pvalue < alpha)
+        out["score"] = float(ks.statistic)
+    else:
+        out["test"] = (
+            f"PSI >= {params.psi_threshold} or Wasserstein >= "
+            f"{params.wasserstein_threshold} std"
+        )
+        out["drifted"] = bool(
+            out["psi"] >= params.psi_threshold
+            or out["wasserstein_std"] >= params.wasserstein_threshold
+        )
+        out["score"] = float(out["psi"])
+    out["drifted"] = bool(out["drifted"] or missing_shift > 0.1)
+    return out
+
+
+def _categorical_test(
+    ref: pd.Series, cur: pd.Series, params: DriftParams, alpha: float
+) -> dict[str, Any]:
+    js = js_distance(ref, cur)
+    out: dict[str, Any] = {"type": "categorical", "n_reference": len(ref),
+                           "n_current": len(cur), "js_distance": js}  # fmt: skip
+    if len(cur) < params.large_sample_rows:
+        p = chi_square_p(ref, cur)
+        out.update(test=f"chi-square p < {alpha:.2g} (Bonferroni)", chi2_p_value=p,
+                   drifted=bool(p < alpha), score=js)  # fmt: skip
+    else:
+        out.update(test=f"Jensen-Shannon >= {params.js_threshold}",
+                   drifted=bool(js >= params.js_threshold), score=js)  # fmt: skip
+    return out
+
+
+def detect_drift(
+    use_case: UseCase,
+    latest: pd.DataFrame,
+    champion: Bundle | None,
+    params: DriftParams,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per-feature tests, label drift, a verdict, and the decision that gates training."""
+    report: dict[str, Any] = {
+        "use_case": use_case.name,
+        "current_periods": sorted(int(p) for p in latest[use_case.time_column].unique()),
+        "current_rows": len(latest),
+        "champion_version": champion.version if champion else None,
+    }
+    if champion is None:
+        report.update(status="no_reference", features={}, drift_detected=None)
+        decision = {"train": True, "reason": "no champion yet: train the first model",
+                    "drift_detected": None, "champion_version": None}  # fmt: skip
+        logger.info("%s drift: no champion yet -> train", use_case.name)
+        return report, decision
+
+    reference = champion.reference
+    features = [f for f in use_case.features if f in reference.columns]
+    alpha = params.p_value / max(1, len(features))
+    results: dict[str, dict[str, Any]] = {}
+    for f in features:
+        if f in use_case.numeric_features:
+            results[f] = _numeric_test(reference[f], latest[f], params, alpha)
+        else:
+            results[f] = _categorical_test(reference[f], latest[f], params, alpha)
+    drifted = sorted(f for f, r in results.items() if r["drifted"])
+    share = len(drifted) / max(1, len(results))
+
+    label_result = None
+    if params.check_label_drift and use_case.label in reference.columns:
+        ref_y = reference[use_case.label]
+        cur_y = latest[use_case.label][~latest[use_case.label].isin(use_case.excluded_labels)]
+        if len(cur_y):
+            label_result = _categorical_test(ref_y, cur_y, params, params.p_value)
+    label_drift = bool(label_result and label_result["drifted"])
+    detected = share >= params.drifted_feature_share or label_drift
+    report.update(
+        status="compared",
+        reference_rows=len(reference),
+        reference_periods=champion.manifest.get("training_periods"),
+        features=results,
+        drifted_features=drifted,
+        drifted_share=round(share, 4),
+        drifted_share_threshold=params.drifted_feature_share,
+        label=label_result,
+        label_drift=label_drift,
+        drift_detected=bool(detected),
+    )
+    if params.force_retrain:
+        reason = "force_retrain is set"
+    elif detected:
+        reason = (
+            f"drift: {len(drifted)} of {len(results)} features drifted "
+            f"({', '.join(drifted[:6])}{' ...' if len(drifted) > 6 else ''})"
+            + ("; label distribution drifted" if label_drift else "")
+        )
+    else:
+        reason = (
+            f"no drift ({len(drifted)} of {len(results)} features, below "
+            f"{params.drifted_feature_share:.0%}): champion {champion.version} kept"
+        )
+    decision = {
+        "train": bool(detected or params.force_retrain),
+        "reason": reason,
+        "drift_detected": bool(detected),
+        "champion_version": champion.version,
+    }
+    logger.info("%s drift: %s", use_case.name, reason)
+    return report, decision
+
+
+def render_drift_report(
+    use_case: UseCase, report: dict[str, Any], latest: pd.DataFrame, champion: Bundle | None
+) -> tuple[str, plt.Figure]:
+    """Markdown and a figure for people: what moved, by how much, against what."""
+    lines = [f"# Drift report: {use_case.name}", ""]
+    if report.get("status") != "compared" or champion is None:
+        lines.append("No champion yet, so there is no reference to compare with: the "
+                     "first model will be trained.")  # fmt: skip
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no champion yet: nothing to compare", ha="center")
+        return "\n".join(lines) + "\n", fig
+    verdict = "DRIFT DETECTED" if report["drift_detected"] else "no drift"
+    lines += [
+        f"- Verdict: **{verdict}** ({len(report['drifted_features'])} of "
+        f"{len(report['features'])} features drifted, threshold "
+        f"{report['drifted_share_threshold']:.0%}; label drift: {report['label_drift']})",
+        f"- Current batch: periods {report['current_periods']}, {report['current_rows']} rows",
+        f"- Reference: champion {report['champion_version']}, "
+        f"{report['reference_rows']} rows",
+        "",
+        "| feature | type | test | score | drifted |",
+        "|---|---|---|---|---|",
+    ]
+    ordered = sorted(report["features"].items(), key=lambda kv: -kv[1].get("score", 0))
+    for name, r in ordered:
+        lines.append(f"| {name} | {r['type']} | {r.get('test', '')} | "
+                     f"{r.get('score', float('nan')):.4f} | {'yes' if r['drifted'] else ''} |")  # fmt: skip
+    lines.append("")
+    lines.append(f"![drift](drift_report.png)")
+
+    top = [n for n, _ in ordered[:6]]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
+    ref = champion.reference
+    for ax, name in zip(axes.ravel(), top):
+        if name in use_case.numeric_features:
+            r = ref[name].dropna().to_numpy(dtype=float)
+            c = latest[name].dropna().to_numpy(dtype=float)
+            hi = np.nanquantile(np.r_[r, c], 0.99) if len(r) + len(c) else 1.0
+            lo = np.nanmin(np.r_[r, c]) if len(r) + len(c) else 0.0
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+            ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference")
+            ax.hist(c, bins=bins, density=True, alpha=0.5, label="current")
+        else:
+            shares = pd.DataFrame(
+                {"reference": ref[name].astype(object).fillna("<missing>").astype(str)
+                 .value_counts(normalize=True),
+                 "current": latest[name].astype(object).fillna("<missing>").astype(str)
+                 .value_counts(normalize=True)}
+            ).fillna(0.0)  # fmt: skip
+            shares.plot.bar(ax=ax, alpha=0.7, legend=False)
+        flag = " (drifted)" if report["features"][name]["drifted"] else ""
+        ax.set_title(f"{name}{flag}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.suptitle(f"{use_case.name}: {verdict} (top features by score)")
+    fig.tight_layout()
+    return "\n".join(lines) + "\n", fig

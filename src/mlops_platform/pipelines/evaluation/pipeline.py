@@ -1,0 +1,49 @@
+"""evaluation: test metrics, baselines, champion vs challenger, gates, promotion."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Node, Pipeline
+
+from mlops_platform.pipelines.binding import bind
+from mlops_platform.pipelines.evaluation import nodes
+from mlops_platform.use_cases.base import UseCase
+
+
+def create_pipeline(use_case: UseCase) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                bind(nodes.evaluate_models, use_case),
+                inputs=["staging_challenger", "champion", "gold_train", "gold_test"],
+                outputs=["report_evaluation", "plot_confusion_matrix"],
+                name="evaluate_models",
+                tags=["evaluation"],
+            ),
+            Node(
+                bind(nodes.decide_promotion, use_case),
+                inputs=["report_evaluation", "params:evaluation"],
+                outputs="report_promotion_decision",
+                name="decide_promotion",
+                tags=["evaluation"],
+            ),
+            Node(
+                bind(nodes.prepare_promotion, use_case),
+                inputs=["report_promotion_decision", "report_evaluation",
+                        "staging_challenger", "gold_train",
+                        "gold_validation", "gold_test", "params:evaluation",
+                        "params:drift"],
+                outputs="model_store",
+                name="promote_if_better",
+                tags=["evaluation", "promotion"],
+            ),
+            Node(
+                bind(nodes.summarise_lifecycle, use_case),
+                inputs=["report_contract", "report_split", "report_drift_decision",
+                        "report_training", "report_evaluation",
+                        "report_promotion_decision"],
+                outputs="summary_run",
+                name="summarise_lifecycle",
+                tags=["evaluation"],
+            ),
+        ]
+    )  # fmt: skip

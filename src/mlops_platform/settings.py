@@ -1,0 +1,31 @@
+"""Kedro project settings."""
+
+from __future__ import annotations
+
+import os
+
+# This project runs offline: no telemetry or analytics from any part of the stack.
+for _var, _value in {
+    "DO_NOT_TRACK": "1",
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MPLBACKEND": "Agg",
+}.items():
+    os.environ.setdefault(_var, _value)
+
+from kedro.config import OmegaConfigLoader  # noqa: E402
+
+from mlops_platform.hooks import LifecycleHooks  # noqa: E402
+
+HOOKS = (LifecycleHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
+        "mlflow": ["mlflow*", "mlflow*/**"],
+    },
+}

@@ -1,0 +1,50 @@
+"""Retail use case: basket price sensitivity (LA / MM / UM) on LGSR transactions."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from mlops_platform.params import TrainingParams
+from mlops_platform.use_cases.base import PartitionLoaders, UseCase
+from mlops_platform.use_cases.retail import features, ingest, models, schema
+
+
+class RetailUseCase(UseCase):
+    name: ClassVar[str] = "retail"
+    contract = schema.LGSR_CONTRACT
+    silver_name = "transactions"
+    label = features.LABEL
+    time_column = features.TIME_COLUMN
+    id_columns = features.ID_COLUMNS
+    numeric_features = features.NUMERIC_FEATURES
+    categorical_features = features.CATEGORICAL_FEATURES
+    classes = schema.CLASSES
+    class_labels = schema.CLASS_LABELS
+    excluded_labels = ("XX",)
+
+    def ingest(self, partitions: PartitionLoaders) -> tuple[pd.DataFrame, dict[str, Any]]:
+        return ingest.read_lgsr(partitions)
+
+    def build_gold(self, silver: pd.DataFrame) -> pd.DataFrame:
+        return features.build_basket_features(silver)
+
+    def candidates(self, params: TrainingParams) -> dict[str, Pipeline]:
+        return models.build_candidates(
+            self.numeric_features, self.categorical_features, params
+        )
+
+    def baseline_predictions(
+        self, train: pd.DataFrame, test: pd.DataFrame
+    ) -> dict[str, np.ndarray]:
+        """The customer's own segment, where known (else the training majority)."""
+        majority = train[self.label].mode().iloc[0]
+        own = test["cust_price_sensitivity"].astype(object)
+        pred = own.where(own.isin(self.classes), majority)
+        return {"customer_sensitivity": pred.to_numpy(dtype=object)}
+
+
+__all__ = ["RetailUseCase"]
