@@ -18,6 +18,7 @@ export KEDRO_DISABLE_TELEMETRY := true
 export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
+export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 
 .PHONY: install run data test lint format viz viz-build mlflow-ui demo-drift rollback benchmark clean-data help
 

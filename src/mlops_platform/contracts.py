@@ -202,7 +202,14 @@ def _validate_with_gx(
 ) -> tuple[dict[int, list[str]], list[dict[str, Any]]]:
     import great_expectations as gx  # noqa: PLC0415
 
+    from great_expectations.data_context.types.base import (  # noqa: PLC0415
+        ProgressBarsConfig,
+    )
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(
+        globally=False, metric_calculations=False
+    )
     source = context.data_sources.add_pandas(name=f"{contract.name}_source")
     asset = source.add_dataframe_asset(name=contract.name)
     batch_definition = asset.add_batch_definition_whole_dataframe("whole_batch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 # This project runs offline: no telemetry or analytics from any part of the stack.
 for _var, _value in {
@@ -13,6 +14,9 @@ for _var, _value in {
     "MPLBACKEND": "Agg",
 }.items():
     os.environ.setdefault(_var, _value)
+
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 

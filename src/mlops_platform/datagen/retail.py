@@ -25,6 +25,7 @@ Drift knobs (``DriftSpec``) start at a given week with a severity in [0, 1].
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -439,6 +440,12 @@ def _apply_quirks(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     return out
 
 
+def _previous_last_week(sidecar: Path) -> list[int]:
+    if sidecar.exists():
+        return [int(json.loads(sidecar.read_text())["last_week"])]
+    return []
+
+
 def generate(cfg: RetailConfig, out_dir: str | Path, progress: bool = True) -> dict:
     """Write ``cfg.weeks`` weekly files and ``time.csv`` to ``out_dir``; return stats."""
     out = Path(out_dir)
@@ -475,5 +482,15 @@ def generate(cfg: RetailConfig, out_dir: str | Path, progress: bool = True) -> d
             .sort_values("SHOP_WEEK")
         )
     times.to_csv(time_path, index=False)
+    # Sidecar (not a .csv, so pipelines ignore it): lets later weeks reuse the same world.
+    sidecar = out / "generator_config.json"
+    sidecar.write_text(
+        json.dumps(
+            {"seed": cfg.seed, "customers": cfg.customers, "stores": cfg.stores,
+             "products": cfg.products, "first_week": FIRST_WEEK,
+             "last_week": max([*weeks, *_previous_last_week(sidecar)])},
+            indent=2,
+        )
+    )  # fmt: skip
     logger.info("wrote %d lines in %d weekly files to %s", lines, len(weeks), out)
     return {"weeks": weeks, "lines": lines, "out_dir": str(out)}

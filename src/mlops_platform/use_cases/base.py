@@ -38,6 +38,10 @@ class UseCase(ABC):
     categorical_features: ClassVar[tuple[str, ...]]
     classes: ClassVar[tuple[str, ...]]
     class_labels: ClassVar[dict[str, str]]
+    # Features that change with the calendar by construction (e.g. a customer's count
+    # of earlier baskets grows every week): tested and reported, never counted in the
+    # drift verdict, or every run would "drift".
+    time_dependent_features: ClassVar[tuple[str, ...]] = ()
     # Label values kept in gold but never trained or scored on (e.g. unclassified).
     excluded_labels: ClassVar[tuple[str, ...]] = ()
 

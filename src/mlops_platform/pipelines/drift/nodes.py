@@ -105,8 +105,13 @@ def detect_drift(
             results[f] = _numeric_test(reference[f], latest[f], params, alpha)
         else:
             results[f] = _categorical_test(reference[f], latest[f], params, alpha)
-    drifted = sorted(f for f, r in results.items() if r["drifted"])
-    share = len(drifted) / max(1, len(results))
+    for f in use_case.time_dependent_features:
+        if f in results:
+            results[f]["counted"] = False
+            results[f]["note"] = "changes with time by construction; not in the verdict"
+    counted = {f: r for f, r in results.items() if r.get("counted", True)}
+    drifted = sorted(f for f, r in counted.items() if r["drifted"])
+    share = len(drifted) / max(1, len(counted))
 
     label_result = None
     if params.check_label_drift and use_case.label in reference.columns:
@@ -121,6 +126,7 @@ def detect_drift(
         reference_rows=len(reference),
         reference_periods=champion.manifest.get("training_periods"),
         features=results,
+        counted_features=len(counted),
         drifted_features=drifted,
         drifted_share=round(share, 4),
         drifted_share_threshold=params.drifted_feature_share,
@@ -132,13 +138,13 @@ def detect_drift(
         reason = "force_retrain is set"
     elif detected:
         reason = (
-            f"drift: {len(drifted)} of {len(results)} features drifted "
+            f"drift: {len(drifted)} of {len(counted)} features drifted "
             f"({', '.join(drifted[:6])}{' ...' if len(drifted) > 6 else ''})"
             + ("; label distribution drifted" if label_drift else "")
         )
     else:
         reason = (
-            f"no drift ({len(drifted)} of {len(results)} features, below "
+            f"no drift ({len(drifted)} of {len(counted)} features, below "
             f"{params.drifted_feature_share:.0%}): champion {champion.version} kept"
         )
     decision = {
@@ -166,23 +172,24 @@ def render_drift_report(
     verdict = "DRIFT DETECTED" if report["drift_detected"] else "no drift"
     lines += [
         f"- Verdict: **{verdict}** ({len(report['drifted_features'])} of "
-        f"{len(report['features'])} features drifted, threshold "
+        f"{report['counted_features']} features drifted, threshold "
         f"{report['drifted_share_threshold']:.0%}; label drift: {report['label_drift']})",
         f"- Current batch: periods {report['current_periods']}, {report['current_rows']} rows",
         f"- Reference: champion {report['champion_version']}, "
         f"{report['reference_rows']} rows",
         "",
-        "| feature | type | test | score | drifted |",
-        "|---|---|---|---|---|",
+        "| feature | type | test | score | drifted | in verdict |",
+        "|---|---|---|---|---|---|",
     ]
     ordered = sorted(report["features"].items(), key=lambda kv: -kv[1].get("score", 0))
     for name, r in ordered:
         lines.append(f"| {name} | {r['type']} | {r.get('test', '')} | "
-                     f"{r.get('score', float('nan')):.4f} | {'yes' if r['drifted'] else ''} |")  # fmt: skip
+                     f"{r.get('score', float('nan')):.4f} | {'yes' if r['drifted'] else ''} | "
+                     f"{'' if r.get('counted', True) else 'no (time-dependent)'} |")  # fmt: skip
     lines.append("")
-    lines.append(f"![drift](drift_report.png)")
+    lines.append("![drift](drift_report.png)")
 
-    top = [n for n, _ in ordered[:6]]
+    top = [n for n, r in ordered if r.get("counted", True)][:6]
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     ref = champion.reference
     for ax, name in zip(axes.ravel(), top):

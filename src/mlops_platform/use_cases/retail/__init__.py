@@ -25,6 +25,7 @@ class RetailUseCase(UseCase):
     classes = schema.CLASSES
     class_labels = schema.CLASS_LABELS
     excluded_labels = ("XX",)
+    time_dependent_features = features.HISTORY_COLUMNS
 
     def ingest(self, partitions: PartitionLoaders) -> tuple[pd.DataFrame, dict[str, Any]]:
         return ingest.read_lgsr(partitions)

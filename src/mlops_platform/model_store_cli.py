@@ -1,0 +1,101 @@
+"""``mlops-model``: look at and roll back the production model store.
+
+    mlops-model status   --use-case retail
+    mlops-model history  --use-case retail
+    mlops-model rollback --use-case retail [--reason "..."]
+
+Reads the store root and MLflow tracking URI from the Kedro project configuration
+(``--env`` picks the environment), so it acts on the same store ``kedro run`` wrote.
+A rollback moves the production pointer back to the previous champion, moves the
+MLflow ``champion`` alias back to that model's registered version, and appends an
+audit record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlops_platform.model_store import ModelStore, ModelStoreError
+
+
+def _project_config(env: str | None, project_path: Path) -> tuple[str, dict, str | None]:
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    bootstrap_project(project_path)
+    with KedroSession.create(project_path=project_path, env=env) as session:
+        context = session.load_context()
+        config = context.config_loader
+        root = config["globals"]["data_root"].rstrip("/") + "/models"
+        if not root.startswith(("s3://", "/")) and "://" not in root:
+            root = str(project_path / root)
+        mlflow_conf = config.get("mlflow") or {}
+        uri = (mlflow_conf.get("server") or {}).get("mlflow_tracking_uri")
+    return root, {}, uri
+
+
+def _store(args: argparse.Namespace) -> tuple[ModelStore, str | None]:
+    project = Path(args.project_path).resolve()
+    root, options, uri = (
+        (args.root, {}, args.tracking_uri)
+        if args.root
+        else _project_config(args.env, project)
+    )
+    if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = "sqlite:///" + str(project / uri.removeprefix("sqlite:///"))
+    return ModelStore(root, args.use_case, storage_options=options), uri
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlops-model", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=["status", "history", "rollback"])
+    parser.add_argument("--use-case", required=True)
+    parser.add_argument("--reason", default="manual rollback")
+    parser.add_argument("--env", default=None, help="Kedro environment (default local)")
+    parser.add_argument("--project-path", default=".")
+    parser.add_argument("--root", default=None, help="store root, overriding the project")
+    parser.add_argument("--tracking-uri", default=None)
+    args = parser.parse_args(argv)
+    store, uri = _store(args)
+    try:
+        if args.command == "status":
+            pointer = store.read_pointer()
+            if pointer is None:
+                print(f"{args.use_case}: no production model in {store.root}")
+                return 1
+            _print({"pointer": pointer, "manifest": store.read_manifest(pointer["version"])})
+        elif args.command == "history":
+            _print(store.read_audit())
+        else:
+            pointer = store.rollback(reason=args.reason)
+            manifest = store.read_manifest(pointer["version"])
+            run_id = (manifest.get("mlflow") or {}).get("run_id")
+            alias_version = None
+            if run_id and uri:
+                import mlflow  # noqa: PLC0415
+
+                from mlops_platform.tracking import set_champion_alias  # noqa: PLC0415
+
+                mlflow.set_tracking_uri(uri)
+                alias_version = set_champion_alias(args.use_case, run_id)
+            print(
+                f"{args.use_case}: rolled back {pointer['previous']} -> "
+                f"{pointer['version']}; MLflow champion alias -> "
+                f"{'version ' + alias_version if alias_version else 'not changed'}"
+            )
+    except ModelStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
