@@ -168,10 +168,17 @@ def _describe(expectation_type: str, kwargs: dict[str, Any]) -> str:
         shown = ", ".join(map(str, values[:8])) + (" ..." if len(values) > 8 else "")
         return f"not one of [{shown}]"
     if expectation_type == "expect_column_values_to_be_between":
-        return f"outside [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
+        return f"outside [{_num(kwargs.get('min_value'))}, {_num(kwargs.get('max_value'))}]"
     if expectation_type == "expect_column_values_to_match_regex":
         return f"does not match {kwargs.get('regex')!r}"
     return expectation_type
+
+
+def _num(value: Any) -> Any:
+    """Show 1.0 as 1 in messages; leave everything else alone."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _coerce_types(
@@ -234,7 +241,7 @@ def _validate_with_gx(
             )
         problem = _describe(config.type, kwargs)
         for idx, value in zip(unexpected, values or [None] * len(unexpected)):
-            shown = "" if value is None or value != value else f" ({value!r})"
+            shown = "" if value is None or value != value else f" ({_num(value)!r})"
             reasons[int(idx)].append(f"{column}: {problem}{shown}")
         summary.append(
             {

@@ -37,7 +37,7 @@ def _append_week(drift: DriftSpec | None) -> int:
     meta = json.loads((RAW / "generator_config.json").read_text())
     week = _next_week()
     cfg = RetailConfig(
-        seed=meta["seed"], customers=meta["customers"], stores=meta["stores"],
+        seed=meta["seed"], world_seed=meta.get("world_seed"), customers=meta["customers"], stores=meta["stores"],
         products=meta["products"], first_week=week, weeks=1,
         drift=drift or DriftSpec(),
     )  # fmt: skip

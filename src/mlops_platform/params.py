@@ -30,6 +30,8 @@ class DriftParams(_Strict):
     js_threshold: float = Field(0.1, gt=0.0, le=1.0)
     psi_bins: int = Field(10, ge=2)
     drifted_feature_share: float = Field(0.2, gt=0.0, le=1.0)
+    severe_psi: float = Field(0.5, gt=0.0)
+    severe_js: float = Field(0.2, gt=0.0, le=1.0)
     check_label_drift: bool = True
     force_retrain: bool = False
     reference_sample_rows: int = Field(20000, ge=100)

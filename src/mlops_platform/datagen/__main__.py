@@ -32,6 +32,7 @@ def _retail(args: argparse.Namespace) -> int:
         return 2
     cfg = RetailConfig(
         seed=args.seed,
+        world_seed=args.world_seed,
         weeks=args.weeks,
         customers=args.customers,
         stores=args.stores,
@@ -52,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("retail", help="LGSR-format weekly transaction files")
     r.add_argument("--out", default="data/raw/retail")
     r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--world-seed", type=int, default=None,
+                   help="seed of the stores, customers and products (default: --seed)")
     r.add_argument("--weeks", type=int, default=12)
     r.add_argument("--customers", type=int, default=3000)
     r.add_argument("--stores", type=int, default=120)

@@ -154,6 +154,9 @@ class DriftSpec:
 @dataclass(frozen=True)
 class RetailConfig:
     seed: int = 7
+    # The fixed world (stores, customers, products); defaults to ``seed``. Another
+    # ``seed`` with the same ``world_seed`` is another sample of the same distribution.
+    world_seed: int | None = None
     weeks: int = 12
     customers: int = 3000
     stores: int = 120
@@ -450,7 +453,9 @@ def generate(cfg: RetailConfig, out_dir: str | Path, progress: bool = True) -> d
     """Write ``cfg.weeks`` weekly files and ``time.csv`` to ``out_dir``; return stats."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    world_rng = np.random.default_rng(cfg.seed)
+    world_rng = np.random.default_rng(
+        cfg.seed if cfg.world_seed is None else cfg.world_seed
+    )
     world = _build_world(cfg, world_rng)
     weeks = [week_code(cfg.first_week, i) for i in range(cfg.weeks)]
     time_rows = []
@@ -486,7 +491,7 @@ def generate(cfg: RetailConfig, out_dir: str | Path, progress: bool = True) -> d
     sidecar = out / "generator_config.json"
     sidecar.write_text(
         json.dumps(
-            {"seed": cfg.seed, "customers": cfg.customers, "stores": cfg.stores,
+            {"seed": cfg.seed, "world_seed": cfg.world_seed, "customers": cfg.customers, "stores": cfg.stores,
              "products": cfg.products, "first_week": FIRST_WEEK,
              "last_week": max([*weeks, *_previous_last_week(sidecar)])},
             indent=2,

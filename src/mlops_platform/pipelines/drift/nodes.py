@@ -56,7 +56,8 @@ def _numeric_test(
             or out["wasserstein_std"] >= params.wasserstein_threshold
         )
         out["score"] = float(out["psi"])
-    out["drifted"] = bool(out["drifted"] or missing_shift > 0.1)
+    out["severe"] = bool(out["psi"] >= params.severe_psi)
+    out["drifted"] = bool(out["drifted"] or missing_shift > 0.1 or out["severe"])
     return out
 
 
@@ -73,6 +74,8 @@ def _categorical_test(
     else:
         out.update(test=f"Jensen-Shannon >= {params.js_threshold}",
                    drifted=bool(js >= params.js_threshold), score=js)  # fmt: skip
+    out["severe"] = bool(js >= params.severe_js)
+    out["drifted"] = bool(out["drifted"] or out["severe"])
     return out
 
 
@@ -112,6 +115,7 @@ def detect_drift(
     counted = {f: r for f, r in results.items() if r.get("counted", True)}
     drifted = sorted(f for f, r in counted.items() if r["drifted"])
     share = len(drifted) / max(1, len(counted))
+    severe = sorted(f for f, r in counted.items() if r.get("severe"))
 
     label_result = None
     if params.check_label_drift and use_case.label in reference.columns:
@@ -120,7 +124,7 @@ def detect_drift(
         if len(cur_y):
             label_result = _categorical_test(ref_y, cur_y, params, params.p_value)
     label_drift = bool(label_result and label_result["drifted"])
-    detected = share >= params.drifted_feature_share or label_drift
+    detected = share >= params.drifted_feature_share or bool(severe) or label_drift
     report.update(
         status="compared",
         reference_rows=len(reference),
@@ -129,6 +133,7 @@ def detect_drift(
         counted_features=len(counted),
         drifted_features=drifted,
         drifted_share=round(share, 4),
+        severe_features=severe,
         drifted_share_threshold=params.drifted_feature_share,
         label=label_result,
         label_drift=label_drift,
@@ -140,6 +145,7 @@ def detect_drift(
         reason = (
             f"drift: {len(drifted)} of {len(counted)} features drifted "
             f"({', '.join(drifted[:6])}{' ...' if len(drifted) > 6 else ''})"
+            + (f"; severe shift in {', '.join(severe)}" if severe else "")
             + ("; label distribution drifted" if label_drift else "")
         )
     else:

@@ -58,7 +58,7 @@ LGSR_CONTRACT = DataContract(
                    description="blank for shoppers without a loyalty card"),
         ColumnSpec("CUST_PRICE_SENSITIVITY", "str", nullable=True, allowed=SENSITIVITY),
         ColumnSpec("CUST_LIFESTAGE", "str", nullable=True, allowed=LIFESTAGES),
-        ColumnSpec("BASKET_ID", "str", pattern=r"^\d+(\.\d+)?([eE][+]?\d+)?$",
+        ColumnSpec("BASKET_ID", "str", pattern=r"^\d+(?:\.\d+)?(?:[eE][+]?\d+)?$",
                    description="15 digits; Excel-saved copies show 9.94E+14"),
         ColumnSpec("BASKET_SIZE", "str", allowed=BASKET_SIZES),
         ColumnSpec("BASKET_PRICE_SENSITIVITY", "str", allowed=SENSITIVITY,

@@ -1,0 +1,71 @@
+"""Shared fixtures: small generated LGSR data, the retail use case, partition loaders."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+for _var, _value in {
+    "DO_NOT_TRACK": "1",
+    "KEDRO_DISABLE_TELEMETRY": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MPLBACKEND": "Agg",
+}.items():
+    os.environ.setdefault(_var, _value)
+
+from mlops_platform.datagen.retail import DriftSpec, RetailConfig, generate  # noqa: E402
+from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures"
+REAL_SAMPLE = REPO.parent / "shared" / "real-samples" / "lgsr_transactions_200607.csv"
+SMALL = {"customers": 700, "stores": 50}
+
+
+def read_partition(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+
+
+def partitions_of(folder: Path) -> dict:
+    """What kedro's PartitionedDataset hands a node: name -> load function."""
+    return {
+        p.stem: functools.partial(read_partition, p) for p in sorted(folder.glob("*.csv"))
+    }
+
+
+@pytest.fixture(scope="session")
+def retail() -> RetailUseCase:
+    return RetailUseCase()
+
+
+@pytest.fixture(scope="session")
+def small_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six weeks of small generated data, shared by the session (read-only)."""
+    out = tmp_path_factory.mktemp("raw") / "retail"
+    generate(RetailConfig(seed=11, weeks=6, **SMALL), out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_gold(small_raw: Path, retail: RetailUseCase) -> pd.DataFrame:
+    from mlops_platform.contracts import enforce_contract
+
+    raw, _ = retail.ingest(partitions_of(small_raw))
+    return retail.build_gold(enforce_contract(raw, retail.contract).valid)
+
+
+def make_gold(retail: RetailUseCase, folder: Path, cfg: RetailConfig) -> pd.DataFrame:
+    from mlops_platform.contracts import enforce_contract
+
+    generate(cfg, folder, progress=False)
+    raw, _ = retail.ingest(partitions_of(folder))
+    return retail.build_gold(enforce_contract(raw, retail.contract).valid)
+
+
+__all__ = ["FIXTURES", "REAL_SAMPLE", "REPO", "SMALL", "DriftSpec", "RetailConfig",
+           "make_gold", "partitions_of"]  # fmt: skip

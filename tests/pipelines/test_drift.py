@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_platform.model_store import Bundle
+from mlops_platform.params import DriftParams
+from mlops_platform.pipelines.drift.nodes import detect_drift, render_drift_report
+from mlops_platform.pipelines.drift.stats import js_distance, psi
+from tests.conftest import DriftSpec, RetailConfig, make_gold
+
+WEEKS = dict(customers=900, stores=60, weeks=5)
+LAST = 200611
+
+
+def _bundle(retail, reference: pd.DataFrame) -> Bundle:
+    ref = reference[[*retail.features, retail.label]]
+    return Bundle("retail", "v0001", {"training_periods": []}, None, {}, {}, {}, ref)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, retail):
+    gold = make_gold(retail, tmp_path_factory.mktemp("ref"), RetailConfig(seed=21, **WEEKS))
+    return gold[(gold["shop_week"] < LAST) & (gold["label"] != "XX")]
+
+
+def _latest(retail, tmp_path_factory, **cfg) -> pd.DataFrame:
+    gold = make_gold(retail, tmp_path_factory.mktemp("cur"), RetailConfig(**{**WEEKS, **cfg}))
+    return gold[gold["shop_week"] == LAST]
+
+
+class TestStatistics:
+    def test_psi_zero_for_same_and_large_for_shifted(self):
+        rng = np.random.default_rng(0)
+        a = rng.normal(size=5000)
+        assert psi(a, a) == pytest.approx(0.0, abs=1e-9)
+        assert psi(a, a + 1.0) > 0.5
+
+    def test_js_distance(self):
+        s = pd.Series(["a", "b", None] * 10)
+        assert js_distance(s, s) == pytest.approx(0.0, abs=1e-9)
+        assert js_distance(s, pd.Series(["c"] * 30)) == pytest.approx(1.0)
+
+
+class TestDecision:
+    def test_no_champion_means_train(self, retail, reference):
+        report, decision = detect_drift(retail, reference, None, DriftParams())
+        assert decision == {"train": True, "reason": "no champion yet: train the first model",
+                            "drift_detected": None, "champion_version": None}  # fmt: skip
+        md, fig = render_drift_report(retail, report, reference, None)
+        assert "No champion yet" in md
+
+    def test_same_distribution_other_seed_is_not_drift(self, retail, reference,
+                                                        tmp_path_factory):  # fmt: skip
+        latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
+        report, decision = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        assert report["drift_detected"] is False, report["drifted_features"]
+        assert decision["train"] is False
+        assert "champion v0001 kept" in decision["reason"]
+
+    @pytest.mark.parametrize(
+        "knobs",
+        [
+            {"price_inflation": 0.6},
+            {"basket_type_mix": 1.0},
+            {"tier_mix": 1.0, "concept": 1.0},
+            {"store_format_mix": 1.0, "anonymous_share": 1.0},
+        ],
+        ids=["price", "basket-type", "tier-and-concept", "format-and-anonymous"],
+    )
+    def test_drift_knobs_are_detected(self, retail, reference, tmp_path_factory, knobs):
+        latest = _latest(retail, tmp_path_factory, seed=21,
+                         drift=DriftSpec(start_week=LAST, **knobs))  # fmt: skip
+        report, decision = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        assert report["drift_detected"] is True
+        assert decision["train"] is True
+        assert decision["reason"].startswith("drift:")
+        md, _ = render_drift_report(retail, report, latest, _bundle(retail, reference))
+        assert "DRIFT DETECTED" in md
+
+    def test_force_retrain_overrides(self, retail, reference, tmp_path_factory):
+        latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
+        _, decision = detect_drift(retail, latest, _bundle(retail, reference),
+                                   DriftParams(force_retrain=True))  # fmt: skip
+        assert decision["train"] is True
+        assert decision["reason"] == "force_retrain is set"
+
+    def test_small_samples_use_significance_tests(self, retail, reference):
+        latest = reference.sample(300, random_state=1)
+        report, _ = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        tests = {r["test"].split()[0] for r in report["features"].values()}
+        assert tests == {"KS", "chi-square"}
+        assert report["drift_detected"] is False
+
+    def test_time_dependent_features_are_reported_not_counted(self, retail, reference,
+                                                              tmp_path_factory):  # fmt: skip
+        latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
+        report, _ = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        assert report["features"]["cust_prev_baskets"]["counted"] is False
+        assert report["counted_features"] == len(retail.features) - len(
+            retail.time_dependent_features
+        )

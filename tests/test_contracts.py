@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mlops_platform.contracts import (
+    REASON,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    QuarantineLimitExceeded,
+    SchemaViolation,
+    build_expectation_suite,
+    enforce_contract,
+)
+from mlops_platform.use_cases.retail.ingest import normalise_file
+from tests.conftest import FIXTURES, partitions_of, read_partition
+
+
+@pytest.fixture
+def quirky(retail):
+    frame, _ = retail.ingest(partitions_of(FIXTURES))
+    return frame
+
+
+class TestSchemaLevel:
+    def test_missing_column_names_file_and_column(self, retail):
+        raw = read_partition(FIXTURES / "lgsr_quirks.csv").drop(columns=["SPEND"])
+        with pytest.raises(SchemaViolation, match=r"file 'week_x.csv', column 'SPEND'"):
+            normalise_file(raw, "week_x.csv")
+
+    def test_unreadable_file_stops_the_run(self, retail):
+        def broken() -> pd.DataFrame:
+            raise pd.errors.ParserError("Error tokenizing data. C error: EOF")
+
+        with pytest.raises(SchemaViolation, match=r"file 'transactions_200699.csv'.*unreadable"):
+            retail.ingest({"transactions_200699": broken})
+
+    def test_enforce_checks_schema_before_rows(self, quirky, retail):
+        with pytest.raises(SchemaViolation, match="column 'STORE_REGION'"):
+            enforce_contract(quirky.drop(columns=["STORE_REGION"]), retail.contract)
+
+
+class TestRowLevel:
+    def test_bad_rows_are_quarantined_with_reasons(self, quirky, retail):
+        result = enforce_contract(quirky, retail.contract)
+        q = result.quarantine.set_index(SOURCE_ROW)
+        # line numbers in the file (header is line 1)
+        assert set(q.index) == {11, 12, 13}
+        assert q.loc[11, REASON] == "QUANTITY: outside [1, 1000] (-2)"
+        assert "SPEND: not a number ('abc')" in q.loc[12, REASON]
+        assert "STORE_REGION: not one of" in q.loc[13, REASON]
+        assert "'Z09'" in q.loc[13, REASON]
+        assert (q[SOURCE_FILE] == "lgsr_quirks.csv").all()
+
+    def test_nothing_is_lost(self, quirky, retail):
+        result = enforce_contract(quirky, retail.contract)
+        assert len(result.valid) + len(result.quarantine) == len(quirky)
+        assert result.report["rows_quarantined"] == 3
+        assert result.report["quarantined_by_file"] == {"lgsr_quirks.csv": 3}
+
+    def test_valid_rows_are_typed(self, quirky, retail):
+        valid = enforce_contract(quirky, retail.contract).valid
+        assert valid["QUANTITY"].dtype == "int64"
+        assert valid["SPEND"].dtype == "float64"
+        assert valid["QUANTITY"].min() >= 1
+
+    def test_quarantine_limit_stops_a_rotten_batch(self, quirky, retail):
+        with pytest.raises(QuarantineLimitExceeded, match=r"3 of 14 rows .* above the limit"):
+            enforce_contract(quirky, retail.contract, max_quarantine_share=0.1)
+
+    def test_suite_covers_every_rule(self, retail):
+        suite = build_expectation_suite(retail.contract)
+        kinds = {(e.expectation_type if hasattr(e, "expectation_type") else type(e).__name__)
+                 for e in suite.expectations}  # fmt: skip
+        assert len(suite.expectations) >= 30
+        columns = {getattr(e, "column", None) for e in suite.expectations}
+        assert set(retail.contract.column_names) <= columns
+        assert kinds
