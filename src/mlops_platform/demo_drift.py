@@ -65,7 +65,7 @@ def main() -> int:
     print(
         f"\nchampion before: {before}; after the drifted week: {after_drift}; "
         f"after the undrifted week: {after_calm}\n"
-        "reports: data/reports/retail/drift_report.md, evaluation.json, run_summary.md; "
+        "reports: data/reports/retail/drift_report.md, evaluation.json, lifecycle.md; "
         "audit: data/models/audit/retail.jsonl"
     )
     return 0

@@ -123,7 +123,7 @@ class LifecycleHooks:
         ns, local = _split(dataset_name)
         if ns not in USE_CASES:
             return
-        if local == "summary_run":
+        if local == "summary_lifecycle":
             self._summaries[ns] = data
         elif local == "model_store" and isinstance(data, PromotionRequest) and data.promote:
             mlflow = _mlflow()

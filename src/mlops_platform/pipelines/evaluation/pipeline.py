@@ -41,7 +41,7 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
                 inputs=["report_contract", "report_split", "report_drift_decision",
                         "report_training", "report_evaluation",
                         "report_promotion_decision"],
-                outputs="summary_run",
+                outputs="summary_lifecycle",
                 name="summarise_lifecycle",
                 tags=["evaluation"],
             ),

@@ -1,0 +1,111 @@
+"""Pipeline tests: structure of the registry, and a whole run on an in-memory catalog."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from mlops_platform.model_store import PromotionRequest
+from mlops_platform.params import DataEngineeringParams, DriftParams, EvaluationParams
+from mlops_platform.pipeline_registry import STAGES, register_pipelines
+from tests.conftest import REPO, partitions_of
+from tests.pipelines.test_training_evaluation import FAST
+
+
+class NoChampion(AbstractDataset[None, None]):
+    """A store with no production model yet."""
+
+    def load(self) -> None:
+        return None
+
+    def save(self, data: None) -> None:
+        raise NotImplementedError
+
+    def _describe(self) -> dict:
+        return {}
+
+
+class Kept(MemoryDataset):
+    """A memory dataset the runner cannot release, so the test can read it after."""
+
+    def _release(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    return register_pipelines()
+
+
+class TestRegistry:
+    def test_registered_names(self, pipelines):
+        assert {"__default__", "retail", *STAGES, *(f"retail.{s}" for s in STAGES)} <= set(pipelines)
+
+    def test_nodes_are_namespaced_with_stable_names(self, pipelines):
+        names = {n.name for n in pipelines["retail"].nodes}
+        assert names == {
+            "retail.ingest_raw_files", "retail.enforce_data_contract",
+            "retail.build_gold_table", "retail.split_by_time", "retail.detect_drift",
+            "retail.render_drift_report", "retail.train_candidates",
+            "retail.evaluate_models", "retail.decide_promotion",
+            "retail.promote_if_better", "retail.summarise_lifecycle",
+        }  # fmt: skip
+
+    def test_only_in_stage_memory_datasets(self, pipelines):
+        """Every dataset that crosses a stage boundary is persisted by a catalog entry."""
+        from kedro.config import OmegaConfigLoader
+        from kedro.io.catalog_config_resolver import CatalogConfigResolver
+
+        catalog = OmegaConfigLoader(str(REPO / "conf"), base_env="base",
+                                    default_run_env="local")["catalog"]  # fmt: skip
+
+        resolver = CatalogConfigResolver(catalog)
+        produced = {s: set(pipelines[f"retail.{s}"].outputs()) for s in STAGES}
+        for stage in STAGES:
+            for name in pipelines[f"retail.{stage}"].inputs():
+                if name.startswith("params:"):
+                    continue
+                assert resolver.match_dataset_pattern(name) or name in catalog, name
+        internal = pipelines["retail.data_engineering"].all_outputs() - set().union(
+            *(pipelines[f"retail.{s}"].inputs() for s in STAGES)
+        )
+        assert "retail.raw_batch" in internal  # the only unpersisted hand-off
+        for name in set().union(*produced.values()) - {"retail.raw_batch"}:
+            assert resolver.match_dataset_pattern(name) or name in catalog, name
+
+    def test_every_catalog_entry_has_a_layer(self):
+        catalog = yaml.safe_load((REPO / "conf/base/catalog.yml").read_text())
+        layers = {k: v["metadata"]["kedro-viz"]["layer"] for k, v in catalog.items()}
+        assert set(layers.values()) == {"raw", "silver", "gold", "models", "reporting"}
+
+
+def test_whole_retail_pipeline_in_memory(pipelines, small_raw, retail):
+    outputs = pipelines["retail"].all_outputs()
+    catalog = DataCatalog(
+        {
+            **{name: Kept() for name in outputs},
+            "retail.raw_files": MemoryDataset(partitions_of(small_raw), copy_mode="assign"),
+            "retail.champion": NoChampion(),
+            "params:retail.data_engineering": MemoryDataset(DataEngineeringParams()),
+            "params:retail.drift": MemoryDataset(DriftParams()),
+            "params:retail.training": MemoryDataset(FAST),
+            "params:retail.evaluation": MemoryDataset(EvaluationParams()),
+        }
+    )
+    SequentialRunner().run(pipelines["retail"], catalog)
+    contract = catalog.load("retail.report_contract")
+    assert contract["rows_in"] == contract["rows_valid"] + contract["rows_quarantined"]
+    split = catalog.load("retail.report_split")
+    assert split["test_periods"] == [200612] and split["validation_periods"] == [200611]
+    assert max(split["train_periods"]) < 200611
+    assert catalog.load("retail.report_drift_decision")["train"] is True
+    request = catalog.load("retail.model_store")
+    assert isinstance(request, PromotionRequest)
+    evaluation = catalog.load("retail.report_evaluation")
+    decision = catalog.load("retail.report_promotion_decision")
+    assert request.promote == decision["promote"]
+    assert evaluation["challenger"]["name"] in FAST.candidates
+    summary = catalog.load("retail.summary_lifecycle")
+    assert "drift: no champion yet" in summary and "decision:" in summary

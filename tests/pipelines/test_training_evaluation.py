@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_platform.params import (
+    CandidateParams,
+    EvaluationParams,
+    GateParams,
+    TrainingParams,
+)
+from mlops_platform.pipelines.evaluation.nodes import (
+    decide_promotion,
+    evaluate_models,
+    golden_rows,
+    input_schema,
+)
+from mlops_platform.pipelines.training.nodes import train_candidates
+
+FAST = TrainingParams(
+    random_state=0,
+    candidates={
+        "logistic_regression": CandidateParams(params={"C": 0.5, "max_iter": 300}),
+        "decision_tree": CandidateParams(params={"max_depth": 6, "min_samples_leaf": 30}),
+        "random_forest": CandidateParams(params={"n_estimators": 30, "max_depth": 10,
+                                                 "min_samples_leaf": 20, "n_jobs": 2}),
+        "hist_gradient_boosting": CandidateParams(params={"max_iter": 80}),
+    },
+)  # fmt: skip
+TRAIN = {"train": True, "reason": "no champion yet"}
+
+
+@pytest.fixture(scope="module")
+def splits(small_gold):
+    g = small_gold[small_gold["label"] != "XX"]
+    weeks = sorted(g["shop_week"].unique())
+    return (g[g["shop_week"].isin(weeks[:-2])], g[g["shop_week"] == weeks[-2]],
+            g[g["shop_week"] == weeks[-1]])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(retail, splits):
+    train, val, _ = splits
+    return train_candidates(retail, train, val, TRAIN, FAST)
+
+
+class TestTraining:
+    def test_skipped_when_drift_says_keep(self, retail, splits):
+        train, val, _ = splits
+        ch, report = train_candidates(retail, train, val,
+                                      {"train": False, "reason": "no drift"}, FAST)  # fmt: skip
+        assert not ch.trained and ch.model is None
+        assert report == {"trained": False, "reason": "training skipped: no drift",
+                          "candidates": {}}  # fmt: skip
+
+    def test_every_candidate_scored_and_best_chosen(self, trained):
+        ch, report = trained
+        assert set(report["candidates"]) == set(FAST.candidates)
+        best = max(report["candidates"], key=lambda n: report["candidates"][n]["validation"]["macro_f1"])
+        assert ch.name == best == report["challenger"]
+
+    def test_quality_is_realistic_not_perfect(self, retail, trained, splits):
+        """Model check: beats the majority class, lands near the real baselines."""
+        ch, _ = trained
+        _, _, test = splits
+        acc = (ch.model.predict(retail.model_input(test)) == test["label"]).mean()
+        majority = (test["label"] == "MM").mean()
+        assert acc > majority + 0.05
+        assert 0.45 <= acc <= 0.72
+
+    def test_disabled_and_unknown_candidates(self, retail, splits):
+        train, val, _ = splits
+        only = TrainingParams(candidates={
+            "decision_tree": CandidateParams(params={"max_depth": 3}),
+            "random_forest": CandidateParams(enabled=False)})  # fmt: skip
+        _, report = train_candidates(retail, train, val, TRAIN, only)
+        assert list(report["candidates"]) == ["decision_tree"]
+        with pytest.raises(ValueError, match="unknown retail candidate"):
+            train_candidates(retail, train, val, TRAIN,
+                             TrainingParams(candidates={"svm": CandidateParams()}))  # fmt: skip
+
+
+class TestModelBehaviour:
+    def test_single_row_with_nulls_matches_batch(self, retail, trained, splits):
+        """A one-row request with null categories is scored as the batch row is."""
+        ch, _ = trained
+        _, _, test = splits
+        x = retail.model_input(test)
+        rows = x[x[list(retail.categorical_features)].isna().any(axis=1)].head(20)
+        assert len(rows) > 5
+        batch = ch.model.predict_proba(rows)
+        for i, record in enumerate(rows.astype(object).to_dict(orient="records")):
+            record = {k: (None if isinstance(v, float) and np.isnan(v) and
+                          k in retail.categorical_features else v) for k, v in record.items()}  # fmt: skip
+            one = retail.model_input(pd.DataFrame([record]))
+            np.testing.assert_allclose(ch.model.predict_proba(one)[0], batch[i], atol=1e-9)
+
+    def test_unknown_category_does_not_crash(self, retail, trained, splits):
+        ch, _ = trained
+        x = retail.model_input(splits[2].head(3)).copy()
+        x["store_region"] = "Z99"
+        assert ch.model.predict_proba(x).shape == (3, 3)
+
+    def test_golden_rows_reproduce(self, retail, trained, splits):
+        ch, _ = trained
+        golden = golden_rows(retail, ch.model, splits[2], 12)
+        assert len(golden["rows"]) == 12
+        assert any(None in r.values() for r in golden["rows"])
+        again = ch.model.predict_proba(retail.model_input(pd.DataFrame(golden["rows"])))
+        for exp, p in zip(golden["expected"], again):
+            assert list(exp["probabilities"].values()) == pytest.approx(list(p), abs=1e-9)
+
+    def test_input_schema_lists_fields_and_categories(self, retail, splits):
+        schema = input_schema(retail, splits[0])
+        names = [f["name"] for f in schema["fields"]]
+        assert names == retail.features
+        region = next(f for f in schema["fields"] if f["name"] == "store_region")
+        assert "E01" in region["categories"]
+        assert schema["class_labels"]["LA"] == "High price sensitivity"
+
+
+class TestEvaluationAndGates:
+    def test_evaluation_compares_with_baselines_and_champion(self, retail, trained, splits):
+        ch, _ = trained
+        train, _, test = splits
+        from mlops_platform.model_store import Bundle
+
+        champ = Bundle("retail", "v0001", {"model_name": "x"}, ch.model, {}, {}, {}, pd.DataFrame())
+        report, fig = evaluate_models(retail, ch, champ, train, test)
+        assert report["champion"]["accuracy"] == report["challenger"]["accuracy"]
+        assert set(report["baselines"]) == {"majority_class", "customer_sensitivity"}
+        cm = np.array(report["challenger"]["confusion_matrix"]["matrix"])
+        assert cm.sum() == len(test)
+        assert set(report["challenger"]["per_class"]) == {"LA", "MM", "UM"}
+
+    def _report(self, acc, f1, champion=None):
+        return {
+            "challenger": {"name": "rf", "accuracy": acc, "macro_f1": f1},
+            "champion": champion,
+            "baselines": {"majority_class": {"accuracy": 0.46, "macro_f1": 0.21}},
+        }
+
+    def test_gates_pass(self, retail):
+        d = decide_promotion(retail, self._report(0.6, 0.58), EvaluationParams())
+        assert d["promote"] and d["reason"].startswith("all 3 gates passed")
+
+    def test_gate_failure_names_the_check(self, retail):
+        params = EvaluationParams(gates=GateParams(min_accuracy=0.7))
+        d = decide_promotion(retail, self._report(0.6, 0.58), params)
+        assert not d["promote"]
+        assert d["reason"] == "gate failed: accuracy >= min_accuracy -> champion kept"
+
+    def test_challenger_must_not_lose_to_champion(self, retail):
+        champ = {"version": "v0003", "accuracy": 0.61, "macro_f1": 0.6}
+        d = decide_promotion(retail, self._report(0.6, 0.58, champ), EvaluationParams())
+        assert not d["promote"]
+        assert "champion v0003" in d["reason"]
+
+    def test_no_challenger_keeps_champion(self, retail):
+        d = decide_promotion(retail, {"challenger": None, "challenger_skipped": "no drift",
+                                      "baselines": {}}, EvaluationParams())  # fmt: skip
+        assert d == {"promote": False, "reason": "champion kept: no drift", "checks": []}
