@@ -94,12 +94,12 @@ class TestBundles:
 class TestDatasets:
     def test_champion_and_model_store_datasets(self, tmp_path):
         root = str(tmp_path / "models")
-        assert ChampionDataset(root=root, use_case="retail").load() is None
-        sink = ModelStoreDataset(root=root, use_case="retail")
+        assert ChampionDataset(path=root, use_case="retail").load() is None
+        sink = ModelStoreDataset(path=root, use_case="retail")
         sink.save(PromotionRequest(use_case="retail", promote=False, reason="gate failed"))
         assert sink.load() == {}
         sink.save(_request("one"))
-        assert ChampionDataset(root=root, use_case="retail").load().version == "v0001"
+        assert ChampionDataset(path=root, use_case="retail").load().version == "v0001"
         actions = [r["action"] for r in ModelStore(root, "retail").read_audit()]
         assert actions == ["keep", "promote"]
 

@@ -95,15 +95,18 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
 
 class _StoreDataset:
+    """Shared by the two model-store datasets; ``path`` is the store root (Kedro
+    makes a relative ``path`` absolute against the project, wherever it runs from)."""
+
     def _init_store(
         self,
-        root: str,
+        path: str,
         use_case: str,
         credentials: dict[str, Any] | None,
         fs_args: dict[str, Any] | None,
         metadata: dict[str, Any] | None,
     ) -> None:
-        self._root = root
+        self._root = path
         self._use_case = use_case
         self._options = _storage_options(credentials, fs_args)
         self.metadata = metadata
@@ -118,13 +121,13 @@ class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
 
     def __init__(
         self,
-        root: str,
+        path: str,
         use_case: str,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._init_store(root, use_case, credentials, fs_args, metadata)
+        self._init_store(path, use_case, credentials, fs_args, metadata)
 
     def load(self) -> Bundle | None:
         return self.store.load_champion()
@@ -141,13 +144,13 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
 
     def __init__(
         self,
-        root: str,
+        path: str,
         use_case: str,
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._init_store(root, use_case, credentials, fs_args, metadata)
+        self._init_store(path, use_case, credentials, fs_args, metadata)
 
     def load(self) -> dict:
         return self.store.read_pointer() or {}
