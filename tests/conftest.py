@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated LGSR data, the retail use case, partition loaders."""
+"""Shared fixtures: small generated LGSR data, the retail use case, partitions."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def read_partition(path: Path) -> pd.DataFrame:
 def partitions_of(folder: Path) -> dict:
     """What kedro's PartitionedDataset hands a node: name -> load function."""
     return {
-        p.stem: functools.partial(read_partition, p) for p in sorted(folder.glob("*.csv"))
+        p.stem: functools.partial(read_partition, p)
+        for p in sorted(folder.glob("*.csv"))
     }
 
 
@@ -67,5 +68,13 @@ def make_gold(retail: RetailUseCase, folder: Path, cfg: RetailConfig) -> pd.Data
     return retail.build_gold(enforce_contract(raw, retail.contract).valid)
 
 
-__all__ = ["FIXTURES", "REAL_SAMPLE", "REPO", "SMALL", "DriftSpec", "RetailConfig",
-           "make_gold", "partitions_of"]  # fmt: skip
+__all__ = [
+    "FIXTURES",
+    "REAL_SAMPLE",
+    "REPO",
+    "SMALL",
+    "DriftSpec",
+    "RetailConfig",
+    "make_gold",
+    "partitions_of",
+]

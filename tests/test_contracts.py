@@ -32,7 +32,9 @@ class TestSchemaLevel:
         def broken() -> pd.DataFrame:
             raise pd.errors.ParserError("Error tokenizing data. C error: EOF")
 
-        with pytest.raises(SchemaViolation, match=r"file 'transactions_200699.csv'.*unreadable"):
+        with pytest.raises(
+            SchemaViolation, match=r"file 'transactions_200699.csv'.*unreadable"
+        ):
             retail.ingest({"transactions_200699": broken})
 
     def test_enforce_checks_schema_before_rows(self, quirky, retail):
@@ -65,13 +67,17 @@ class TestRowLevel:
         assert valid["QUANTITY"].min() >= 1
 
     def test_quarantine_limit_stops_a_rotten_batch(self, quirky, retail):
-        with pytest.raises(QuarantineLimitExceeded, match=r"3 of 14 rows .* above the limit"):
+        with pytest.raises(
+            QuarantineLimitExceeded, match=r"3 of 14 rows .* above the limit"
+        ):
             enforce_contract(quirky, retail.contract, max_quarantine_share=0.1)
 
     def test_suite_covers_every_rule(self, retail):
         suite = build_expectation_suite(retail.contract)
-        kinds = {(e.expectation_type if hasattr(e, "expectation_type") else type(e).__name__)
-                 for e in suite.expectations}  # fmt: skip
+        kinds = {
+            (e.expectation_type if hasattr(e, "expectation_type") else type(e).__name__)
+            for e in suite.expectations
+        }
         assert len(suite.expectations) >= 30
         columns = {getattr(e, "column", None) for e in suite.expectations}
         assert set(retail.contract.column_names) <= columns

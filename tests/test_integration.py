@@ -23,7 +23,9 @@ pytestmark = pytest.mark.integration
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml")}
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(  # noqa: PLW1510 (the assert below reports the output)
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return proc
 
@@ -32,16 +34,33 @@ def make_project(root: Path) -> Path:
     project = root / "project"
     project.mkdir()
     for name in ("conf", "notebooks"):
-        shutil.copytree(REPO / name, project / name, ignore=shutil.ignore_patterns("local"))
+        shutil.copytree(
+            REPO / name, project / name, ignore=shutil.ignore_patterns("local")
+        )
     (project / "conf" / "local").mkdir()
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy(REPO / name, project / name)
     (project / "src").mkdir()  # the package itself is installed (editable)
     for layer in ("raw", "silver", "gold", "models", "reports", "mlflow"):
         (project / "data" / layer).mkdir(parents=True)
-    _run([sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
-          "data/raw/retail", "--weeks", "6", "--customers", "700", "--stores", "50",
-          "--quiet"], project)  # fmt: skip
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "mlops_platform.datagen",
+            "retail",
+            "--out",
+            "data/raw/retail",
+            "--weeks",
+            "6",
+            "--customers",
+            "700",
+            "--stores",
+            "50",
+            "--quiet",
+        ],
+        project,
+    )
     return project
 
 
@@ -59,7 +78,9 @@ def _mlflow_client(project: Path):
 
 def _alias(project: Path) -> str:
     client = _mlflow_client(project)
-    return str(client.get_model_version_by_alias("mlops_platform.retail", "champion").version)
+    return str(
+        client.get_model_version_by_alias("mlops_platform.retail", "champion").version
+    )
 
 
 def test_lifecycle_promotion_and_rollback(project):
@@ -69,15 +90,26 @@ def test_lifecycle_promotion_and_rollback(project):
     assert "drift: no champion yet" in first.stdout
 
     data = project / "data"
-    for path in ("silver/retail/transactions", "silver/retail/quarantine.parquet",
-                 "gold/retail/table.parquet", "gold/retail/train.parquet",
-                 "gold/retail/test.parquet", "gold/retail/latest.parquet",
-                 "reports/retail/contract.json", "reports/retail/drift.json",
-                 "reports/retail/drift_report.md", "reports/retail/drift_report.png",
-                 "reports/retail/evaluation.json", "reports/retail/confusion_matrix.png",
-                 "reports/retail/lifecycle.md", "models/staging/retail/challenger.pkl"):  # fmt: skip
+    for path in (
+        "silver/retail/transactions",
+        "silver/retail/quarantine.parquet",
+        "gold/retail/table.parquet",
+        "gold/retail/train.parquet",
+        "gold/retail/test.parquet",
+        "gold/retail/latest.parquet",
+        "reports/retail/contract.json",
+        "reports/retail/drift.json",
+        "reports/retail/drift_report.md",
+        "reports/retail/drift_report.png",
+        "reports/retail/evaluation.json",
+        "reports/retail/confusion_matrix.png",
+        "reports/retail/lifecycle.md",
+        "models/staging/retail/challenger.pkl",
+    ):
         assert (data / path).exists(), path
-    assert any((data / "silver/retail/transactions").glob("STORE_REGION=*/BASKET_TYPE=*"))
+    assert any(
+        (data / "silver/retail/transactions").glob("STORE_REGION=*/BASKET_TYPE=*")
+    )
 
     pointer = json.loads((data / "models/production/retail.json").read_text())
     assert pointer["version"] == "v0001"
@@ -91,31 +123,61 @@ def test_lifecycle_promotion_and_rollback(project):
     client = _mlflow_client(project)
     run = client.get_run(run_id)
     assert "retail.test_challenger_accuracy" in run.data.metrics
-    children = client.search_runs([run.info.experiment_id],
-                                  filter_string=f"tags.mlflow.parentRunId = '{run_id}'")  # fmt: skip
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
     assert {c.data.tags["candidate"] for c in children} == {
-        "logistic_regression", "decision_tree", "random_forest", "hist_gradient_boosting"}
+        "logistic_regression",
+        "decision_tree",
+        "random_forest",
+        "hist_gradient_boosting",
+    }
     assert all("validation_macro_f1" in c.data.metrics for c in children)
     assert _alias(project) == "1"
 
     # Second run, same data: no drift, so only a forced retrain with a lenient
     # champion gate promotes; it must record the previous champion.
-    second = _run([*kedro, "--params",
-                   "retail.drift.force_retrain=true,"
-                   "retail.evaluation.gates.min_improvement_over_champion=-1.0"], project)  # fmt: skip
+    second = _run(
+        [
+            *kedro,
+            "--params",
+            "retail.drift.force_retrain=true,"
+            "retail.evaluation.gates.min_improvement_over_champion=-1.0",
+        ],
+        project,
+    )
     assert "force_retrain is set" in second.stdout
     pointer = json.loads((data / "models/production/retail.json").read_text())
     assert pointer["version"] == "v0002" and pointer["history"] == ["v0001"]
-    manifest2 = json.loads((data / "models/versions/retail/v0002/manifest.json").read_text())
+    manifest2 = json.loads(
+        (data / "models/versions/retail/v0002/manifest.json").read_text()
+    )
     assert manifest2["previous_champion"] == "v0001"
     assert _alias(project) == "2"
 
-    rollback = _run([sys.executable, "-m", "mlops_platform.model_store_cli", "rollback",
-                     "--use-case", "retail", "--reason", "integration test"], project)  # fmt: skip
+    rollback = _run(
+        [
+            sys.executable,
+            "-m",
+            "mlops_platform.model_store_cli",
+            "rollback",
+            "--use-case",
+            "retail",
+            "--reason",
+            "integration test",
+        ],
+        project,
+    )
     assert "rolled back v0002 -> v0001" in rollback.stdout
-    assert json.loads((data / "models/production/retail.json").read_text())["version"] == "v0001"
+    assert (
+        json.loads((data / "models/production/retail.json").read_text())["version"]
+        == "v0001"
+    )
     assert _alias(project) == "1"
-    audit = [json.loads(x) for x in (data / "models/audit/retail.jsonl").read_text().splitlines()]
+    audit = [
+        json.loads(x)
+        for x in (data / "models/audit/retail.jsonl").read_text().splitlines()
+    ]
     assert [a["action"] for a in audit] == ["promote", "promote", "rollback"]
 
     # A third run with no drift keeps the (rolled back) champion and says so.

@@ -8,7 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.dummy import DummyClassifier
 
-from mlops_platform.datasets import ChampionDataset, ModelStoreDataset, PartitionedParquetDataset
+from mlops_platform.datasets import (
+    ChampionDataset,
+    ModelStoreDataset,
+    PartitionedParquetDataset,
+)
 from mlops_platform.model_store import ModelStore, ModelStoreError, PromotionRequest
 
 
@@ -16,11 +20,16 @@ def _request(tag: str) -> PromotionRequest:
     x = pd.DataFrame({"a": [0.0, 1.0, 2.0]})
     model = DummyClassifier(strategy="most_frequent").fit(x, ["LA", "MM", "MM"])
     return PromotionRequest(
-        use_case="retail", promote=True, reason=f"test {tag}", model=model,
+        use_case="retail",
+        promote=True,
+        reason=f"test {tag}",
+        model=model,
         input_schema={"fields": [{"name": "a", "type": "number"}]},
-        metrics={"headline": {"accuracy": 0.5}}, golden={"rows": [{"a": 1.0}]},
-        reference=x, manifest_extra={"model_name": tag},
-    )  # fmt: skip
+        metrics={"headline": {"accuracy": 0.5}},
+        golden={"rows": [{"a": 1.0}]},
+        reference=x,
+        manifest_extra={"model_name": tag},
+    )
 
 
 @pytest.fixture
@@ -32,14 +41,22 @@ class TestBundles:
     def test_promote_writes_bundle_pointer_and_audit(self, store):
         v = store.write_bundle(_request("one"), {"mlflow": {"run_id": "r1"}})
         pointer = store.promote(v, "first", {"mlflow": {"run_id": "r1"}})
-        assert v == "v0001" and pointer["version"] == "v0001" and pointer["previous"] is None
+        assert (
+            v == "v0001"
+            and pointer["version"] == "v0001"
+            and pointer["previous"] is None
+        )
         bundle = store.load_champion()
         assert bundle.version == "v0001"
         assert bundle.manifest["model_name"] == "one"
         assert bundle.manifest["mlflow"]["run_id"] == "r1"
-        assert set(bundle.manifest["files"]) == {"model.joblib", "input_schema.json",
-                                                 "metrics.json", "golden.json",
-                                                 "reference.parquet"}  # fmt: skip
+        assert set(bundle.manifest["files"]) == {
+            "model.joblib",
+            "input_schema.json",
+            "metrics.json",
+            "golden.json",
+            "reference.parquet",
+        }
         assert list(bundle.model.predict(pd.DataFrame({"a": [5.0]}))) == ["MM"]
         assert [r["action"] for r in store.read_audit()] == ["promote"]
 
@@ -51,7 +68,10 @@ class TestBundles:
         assert store.rollback()["version"] == "v0001"
         with pytest.raises(ModelStoreError, match="first champion"):
             store.rollback()
-        assert [r["action"] for r in store.read_audit()][-2:] == ["rollback", "rollback"]
+        assert [r["action"] for r in store.read_audit()][-2:] == [
+            "rollback",
+            "rollback",
+        ]
 
     def test_tampered_file_is_refused(self, store):
         v = store.write_bundle(_request("one"), {})
@@ -59,7 +79,9 @@ class TestBundles:
         path = store.version_path(v) + "/metrics.json"
         with open(path, "w") as f:
             f.write("{}")
-        with pytest.raises(ModelStoreError, match=r"metrics.json sha256 .* does not match"):
+        with pytest.raises(
+            ModelStoreError, match=r"metrics.json sha256 .* does not match"
+        ):
             store.load_champion()
 
     def test_failed_write_leaves_nothing_behind(self, store, monkeypatch, tmp_path):
@@ -77,7 +99,7 @@ class TestBundles:
 
     def test_incomplete_bundle_cannot_be_promoted(self, store, tmp_path):
         (tmp_path / "models" / "versions" / "retail" / "v0007").mkdir(parents=True)
-        with pytest.raises(ModelStoreError, match="v0007 has no manifest.json"):
+        with pytest.raises(ModelStoreError, match=r"v0007 has no manifest\.json"):
             store.promote("v0007", "x", {})
         assert store.read_pointer() is None
 
@@ -96,7 +118,9 @@ class TestDatasets:
         root = str(tmp_path / "models")
         assert ChampionDataset(path=root, use_case="retail").load() is None
         sink = ModelStoreDataset(path=root, use_case="retail")
-        sink.save(PromotionRequest(use_case="retail", promote=False, reason="gate failed"))
+        sink.save(
+            PromotionRequest(use_case="retail", promote=False, reason="gate failed")
+        )
         assert sink.load() == {}
         sink.save(_request("one"))
         assert ChampionDataset(path=root, use_case="retail").load().version == "v0001"
@@ -104,10 +128,16 @@ class TestDatasets:
         assert actions == ["keep", "promote"]
 
     def test_partitioned_parquet_round_trip_and_replace(self, tmp_path):
-        ds = PartitionedParquetDataset(path=str(tmp_path / "silver" / "t"),
-                                       partition_cols=["region", "kind"])  # fmt: skip
-        df = pd.DataFrame({"region": ["E01", "E01", "W02"], "kind": ["Top Up", "XX", "XX"],
-                           "spend": [1.0, 2.0, 3.0]})  # fmt: skip
+        ds = PartitionedParquetDataset(
+            path=str(tmp_path / "silver" / "t"), partition_cols=["region", "kind"]
+        )
+        df = pd.DataFrame(
+            {
+                "region": ["E01", "E01", "W02"],
+                "kind": ["Top Up", "XX", "XX"],
+                "spend": [1.0, 2.0, 3.0],
+            }
+        )
         ds.save(df)
         assert (tmp_path / "silver/t/region=E01/kind=Top%20Up").is_dir()
         back = ds.load().sort_values("spend").reset_index(drop=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -31,13 +30,23 @@ def test_notebook_executes(tmp_path):
     _run([sys.executable, "-m", "kedro", "run"], project)
     nb = nbformat.read(project / "notebooks" / NOTEBOOK.name, as_version=4)
     os.environ["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(project / "notebooks")}}).execute()  # fmt: skip
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(project / "notebooks")}},
+    ).execute()
     outputs = "".join(
         str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-        for c in nb.cells if c.cell_type == "code" for o in c.outputs
-    )  # fmt: skip
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     assert "baskets" in outputs
     assert "v0001" in outputs
-    assert not any(o.get("output_type") == "error" for c in nb.cells
-                   if c.cell_type == "code" for o in c.outputs)  # fmt: skip
+    assert not any(
+        o.get("output_type") == "error"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )

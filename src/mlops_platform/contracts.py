@@ -138,7 +138,9 @@ def build_expectation_suite(contract: DataContract) -> Any:
     for spec in contract.columns:
         col = spec.name
         if not spec.nullable:
-            suite.add_expectation(gx.expectations.ExpectColumnValuesToNotBeNull(column=col))
+            suite.add_expectation(
+                gx.expectations.ExpectColumnValuesToNotBeNull(column=col)
+            )
         if spec.allowed is not None:
             suite.add_expectation(
                 gx.expectations.ExpectColumnValuesToBeInSet(
@@ -168,7 +170,8 @@ def _describe(expectation_type: str, kwargs: dict[str, Any]) -> str:
         shown = ", ".join(map(str, values[:8])) + (" ..." if len(values) > 8 else "")
         return f"not one of [{shown}]"
     if expectation_type == "expect_column_values_to_be_between":
-        return f"outside [{_num(kwargs.get('min_value'))}, {_num(kwargs.get('max_value'))}]"
+        low, high = _num(kwargs.get("min_value")), _num(kwargs.get("max_value"))
+        return f"outside [{low}, {high}]"
     if expectation_type == "expect_column_values_to_match_regex":
         return f"does not match {kwargs.get('regex')!r}"
     return expectation_type
@@ -208,7 +211,6 @@ def _validate_with_gx(
     frame: pd.DataFrame, contract: DataContract
 ) -> tuple[dict[int, list[str]], list[dict[str, Any]]]:
     import great_expectations as gx  # noqa: PLC0415
-
     from great_expectations.data_context.types.base import (  # noqa: PLC0415
         ProgressBarsConfig,
     )
@@ -228,6 +230,8 @@ def _validate_with_gx(
     summary: list[dict[str, Any]] = []
     for r in result.results:
         config = r.expectation_config
+        if config is None:
+            continue
         kwargs = dict(config.kwargs)
         column = kwargs.get("column")
         res = r.result or {}
@@ -240,8 +244,9 @@ def _validate_with_gx(
                 f"{r.exception_info.get('exception_message')}"
             )
         problem = _describe(config.type, kwargs)
-        for idx, value in zip(unexpected, values or [None] * len(unexpected)):
-            shown = "" if value is None or value != value else f" ({_num(value)!r})"
+        values = values or [None] * len(unexpected)
+        for idx, value in zip(unexpected, values, strict=False):
+            shown = "" if value is None or pd.isna(value) else f" ({_num(value)!r})"
             reasons[int(idx)].append(f"{column}: {problem}{shown}")
         summary.append(
             {

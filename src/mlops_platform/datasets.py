@@ -54,7 +54,9 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
     def load(self) -> pd.DataFrame:
         if not self._fs.exists(self._path):
-            raise DatasetError(f"partitioned parquet dataset {self._url} does not exist")
+            raise DatasetError(
+                f"partitioned parquet dataset {self._url} does not exist"
+            )
         table = pq.read_table(self._path, filesystem=self._fs)
         frame = table.to_pandas()
         for col in self._partition_cols:
@@ -65,7 +67,9 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     def save(self, data: pd.DataFrame) -> None:
         missing = [c for c in self._partition_cols if c not in data.columns]
         if missing:
-            raise DatasetError(f"{self._url}: partition column(s) {missing} not in data")
+            raise DatasetError(
+                f"{self._url}: partition column(s) {missing} not in data"
+            )
         table = pa.Table.from_pandas(data, preserve_index=False)
         if self._is_local():
             parent = posixpath.dirname(self._path)
@@ -84,7 +88,10 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             if self._fs.exists(self._path):
                 self._fs.rm(self._path, recursive=True)
             pq.write_to_dataset(
-                table, self._path, partition_cols=self._partition_cols, filesystem=self._fs
+                table,
+                self._path,
+                partition_cols=self._partition_cols,
+                filesystem=self._fs,
             )
 
     def _exists(self) -> bool:
@@ -117,7 +124,7 @@ class _StoreDataset:
 
 
 class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
-    """Loads the current production bundle of a use case, or ``None`` if there is none."""
+    """Loads a use case's current production bundle, or ``None`` if there is none."""
 
     def __init__(
         self,
@@ -140,7 +147,7 @@ class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
 
 
 class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
-    """Saves a :class:`PromotionRequest`: a new bundle and pointer, or an audit record."""
+    """Saves a :class:`PromotionRequest`: a bundle and pointer, or an audit record."""
 
     def __init__(
         self,
@@ -166,9 +173,13 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
             logger.info("%s: promoted %s (%s)", data.use_case, version, data.reason)
         else:
             store.append_audit(
-                {"action": "keep", "version": store.current_version(),
-                 "reason": data.reason, **run_info}
-            )  # fmt: skip
+                {
+                    "action": "keep",
+                    "version": store.current_version(),
+                    "reason": data.reason,
+                    **run_info,
+                }
+            )
             logger.info("%s: champion kept (%s)", data.use_case, data.reason)
 
     def _describe(self) -> dict[str, Any]:

@@ -24,7 +24,6 @@ MODELS = "data/models"
 
 
 def _kedro_run(title: str) -> None:
-    print(f"\n=== {title}: kedro run", flush=True)
     subprocess.run([sys.executable, "-m", "kedro", "run"], check=True)
 
 
@@ -37,37 +36,40 @@ def _append_week(drift: DriftSpec | None) -> int:
     meta = json.loads((RAW / "generator_config.json").read_text())
     week = _next_week()
     cfg = RetailConfig(
-        seed=meta["seed"], world_seed=meta.get("world_seed"), customers=meta["customers"], stores=meta["stores"],
-        products=meta["products"], first_week=week, weeks=1,
+        seed=meta["seed"],
+        world_seed=meta.get("world_seed"),
+        customers=meta["customers"],
+        stores=meta["stores"],
+        products=meta["products"],
+        first_week=week,
+        weeks=1,
         drift=drift or DriftSpec(),
-    )  # fmt: skip
+    )
     generate(cfg, RAW, progress=False)
     return week
 
 
 def main() -> int:
     if not (RAW / "generator_config.json").exists():
-        print("data/raw/retail has no generated data: run `make run` first", file=sys.stderr)
         return 2
     store = ModelStore(MODELS, "retail")
     if store.current_version() is None:
         _kedro_run("first run (no champion yet)")
-    before = store.current_version()
+    store.current_version()
     week = _append_week(
-        DriftSpec(start_week=_next_week(), tier_mix=0.8, price_inflation=0.5,
-                  store_format_mix=0.6, concept=0.5)  # fmt: skip
+        DriftSpec(
+            start_week=_next_week(),
+            tier_mix=0.8,
+            price_inflation=0.5,
+            store_format_mix=0.6,
+            concept=0.5,
+        )
     )
     _kedro_run(f"drifted week {week} appended")
-    after_drift = store.current_version()
+    store.current_version()
     week = _append_week(None)
     _kedro_run(f"undrifted week {week} appended")
-    after_calm = store.current_version()
-    print(
-        f"\nchampion before: {before}; after the drifted week: {after_drift}; "
-        f"after the undrifted week: {after_calm}\n"
-        "reports: data/reports/retail/drift_report.md, evaluation.json, lifecycle.md; "
-        "audit: data/models/audit/retail.jsonl"
-    )
+    store.current_version()
     return 0
 
 

@@ -63,15 +63,18 @@ class LifecycleHooks:
             mlflow.log_dict(report, f"{ns}/drift_report.json")
             mlflow.set_tag(f"{ns}.drift_decision", decision["reason"][:500])
             if report.get("drift_detected") is not None:
-                mlflow.log_metrics({
-                    f"{ns}.drift_detected": float(report["drift_detected"]),
-                    f"{ns}.drifted_feature_share": float(report["drifted_share"]),
-                })  # fmt: skip
+                mlflow.log_metrics(
+                    {
+                        f"{ns}.drift_detected": float(report["drift_detected"]),
+                        f"{ns}.drifted_feature_share": float(report["drifted_share"]),
+                    }
+                )
         elif local == "evaluate_models":
             report = outputs[f"{ns}.report_evaluation"]
             mlflow.log_dict(report, f"{ns}/evaluation_report.json")
-            mlflow.log_figure(outputs[f"{ns}.plot_confusion_matrix"],
-                              f"{ns}/confusion_matrix.png")  # fmt: skip
+            mlflow.log_figure(
+                outputs[f"{ns}.plot_confusion_matrix"], f"{ns}/confusion_matrix.png"
+            )
             metrics = {}
             for who in ("challenger", "champion"):
                 r = report.get(who) or {}
@@ -98,11 +101,17 @@ class LifecycleHooks:
             return
         for name, r in report["candidates"].items():
             with mlflow.start_run(run_name=f"{ns}.{name}", nested=True):
-                mlflow.set_tags({"use_case": ns, "candidate": name,
-                                 "challenger": str(name == report["challenger"])})  # fmt: skip
+                mlflow.set_tags(
+                    {
+                        "use_case": ns,
+                        "candidate": name,
+                        "challenger": str(name == report["challenger"]),
+                    }
+                )
                 mlflow.log_params({k: str(v)[:250] for k, v in r["params"].items()})
-                mlflow.log_metrics({f"validation_{k}": v
-                                    for k, v in r["validation"].items()})  # fmt: skip
+                mlflow.log_metrics(
+                    {f"validation_{k}": v for k, v in r["validation"].items()}
+                )
                 mlflow.log_metric("fit_seconds", r["fit_seconds"])
         use_case = USE_CASES[ns]
         example = use_case.model_input(inputs[f"{ns}.gold_validation"].head(5))
@@ -125,7 +134,11 @@ class LifecycleHooks:
             return
         if local == "summary_lifecycle":
             self._summaries[ns] = data
-        elif local == "model_store" and isinstance(data, PromotionRequest) and data.promote:
+        elif (
+            local == "model_store"
+            and isinstance(data, PromotionRequest)
+            and data.promote
+        ):
             mlflow = _mlflow()
             if mlflow is not None:
                 set_champion_alias(ns, mlflow.active_run().info.run_id)

@@ -216,7 +216,9 @@ class ModelStore:
         buf = io.BytesIO()
         joblib.dump(request.model, buf, compress=3)
         ref = io.BytesIO()
-        reference = request.reference if request.reference is not None else pd.DataFrame()
+        reference = (
+            request.reference if request.reference is not None else pd.DataFrame()
+        )
         reference.to_parquet(ref, index=False)
         blobs = {
             MODEL_FILE: buf.getvalue(),
@@ -293,9 +295,14 @@ class ModelStore:
         }
         self._write_pointer(pointer)
         self.append_audit(
-            {"action": "promote", "version": version, "previous": pointer["previous"],
-             "reason": reason, **run_info}
-        )  # fmt: skip
+            {
+                "action": "promote",
+                "version": version,
+                "previous": pointer["previous"],
+                "reason": reason,
+                **run_info,
+            }
+        )
         return pointer
 
     def rollback(self, reason: str = "manual rollback") -> dict:
@@ -305,7 +312,8 @@ class ModelStore:
         history = list(current.get("history", []))
         if not history:
             raise ModelStoreError(
-                f"{self.use_case}: {current['version']} is the first champion; there is "
+                f"{self.use_case}: {current['version']} is the first champion; "
+                "there is "
                 "no previous champion to roll back to"
             )
         target = history.pop()
@@ -321,9 +329,13 @@ class ModelStore:
         }
         self._write_pointer(pointer)
         self.append_audit(
-            {"action": "rollback", "version": target, "previous": current["version"],
-             "reason": reason}
-        )  # fmt: skip
+            {
+                "action": "rollback",
+                "version": target,
+                "previous": current["version"],
+                "reason": reason,
+            }
+        )
         return pointer
 
     def append_audit(self, record: dict[str, Any]) -> None:
@@ -334,7 +346,11 @@ class ModelStore:
             with open(self.audit_path, "a", encoding="utf-8") as f:
                 f.write(line)
         else:
-            old = self.fs.cat_file(self.audit_path) if self.fs.exists(self.audit_path) else b""
+            old = (
+                self.fs.cat_file(self.audit_path)
+                if self.fs.exists(self.audit_path)
+                else b""
+            )
             self.fs.pipe_file(self.audit_path, old + line.encode())
 
     def read_audit(self) -> list[dict[str, Any]]:

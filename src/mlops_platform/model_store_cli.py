@@ -22,13 +22,15 @@ from typing import Any
 from mlops_platform.model_store import ModelStore, ModelStoreError
 
 
-def _project_config(env: str | None, project_path: Path) -> tuple[str, dict, str | None]:
+def _project_config(
+    env: str | None, project_path: Path
+) -> tuple[str, dict, str | None]:
     from kedro.framework.session import KedroSession  # noqa: PLC0415
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
     bootstrap_project(project_path)
     with KedroSession.create(project_path=project_path, env=env) as session:
-        context = session.load_context()
+        context = session.load_context()  # type: ignore[attr-defined]
         config = context.config_loader
         root = config["globals"]["data_root"].rstrip("/") + "/models"
         if not root.startswith(("s3://", "/")) and "://" not in root:
@@ -55,13 +57,17 @@ def _print(obj: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlops-model", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="mlops-model", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("command", choices=["status", "history", "rollback"])
     parser.add_argument("--use-case", required=True)
     parser.add_argument("--reason", default="manual rollback")
     parser.add_argument("--env", default=None, help="Kedro environment (default local)")
     parser.add_argument("--project-path", default=".")
-    parser.add_argument("--root", default=None, help="store root, overriding the project")
+    parser.add_argument(
+        "--root", default=None, help="store root, overriding the project"
+    )
     parser.add_argument("--tracking-uri", default=None)
     args = parser.parse_args(argv)
     store, uri = _store(args)
@@ -71,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             if pointer is None:
                 print(f"{args.use_case}: no production model in {store.root}")
                 return 1
-            _print({"pointer": pointer, "manifest": store.read_manifest(pointer["version"])})
+            _print(
+                {
+                    "pointer": pointer,
+                    "manifest": store.read_manifest(pointer["version"]),
+                }
+            )
         elif args.command == "history":
             _print(store.read_audit())
         else:

@@ -19,7 +19,7 @@ class SplitParams(_Strict):
 
 class DataEngineeringParams(_Strict):
     max_quarantine_share: float = Field(0.05, ge=0.0, le=1.0)
-    split: SplitParams = SplitParams()
+    split: SplitParams = Field(default_factory=SplitParams)
 
 
 class DriftParams(_Strict):
@@ -57,5 +57,5 @@ class GateParams(_Strict):
 
 
 class EvaluationParams(_Strict):
-    gates: GateParams = GateParams()
+    gates: GateParams = Field(default_factory=GateParams)
     golden_rows: int = Field(25, ge=1, le=1000)

@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from mlops_platform.datagen.__main__ import main as cli
-from mlops_platform.datagen.realism import basket_stats, compare, line_shares, read_lines
+from mlops_platform.datagen.realism import (
+    basket_stats,
+    compare,
+    line_shares,
+    read_lines,
+)
 from mlops_platform.datagen.retail import week_code, week_monday
 from mlops_platform.use_cases.retail.schema import COLUMNS
 from tests.conftest import REAL_SAMPLE, DriftSpec, RetailConfig, generate
@@ -22,13 +27,21 @@ def _digest(folder) -> str:
 class TestFormat:
     def test_layout_and_header(self, small_raw):
         files = sorted(p.name for p in small_raw.glob("*.csv"))
-        assert files == ["time.csv", *[f"transactions_{w}.csv" for w in
-                                       (200607, 200608, 200609, 200610, 200611, 200612)]]  # fmt: skip
+        assert files == [
+            "time.csv",
+            *[
+                f"transactions_{w}.csv"
+                for w in (200607, 200608, 200609, 200610, 200611, 200612)
+            ],
+        ]
         head = (small_raw / "transactions_200607.csv").read_text().splitlines()[0]
         assert head.split(",") == list(COLUMNS)
         time = pd.read_csv(small_raw / "time.csv")
-        assert time.iloc[0].to_dict() == {"SHOP_WEEK": 200607, "DATE_FROM": 20060410,
-                                          "DATE_TO": 20060416}  # fmt: skip
+        assert time.iloc[0].to_dict() == {
+            "SHOP_WEEK": 200607,
+            "DATE_FROM": 20060410,
+            "DATE_TO": 20060416,
+        }
 
     def test_fiscal_calendar(self):
         assert week_code(200607, 0) == 200607
@@ -43,8 +56,12 @@ class TestFormat:
 
     def test_product_tree_is_strict(self, small_raw):
         d = read_lines(small_raw)
-        for child, parent in [("PROD_CODE", "PROD_CODE_10"), ("PROD_CODE_10", "PROD_CODE_20"),
-                              ("PROD_CODE_20", "PROD_CODE_30"), ("PROD_CODE_30", "PROD_CODE_40")]:  # fmt: skip
+        for child, parent in [
+            ("PROD_CODE", "PROD_CODE_10"),
+            ("PROD_CODE_10", "PROD_CODE_20"),
+            ("PROD_CODE_20", "PROD_CODE_30"),
+            ("PROD_CODE_30", "PROD_CODE_40"),
+        ]:
             assert (d.groupby(child)[parent].nunique() == 1).all(), child
 
     def test_stores_have_one_format_and_region(self, small_raw):
@@ -62,12 +79,20 @@ class TestDeterminism:
         assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
 
     def test_appending_a_week_keeps_earlier_weeks(self, tmp_path):
-        generate(RetailConfig(seed=3, weeks=2, customers=200, stores=20), tmp_path / "a",
-                 progress=False)  # fmt: skip
-        generate(RetailConfig(seed=3, weeks=3, customers=200, stores=20), tmp_path / "b",
-                 progress=False)  # fmt: skip
+        generate(
+            RetailConfig(seed=3, weeks=2, customers=200, stores=20),
+            tmp_path / "a",
+            progress=False,
+        )
+        generate(
+            RetailConfig(seed=3, weeks=3, customers=200, stores=20),
+            tmp_path / "b",
+            progress=False,
+        )
         for name in ("transactions_200607.csv", "transactions_200608.csv"):
-            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+            assert (tmp_path / "a" / name).read_bytes() == (
+                tmp_path / "b" / name
+            ).read_bytes()
         one = RetailConfig(seed=3, weeks=1, customers=200, stores=20, first_week=200609)
         generate(one, tmp_path / "c", progress=False)
         assert (tmp_path / "c" / "transactions_200609.csv").read_bytes() == (
@@ -75,8 +100,23 @@ class TestDeterminism:
         ).read_bytes()
 
     def test_cli(self, tmp_path, capsys):
-        assert cli(["retail", "--out", str(tmp_path), "--weeks", "1", "--customers", "100",
-                    "--stores", "10", "--quiet"]) == 0  # fmt: skip
+        assert (
+            cli(
+                [
+                    "retail",
+                    "--out",
+                    str(tmp_path),
+                    "--weeks",
+                    "1",
+                    "--customers",
+                    "100",
+                    "--stores",
+                    "10",
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         assert "lines in 1 weekly files" in capsys.readouterr().out
         assert cli(["retail", "--out", str(tmp_path), "--price-inflation", "0.5"]) == 2
 
@@ -85,9 +125,16 @@ class TestDriftKnobs:
     @pytest.fixture(scope="class")
     def pair(self, tmp_path_factory):
         base = RetailConfig(seed=5, weeks=2, customers=800, stores=60)
-        drift = DriftSpec(start_week=200607, tier_mix=1.0, price_inflation=1.0,
-                          store_format_mix=1.0, basket_type_mix=1.0, anonymous_share=1.0,
-                          new_products=1.0, schema_quirks=True)  # fmt: skip
+        drift = DriftSpec(
+            start_week=200607,
+            tier_mix=1.0,
+            price_inflation=1.0,
+            store_format_mix=1.0,
+            basket_type_mix=1.0,
+            anonymous_share=1.0,
+            new_products=1.0,
+            schema_quirks=True,
+        )
         a, b = tmp_path_factory.mktemp("calm"), tmp_path_factory.mktemp("drift")
         generate(base, a, progress=False)
         generate(RetailConfig(**{**base.__dict__, "drift": drift}), b, progress=False)
@@ -95,13 +142,18 @@ class TestDriftKnobs:
 
     def test_each_knob_moves_its_marginal(self, pair):
         calm, drift = pair
-        price = lambda d: (d["SPEND"].astype(float) / d["QUANTITY"].astype(float)).median()  # noqa: E731
+
+        def price(d):
+            return (d["SPEND"].astype(float) / d["QUANTITY"].astype(float)).median()
+
         assert price(drift) > 1.2 * price(calm)
         blank = lambda d: (d["CUST_CODE"] == "").mean()  # noqa: E731
         assert blank(drift) > blank(calm) + 0.2
         small = lambda d: d["STORE_FORMAT"].isin(["SS", "MS"]).mean()  # noqa: E731
         assert small(drift) > small(calm) + 0.1
-        assert (drift["BASKET_TYPE"] == "Full Shop").mean() > (calm["BASKET_TYPE"] == "Full Shop").mean()
+        assert (drift["BASKET_TYPE"] == "Full Shop").mean() > (
+            calm["BASKET_TYPE"] == "Full Shop"
+        ).mean()
         assert drift["PROD_CODE"].str.startswith("PRD08").mean() > 0.2
         assert "PRD08" not in "".join(calm["PROD_CODE"].str[:5].unique())
 
@@ -114,12 +166,16 @@ class TestDriftKnobs:
 @pytest.mark.real_sample
 @pytest.mark.skipif(not REAL_SAMPLE.exists(), reason="needs ../shared/real-samples")
 class TestRealism:
-    """Generated shares against the real week 200607 (tolerances in percentage points)."""
+    """Generated shares against the real week 200607 (tolerances: share points)."""
 
     @pytest.fixture(scope="class")
     def generated(self, tmp_path_factory):
         out = tmp_path_factory.mktemp("realism")
-        generate(RetailConfig(seed=7, weeks=2, customers=3000, stores=300), out, progress=False)
+        generate(
+            RetailConfig(seed=7, weeks=2, customers=3000, stores=300),
+            out,
+            progress=False,
+        )
         return read_lines(out)
 
     @pytest.fixture(scope="class")
@@ -128,7 +184,11 @@ class TestRealism:
 
     def test_line_shares_within_tolerance(self, generated, real):
         g, r = line_shares(generated), line_shares(real)
-        tolerance = {"BASKET_TYPE": 0.06, "STORE_FORMAT": 0.06, "BASKET_DOMINANT_MISSION": 0.05}
+        tolerance = {
+            "BASKET_TYPE": 0.06,
+            "STORE_FORMAT": 0.06,
+            "BASKET_DOMINANT_MISSION": 0.05,
+        }
         for col in r:
             both = pd.concat([r[col], g[col]], axis=1).fillna(0.0)
             worst = (both.iloc[:, 0] - both.iloc[:, 1]).abs().max()
@@ -138,12 +198,16 @@ class TestRealism:
         g, r = basket_stats(generated), basket_stats(real)
         for key in ("lines_per_L_basket", "lines_per_M_basket", "lines_per_S_basket"):
             assert g[key] == pytest.approx(r[key], rel=0.1), key
-        assert g["small_shop_basket_share"] == pytest.approx(r["small_shop_basket_share"], abs=0.05)
+        assert g["small_shop_basket_share"] == pytest.approx(
+            r["small_shop_basket_share"], abs=0.05
+        )
         assert g["spend_median"] == pytest.approx(r["spend_median"], rel=0.1)
         # label as weak as the real one: per line, the label equals the customer's
         # segment ~61% of the time (DATASETS.md)
         carded = generated[generated["CUST_PRICE_SENSITIVITY"].isin(["LA", "MM", "UM"])]
-        agree = (carded["CUST_PRICE_SENSITIVITY"] == carded["BASKET_PRICE_SENSITIVITY"]).mean()
+        agree = (
+            carded["CUST_PRICE_SENSITIVITY"] == carded["BASKET_PRICE_SENSITIVITY"]
+        ).mean()
         assert 0.56 <= agree <= 0.66
         assert g["unit_price_median_UM"] > g["unit_price_median_LA"]
 

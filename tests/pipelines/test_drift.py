@@ -21,12 +21,16 @@ def _bundle(retail, reference: pd.DataFrame) -> Bundle:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, retail):
-    gold = make_gold(retail, tmp_path_factory.mktemp("ref"), RetailConfig(seed=21, **WEEKS))
+    gold = make_gold(
+        retail, tmp_path_factory.mktemp("ref"), RetailConfig(seed=21, **WEEKS)
+    )
     return gold[(gold["shop_week"] < LAST) & (gold["label"] != "XX")]
 
 
 def _latest(retail, tmp_path_factory, **cfg) -> pd.DataFrame:
-    gold = make_gold(retail, tmp_path_factory.mktemp("cur"), RetailConfig(**{**WEEKS, **cfg}))
+    gold = make_gold(
+        retail, tmp_path_factory.mktemp("cur"), RetailConfig(**{**WEEKS, **cfg})
+    )
     return gold[gold["shop_week"] == LAST]
 
 
@@ -46,15 +50,22 @@ class TestStatistics:
 class TestDecision:
     def test_no_champion_means_train(self, retail, reference):
         report, decision = detect_drift(retail, reference, None, DriftParams())
-        assert decision == {"train": True, "reason": "no champion yet: train the first model",
-                            "drift_detected": None, "champion_version": None}  # fmt: skip
-        md, fig = render_drift_report(retail, report, reference, None)
+        assert decision == {
+            "train": True,
+            "reason": "no champion yet: train the first model",
+            "drift_detected": None,
+            "champion_version": None,
+        }
+        md, _fig = render_drift_report(retail, report, reference, None)
         assert "No champion yet" in md
 
-    def test_same_distribution_other_seed_is_not_drift(self, retail, reference,
-                                                        tmp_path_factory):  # fmt: skip
+    def test_same_distribution_other_seed_is_not_drift(
+        self, retail, reference, tmp_path_factory
+    ):
         latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
-        report, decision = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        report, decision = detect_drift(
+            retail, latest, _bundle(retail, reference), DriftParams()
+        )
         assert report["drift_detected"] is False, report["drifted_features"]
         assert decision["train"] is False
         assert "champion v0001 kept" in decision["reason"]
@@ -70,9 +81,12 @@ class TestDecision:
         ids=["price", "basket-type", "tier-and-concept", "format-and-anonymous"],
     )
     def test_drift_knobs_are_detected(self, retail, reference, tmp_path_factory, knobs):
-        latest = _latest(retail, tmp_path_factory, seed=21,
-                         drift=DriftSpec(start_week=LAST, **knobs))  # fmt: skip
-        report, decision = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        latest = _latest(
+            retail, tmp_path_factory, seed=21, drift=DriftSpec(start_week=LAST, **knobs)
+        )
+        report, decision = detect_drift(
+            retail, latest, _bundle(retail, reference), DriftParams()
+        )
         assert report["drift_detected"] is True
         assert decision["train"] is True
         assert decision["reason"].startswith("drift:")
@@ -81,22 +95,28 @@ class TestDecision:
 
     def test_force_retrain_overrides(self, retail, reference, tmp_path_factory):
         latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
-        _, decision = detect_drift(retail, latest, _bundle(retail, reference),
-                                   DriftParams(force_retrain=True))  # fmt: skip
+        _, decision = detect_drift(
+            retail, latest, _bundle(retail, reference), DriftParams(force_retrain=True)
+        )
         assert decision["train"] is True
         assert decision["reason"] == "force_retrain is set"
 
     def test_small_samples_use_significance_tests(self, retail, reference):
         latest = reference.sample(300, random_state=1)
-        report, _ = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        report, _ = detect_drift(
+            retail, latest, _bundle(retail, reference), DriftParams()
+        )
         tests = {r["test"].split()[0] for r in report["features"].values()}
         assert tests == {"KS", "chi-square"}
         assert report["drift_detected"] is False
 
-    def test_time_dependent_features_are_reported_not_counted(self, retail, reference,
-                                                              tmp_path_factory):  # fmt: skip
+    def test_time_dependent_features_are_reported_not_counted(
+        self, retail, reference, tmp_path_factory
+    ):
         latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
-        report, _ = detect_drift(retail, latest, _bundle(retail, reference), DriftParams())
+        report, _ = detect_drift(
+            retail, latest, _bundle(retail, reference), DriftParams()
+        )
         assert report["features"]["cust_prev_baskets"]["counted"] is False
         assert report["counted_features"] == len(retail.features) - len(
             retail.time_dependent_features

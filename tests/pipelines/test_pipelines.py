@@ -1,4 +1,4 @@
-"""Pipeline tests: structure of the registry, and a whole run on an in-memory catalog."""
+"""Pipeline tests: the registry's structure, and a whole in-memory run."""
 
 from __future__ import annotations
 
@@ -41,25 +41,37 @@ def pipelines():
 
 class TestRegistry:
     def test_registered_names(self, pipelines):
-        assert {"__default__", "retail", *STAGES, *(f"retail.{s}" for s in STAGES)} <= set(pipelines)
+        assert {
+            "__default__",
+            "retail",
+            *STAGES,
+            *(f"retail.{s}" for s in STAGES),
+        } <= set(pipelines)
 
     def test_nodes_are_namespaced_with_stable_names(self, pipelines):
         names = {n.name for n in pipelines["retail"].nodes}
         assert names == {
-            "retail.ingest_raw_files", "retail.enforce_data_contract",
-            "retail.build_gold_table", "retail.split_by_time", "retail.detect_drift",
-            "retail.render_drift_report", "retail.train_candidates",
-            "retail.evaluate_models", "retail.decide_promotion",
-            "retail.promote_if_better", "retail.summarise_lifecycle",
-        }  # fmt: skip
+            "retail.ingest_raw_files",
+            "retail.enforce_data_contract",
+            "retail.build_gold_table",
+            "retail.split_by_time",
+            "retail.detect_drift",
+            "retail.render_drift_report",
+            "retail.train_candidates",
+            "retail.evaluate_models",
+            "retail.decide_promotion",
+            "retail.promote_if_better",
+            "retail.summarise_lifecycle",
+        }
 
     def test_only_in_stage_memory_datasets(self, pipelines):
-        """Every dataset that crosses a stage boundary is persisted by a catalog entry."""
+        """Every dataset crossing a stage boundary is persisted by a catalog entry."""
         from kedro.config import OmegaConfigLoader
         from kedro.io.catalog_config_resolver import CatalogConfigResolver
 
-        catalog = OmegaConfigLoader(str(REPO / "conf"), base_env="base",
-                                    default_run_env="local")["catalog"]  # fmt: skip
+        catalog = OmegaConfigLoader(
+            str(REPO / "conf"), base_env="base", default_run_env="local"
+        )["catalog"]
 
         resolver = CatalogConfigResolver(catalog)
         produced = {s: set(pipelines[f"retail.{s}"].outputs()) for s in STAGES}
@@ -86,7 +98,9 @@ def test_whole_retail_pipeline_in_memory(pipelines, small_raw, retail):
     catalog = DataCatalog(
         {
             **{name: Kept() for name in outputs},
-            "retail.raw_files": MemoryDataset(partitions_of(small_raw), copy_mode="assign"),
+            "retail.raw_files": MemoryDataset(
+                partitions_of(small_raw), copy_mode="assign"
+            ),
             "retail.champion": NoChampion(),
             "params:retail.data_engineering": MemoryDataset(DataEngineeringParams()),
             "params:retail.drift": MemoryDataset(DriftParams()),

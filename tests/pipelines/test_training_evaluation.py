@@ -22,12 +22,20 @@ FAST = TrainingParams(
     random_state=0,
     candidates={
         "logistic_regression": CandidateParams(params={"C": 0.5, "max_iter": 300}),
-        "decision_tree": CandidateParams(params={"max_depth": 6, "min_samples_leaf": 30}),
-        "random_forest": CandidateParams(params={"n_estimators": 30, "max_depth": 10,
-                                                 "min_samples_leaf": 20, "n_jobs": 2}),
+        "decision_tree": CandidateParams(
+            params={"max_depth": 6, "min_samples_leaf": 30}
+        ),
+        "random_forest": CandidateParams(
+            params={
+                "n_estimators": 30,
+                "max_depth": 10,
+                "min_samples_leaf": 20,
+                "n_jobs": 2,
+            }
+        ),
         "hist_gradient_boosting": CandidateParams(params={"max_iter": 80}),
     },
-)  # fmt: skip
+)
 TRAIN = {"train": True, "reason": "no champion yet"}
 
 
@@ -35,8 +43,11 @@ TRAIN = {"train": True, "reason": "no champion yet"}
 def splits(small_gold):
     g = small_gold[small_gold["label"] != "XX"]
     weeks = sorted(g["shop_week"].unique())
-    return (g[g["shop_week"].isin(weeks[:-2])], g[g["shop_week"] == weeks[-2]],
-            g[g["shop_week"] == weeks[-1]])  # fmt: skip
+    return (
+        g[g["shop_week"].isin(weeks[:-2])],
+        g[g["shop_week"] == weeks[-2]],
+        g[g["shop_week"] == weeks[-1]],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +59,23 @@ def trained(retail, splits):
 class TestTraining:
     def test_skipped_when_drift_says_keep(self, retail, splits):
         train, val, _ = splits
-        ch, report = train_candidates(retail, train, val,
-                                      {"train": False, "reason": "no drift"}, FAST)  # fmt: skip
+        ch, report = train_candidates(
+            retail, train, val, {"train": False, "reason": "no drift"}, FAST
+        )
         assert not ch.trained and ch.model is None
-        assert report == {"trained": False, "reason": "training skipped: no drift",
-                          "candidates": {}}  # fmt: skip
+        assert report == {
+            "trained": False,
+            "reason": "training skipped: no drift",
+            "candidates": {},
+        }
 
     def test_every_candidate_scored_and_best_chosen(self, trained):
         ch, report = trained
         assert set(report["candidates"]) == set(FAST.candidates)
-        best = max(report["candidates"], key=lambda n: report["candidates"][n]["validation"]["macro_f1"])
+        best = max(
+            report["candidates"],
+            key=lambda n: report["candidates"][n]["validation"]["macro_f1"],
+        )
         assert ch.name == best == report["challenger"]
 
     def test_quality_is_realistic_not_perfect(self, retail, trained, splits):
@@ -71,14 +89,22 @@ class TestTraining:
 
     def test_disabled_and_unknown_candidates(self, retail, splits):
         train, val, _ = splits
-        only = TrainingParams(candidates={
-            "decision_tree": CandidateParams(params={"max_depth": 3}),
-            "random_forest": CandidateParams(enabled=False)})  # fmt: skip
+        only = TrainingParams(
+            candidates={
+                "decision_tree": CandidateParams(params={"max_depth": 3}),
+                "random_forest": CandidateParams(enabled=False),
+            }
+        )
         _, report = train_candidates(retail, train, val, TRAIN, only)
         assert list(report["candidates"]) == ["decision_tree"]
         with pytest.raises(ValueError, match="unknown retail candidate"):
-            train_candidates(retail, train, val, TRAIN,
-                             TrainingParams(candidates={"svm": CandidateParams()}))  # fmt: skip
+            train_candidates(
+                retail,
+                train,
+                val,
+                TRAIN,
+                TrainingParams(candidates={"svm": CandidateParams()}),
+            )
 
 
 class TestModelBehaviour:
@@ -90,11 +116,21 @@ class TestModelBehaviour:
         rows = x[x[list(retail.categorical_features)].isna().any(axis=1)].head(20)
         assert len(rows) > 5
         batch = ch.model.predict_proba(rows)
-        for i, record in enumerate(rows.astype(object).to_dict(orient="records")):
-            record = {k: (None if isinstance(v, float) and np.isnan(v) and
-                          k in retail.categorical_features else v) for k, v in record.items()}  # fmt: skip
+        for i, raw in enumerate(rows.astype(object).to_dict(orient="records")):
+            record = {
+                k: (
+                    None
+                    if isinstance(v, float)
+                    and np.isnan(v)
+                    and k in retail.categorical_features
+                    else v
+                )
+                for k, v in raw.items()
+            }
             one = retail.model_input(pd.DataFrame([record]))
-            np.testing.assert_allclose(ch.model.predict_proba(one)[0], batch[i], atol=1e-9)
+            np.testing.assert_allclose(
+                ch.model.predict_proba(one)[0], batch[i], atol=1e-9
+            )
 
     def test_unknown_category_does_not_crash(self, retail, trained, splits):
         ch, _ = trained
@@ -108,8 +144,10 @@ class TestModelBehaviour:
         assert len(golden["rows"]) == 12
         assert any(None in r.values() for r in golden["rows"])
         again = ch.model.predict_proba(retail.model_input(pd.DataFrame(golden["rows"])))
-        for exp, p in zip(golden["expected"], again):
-            assert list(exp["probabilities"].values()) == pytest.approx(list(p), abs=1e-9)
+        for exp, p in zip(golden["expected"], again, strict=False):
+            assert list(exp["probabilities"].values()) == pytest.approx(
+                list(p), abs=1e-9
+            )
 
     def test_input_schema_lists_fields_and_categories(self, retail, splits):
         schema = input_schema(retail, splits[0])
@@ -121,13 +159,17 @@ class TestModelBehaviour:
 
 
 class TestEvaluationAndGates:
-    def test_evaluation_compares_with_baselines_and_champion(self, retail, trained, splits):
+    def test_evaluation_compares_with_baselines_and_champion(
+        self, retail, trained, splits
+    ):
         ch, _ = trained
         train, _, test = splits
         from mlops_platform.model_store import Bundle
 
-        champ = Bundle("retail", "v0001", {"model_name": "x"}, ch.model, {}, {}, {}, pd.DataFrame())
-        report, fig = evaluate_models(retail, ch, champ, train, test)
+        champ = Bundle(
+            "retail", "v0001", {"model_name": "x"}, ch.model, {}, {}, {}, pd.DataFrame()
+        )
+        report, _fig = evaluate_models(retail, ch, champ, train, test)
         assert report["champion"]["accuracy"] == report["challenger"]["accuracy"]
         assert set(report["baselines"]) == {"majority_class", "customer_sensitivity"}
         cm = np.array(report["challenger"]["confusion_matrix"]["matrix"])
@@ -158,6 +200,13 @@ class TestEvaluationAndGates:
         assert "champion v0003" in d["reason"]
 
     def test_no_challenger_keeps_champion(self, retail):
-        d = decide_promotion(retail, {"challenger": None, "challenger_skipped": "no drift",
-                                      "baselines": {}}, EvaluationParams())  # fmt: skip
-        assert d == {"promote": False, "reason": "champion kept: no drift", "checks": []}
+        d = decide_promotion(
+            retail,
+            {"challenger": None, "challenger_skipped": "no drift", "baselines": {}},
+            EvaluationParams(),
+        )
+        assert d == {
+            "promote": False,
+            "reason": "champion kept: no drift",
+            "checks": [],
+        }

@@ -39,13 +39,15 @@ class TestBasketFeatures:
 
 class TestCustomerHistory:
     def test_only_strictly_earlier_baskets(self):
-        b = _baskets([
-            ("a", "C1", 20060410, 10, 10.0, "LA"),
-            ("b", "C1", 20060410, 10, 20.0, "UM"),  # same hour: not earlier
-            ("c", "C1", 20060411, 9, 30.0, "MM"),
-            ("d", "C1", 20060415, 9, 40.0, "XX"),
-            ("e", None, 20060415, 9, 5.0, "MM"),
-        ])  # fmt: skip
+        b = _baskets(
+            [
+                ("a", "C1", 20060410, 10, 10.0, "LA"),
+                ("b", "C1", 20060410, 10, 20.0, "UM"),  # same hour: not earlier
+                ("c", "C1", 20060411, 9, 30.0, "MM"),
+                ("d", "C1", 20060415, 9, 40.0, "XX"),
+                ("e", None, 20060415, 9, 5.0, "MM"),
+            ]
+        )
         h = add_customer_history(b).set_index("basket_key")
         assert h.loc["a", "cust_prev_baskets"] == 0
         assert h.loc["b", "cust_prev_baskets"] == 0
@@ -59,8 +61,11 @@ class TestCustomerHistory:
         assert np.isnan(h.loc["e", "cust_prev_mean_spend"])
 
     def test_future_never_leaks(self):
-        base = [("a", "C1", 20060410, 10, 10.0, "LA"), ("b", "C1", 20060412, 10, 20.0, "UM"),
-                ("c", "C1", 20060414, 10, 30.0, "MM")]  # fmt: skip
+        base = [
+            ("a", "C1", 20060410, 10, 10.0, "LA"),
+            ("b", "C1", 20060412, 10, 20.0, "UM"),
+            ("c", "C1", 20060414, 10, 30.0, "MM"),
+        ]
         changed = [*base[:2], ("c", "C1", 20060414, 10, 999.0, "LA")]
         h1 = add_customer_history(_baskets(base))
         h2 = add_customer_history(_baskets(changed))

@@ -12,8 +12,10 @@ class TestQuirksFixture:
     def test_quirks_are_normalised(self, retail):
         frame, report = retail.ingest(partitions_of(FIXTURES))
         notes = report["files"]["lgsr_quirks.csv"]
-        assert notes["renamed_columns"] == {"seg_1": "CUST_PRICE_SENSITIVITY",
-                                            "seg_2": "CUST_LIFESTAGE"}  # fmt: skip
+        assert notes["renamed_columns"] == {
+            "seg_1": "CUST_PRICE_SENSITIVITY",
+            "seg_2": "CUST_LIFESTAGE",
+        }
         assert notes["ignored_columns"] == ["SFNND", "BASKET_TYFN"]
         assert notes["normalised_values"] == {"BASKET_DOMINANT_MISSION": 1}
         assert "Non Food" not in set(frame["BASKET_DOMINANT_MISSION"])
@@ -48,7 +50,9 @@ class TestRealWeek:
         assert len(result.valid) == 25240
 
     def test_real_week_baskets(self, retail):
-        frame, _ = retail.ingest({"transactions_200607": lambda: read_partition(REAL_SAMPLE)})
+        frame, _ = retail.ingest(
+            {"transactions_200607": lambda: read_partition(REAL_SAMPLE)}
+        )
         gold = retail.build_gold(enforce_contract(frame, retail.contract).valid)
         # DATASETS.md: ~3.8k approximate baskets; L ~14 lines, S ~1.4
         assert 3500 <= len(gold) <= 4100

@@ -21,9 +21,15 @@ def _retail(args: argparse.Namespace) -> int:
         new_products=args.new_products,
         schema_quirks=args.schema_quirks,
     )
-    knobs = [drift.tier_mix, drift.price_inflation, drift.store_format_mix,
-             drift.basket_type_mix, drift.anonymous_share, drift.concept,
-             drift.new_products]  # fmt: skip
+    knobs = [
+        drift.tier_mix,
+        drift.price_inflation,
+        drift.store_format_mix,
+        drift.basket_type_mix,
+        drift.anonymous_share,
+        drift.concept,
+        drift.new_products,
+    ]
     if any(k < 0 or k > 1 for k in knobs):
         print("error: drift severities must be in [0, 1]", file=sys.stderr)
         return 2
@@ -53,13 +59,21 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("retail", help="LGSR-format weekly transaction files")
     r.add_argument("--out", default="data/raw/retail")
     r.add_argument("--seed", type=int, default=7)
-    r.add_argument("--world-seed", type=int, default=None,
-                   help="seed of the stores, customers and products (default: --seed)")
+    r.add_argument(
+        "--world-seed",
+        type=int,
+        default=None,
+        help="seed of the stores, customers and products (default: --seed)",
+    )
     r.add_argument("--weeks", type=int, default=12)
     r.add_argument("--customers", type=int, default=3000)
     r.add_argument("--stores", type=int, default=120)
-    r.add_argument("--first-week", type=int, default=FIRST_WEEK,
-                   help="first fiscal week YYYYWW (200607 starts Mon 2006-04-10)")
+    r.add_argument(
+        "--first-week",
+        type=int,
+        default=FIRST_WEEK,
+        help="first fiscal week YYYYWW (200607 starts Mon 2006-04-10)",
+    )
     g = r.add_argument_group("drift (severity 0..1 from --drift-start-week)")
     g.add_argument("--drift-start-week", type=int, default=None)
     g.add_argument("--tier-mix", type=float, default=0.0)
@@ -69,8 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--anonymous-share", type=float, default=0.0)
     g.add_argument("--concept-drift", type=float, default=0.0)
     g.add_argument("--new-products", type=float, default=0.0)
-    g.add_argument("--schema-quirks", action="store_true",
-                   help="write drifted weeks like circulating real copies")
+    g.add_argument(
+        "--schema-quirks",
+        action="store_true",
+        help="write drifted weeks like circulating real copies",
+    )
     r.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")

@@ -12,14 +12,28 @@ from pathlib import Path
 import pandas as pd
 
 LINE_COLUMNS = (
-    "SHOP_WEEKDAY", "QUANTITY", "BASKET_SIZE", "BASKET_TYPE", "BASKET_DOMINANT_MISSION",
-    "STORE_FORMAT", "CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE",
-    "BASKET_PRICE_SENSITIVITY", "PROD_CODE_40",
-)  # fmt: skip
+    "SHOP_WEEKDAY",
+    "QUANTITY",
+    "BASKET_SIZE",
+    "BASKET_TYPE",
+    "BASKET_DOMINANT_MISSION",
+    "STORE_FORMAT",
+    "CUST_PRICE_SENSITIVITY",
+    "CUST_LIFESTAGE",
+    "BASKET_PRICE_SENSITIVITY",
+    "PROD_CODE_40",
+)
 _IDENTITY = (
-    "CUST_CODE", "CUST_PRICE_SENSITIVITY", "SHOP_DATE", "SHOP_HOUR", "STORE_CODE", "BASKET_SIZE", "BASKET_TYPE",
-    "BASKET_DOMINANT_MISSION", "BASKET_PRICE_SENSITIVITY",
-)  # fmt: skip
+    "CUST_CODE",
+    "CUST_PRICE_SENSITIVITY",
+    "SHOP_DATE",
+    "SHOP_HOUR",
+    "STORE_CODE",
+    "BASKET_SIZE",
+    "BASKET_TYPE",
+    "BASKET_DOMINANT_MISSION",
+    "BASKET_PRICE_SENSITIVITY",
+)
 
 
 def read_lines(path: str | Path) -> pd.DataFrame:
@@ -61,9 +75,13 @@ def basket_stats(df: pd.DataFrame) -> dict[str, float]:
         "lines_per_L_basket": float(by_size["lines"].mean().get("L", float("nan"))),
         "lines_per_M_basket": float(by_size["lines"].mean().get("M", float("nan"))),
         "lines_per_S_basket": float(by_size["lines"].mean().get("S", float("nan"))),
-        "small_shop_basket_share": float((baskets["BASKET_TYPE"] == "Small Shop").mean()),
+        "small_shop_basket_share": float(
+            (baskets["BASKET_TYPE"] == "Small Shop").mean()
+        ),
         "label_equals_customer_segment": float(
-            (known["CUST_PRICE_SENSITIVITY"] == known["BASKET_PRICE_SENSITIVITY"]).mean()
+            (
+                known["CUST_PRICE_SENSITIVITY"] == known["BASKET_PRICE_SENSITIVITY"]
+            ).mean()
         ),
         "unit_price_median_LA": float(med.get("LA", float("nan"))),
         "unit_price_median_UM": float(med.get("UM", float("nan"))),

@@ -1,4 +1,4 @@
-"""Deterministic synthetic LGSR generator (weekly ``transactions_YYYYWW.csv`` + ``time.csv``).
+"""Deterministic synthetic LGSR data: weekly ``transactions_YYYYWW.csv``, ``time.csv``.
 
 Faithful to the measured facts in DATASETS.md: the 22 columns in order, the code sets,
 per-line marginal shares (weekday, hour, quantity, basket size/type/mission, store
@@ -48,14 +48,42 @@ TIER_SCORE = np.array([-1.0, 0.0, 1.0])
 WEEKDAY_P = np.array([0.139, 0.152, 0.138, 0.150, 0.138, 0.132, 0.150])  # 1=Sun..7=Sat
 HOURS = np.arange(8, 22)
 HOUR_P = np.array(
-    [0.044, 0.039, 0.051, 0.069, 0.082, 0.087, 0.095, 0.108, 0.072, 0.083, 0.067,
-     0.050, 0.059, 0.094]
-)  # fmt: skip
+    [
+        0.044,
+        0.039,
+        0.051,
+        0.069,
+        0.082,
+        0.087,
+        0.095,
+        0.108,
+        0.072,
+        0.083,
+        0.067,
+        0.050,
+        0.059,
+        0.094,
+    ]
+)
 QUANTITIES = np.array([1, 3, 4, 6, 5, 7, 8, 9, 2, 10, 12, 16, 24, 40])
 QUANTITY_P = np.array(
-    [0.8225, 0.1388, 0.0207, 0.0076, 0.0036, 0.0021, 0.0017, 0.0009, 0.0008, 0.0005,
-     0.0004, 0.0002, 0.0001, 0.0001]
-)  # fmt: skip
+    [
+        0.8225,
+        0.1388,
+        0.0207,
+        0.0076,
+        0.0036,
+        0.0021,
+        0.0017,
+        0.0009,
+        0.0008,
+        0.0005,
+        0.0004,
+        0.0002,
+        0.0001,
+        0.0001,
+    ]
+)
 FORMATS = np.array(["LS", "MS", "XLS", "SS"])
 FORMAT_P = np.array([0.659, 0.195, 0.084, 0.063])
 REGION_P = np.array(
@@ -116,9 +144,17 @@ GROUPS_PER_DIVISION = np.array([3, 6, 7, 3, 3, 2, 3, 2])
 TIER_PRICE_FACTOR = np.array([0.86, 1.0, 1.1])
 # Product tier shares per division (LA, MM, UM): fresh leans UM, grocery leans LA.
 DIVISION_TIER_P = np.array(
-    [[0.3, 0.4, 0.3], [0.25, 0.38, 0.37], [0.36, 0.4, 0.24], [0.3, 0.4, 0.3],
-     [0.32, 0.42, 0.26], [0.33, 0.34, 0.33], [0.3, 0.4, 0.3], [0.33, 0.34, 0.33]]
-)  # fmt: skip
+    [
+        [0.3, 0.4, 0.3],
+        [0.25, 0.38, 0.37],
+        [0.36, 0.4, 0.24],
+        [0.3, 0.4, 0.3],
+        [0.32, 0.42, 0.26],
+        [0.33, 0.34, 0.33],
+        [0.3, 0.4, 0.3],
+        [0.33, 0.34, 0.33],
+    ]
+)
 
 
 def _norm(p: np.ndarray) -> np.ndarray:
@@ -129,7 +165,9 @@ def _norm(p: np.ndarray) -> np.ndarray:
 WEEKDAY_P, HOUR_P, QUANTITY_P, FORMAT_P, REGION_P = map(
     _norm, (WEEKDAY_P, HOUR_P, QUANTITY_P, FORMAT_P, REGION_P)
 )
-LIFESTAGE_P, CUSTOMER_TIER_P, TYPE_P = map(_norm, (LIFESTAGE_P, CUSTOMER_TIER_P, TYPE_P))
+LIFESTAGE_P, CUSTOMER_TIER_P, TYPE_P = map(
+    _norm, (LIFESTAGE_P, CUSTOMER_TIER_P, TYPE_P)
+)
 DIVISION_TIER_P = DIVISION_TIER_P / DIVISION_TIER_P.sum(axis=1, keepdims=True)
 
 
@@ -222,7 +260,9 @@ def _build_world(cfg: RetailConfig, rng: np.random.Generator) -> _World:
     n_g = len(g_div)
     dep_g = np.concatenate([np.arange(n_g), rng.integers(0, n_g, size=83 - n_g)])
     n_dep = len(dep_g)
-    cl_dep = np.concatenate([np.arange(n_dep), rng.integers(0, n_dep, size=250 - n_dep)])
+    cl_dep = np.concatenate(
+        [np.arange(n_dep), rng.integers(0, n_dep, size=250 - n_dep)]
+    )
     n_cl = len(cl_dep)
     cl_div = g_div[dep_g[cl_dep]]
     cl_price = DIVISION_MEDIAN_PRICE[cl_div] * rng.lognormal(
@@ -278,7 +318,9 @@ def _generate_week(
 ) -> pd.DataFrame:
     drift = cfg.drift
     on = drift.active(week)
-    sev = (lambda x: x if on else 0.0)
+
+    def sev(x):
+        return x if on else 0.0
 
     # --- who shops: carded baskets per customer, plus anonymous baskets
     tier_visit = np.ones(4)
@@ -336,9 +378,12 @@ def _generate_week(
     n_lines = np.where(
         bsize == 2,
         1 + rng.negative_binomial(4, 4 / (4 + l_mean), size=n_b),
-        np.where(bsize == 1, 1 + np.minimum(rng.poisson(2.96, size=n_b), 11),
-                 1 + (rng.random(n_b) < 0.4)),
-    ).astype(np.int64)  # fmt: skip
+        np.where(
+            bsize == 1,
+            1 + np.minimum(rng.poisson(2.96, size=n_b), 11),
+            1 + (rng.random(n_b) < 0.4),
+        ),
+    ).astype(np.int64)
     b_of_line = np.repeat(np.arange(n_b), n_lines)
     n_l = len(b_of_line)
     div_p = np.array([DIVISION_GIVEN_MISSION[m] for m in MISSIONS])
@@ -378,8 +423,10 @@ def _generate_week(
     spend = np.maximum(0.01, np.round(price * qty * promo, 2))
 
     # --- label: the basket tier, unless the spend-weighted price index disagrees
-    index = np.bincount(b_of_line, weights=spend * TIER_SCORE[line_tier], minlength=n_b)
-    index /= np.bincount(b_of_line, weights=spend, minlength=n_b)
+    weighted = np.bincount(
+        b_of_line, weights=spend * TIER_SCORE[line_tier], minlength=n_b
+    )
+    index = weighted / np.bincount(b_of_line, weights=spend, minlength=n_b)
     index_tier = np.digitize(index, [-0.34, 0.34])
     use_index = rng.random(n_b) < cfg.label_from_index
     label = TIERS[np.where(use_index, index_tier, btier)].astype(object)
@@ -450,7 +497,7 @@ def _previous_last_week(sidecar: Path) -> list[int]:
 
 
 def generate(cfg: RetailConfig, out_dir: str | Path, progress: bool = True) -> dict:
-    """Write ``cfg.weeks`` weekly files and ``time.csv`` to ``out_dir``; return stats."""
+    """Write ``cfg.weeks`` weekly files and ``time.csv`` to ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     world_rng = np.random.default_rng(
@@ -487,15 +534,21 @@ def generate(cfg: RetailConfig, out_dir: str | Path, progress: bool = True) -> d
             .sort_values("SHOP_WEEK")
         )
     times.to_csv(time_path, index=False)
-    # Sidecar (not a .csv, so pipelines ignore it): lets later weeks reuse the same world.
+    # Sidecar (not a .csv, so pipelines ignore it): later weeks reuse the same world.
     sidecar = out / "generator_config.json"
     sidecar.write_text(
         json.dumps(
-            {"seed": cfg.seed, "world_seed": cfg.world_seed, "customers": cfg.customers, "stores": cfg.stores,
-             "products": cfg.products, "first_week": FIRST_WEEK,
-             "last_week": max([*weeks, *_previous_last_week(sidecar)])},
+            {
+                "seed": cfg.seed,
+                "world_seed": cfg.world_seed,
+                "customers": cfg.customers,
+                "stores": cfg.stores,
+                "products": cfg.products,
+                "first_week": FIRST_WEEK,
+                "last_week": max([*weeks, *_previous_last_week(sidecar)]),
+            },
             indent=2,
         )
-    )  # fmt: skip
+    )
     logger.info("wrote %d lines in %d weekly files to %s", lines, len(weeks), out)
     return {"weeks": weeks, "lines": lines, "out_dir": str(out)}

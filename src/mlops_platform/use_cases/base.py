@@ -50,7 +50,9 @@ class UseCase(ABC):
         return [*self.numeric_features, *self.categorical_features]
 
     @abstractmethod
-    def ingest(self, partitions: PartitionLoaders) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def ingest(
+        self, partitions: PartitionLoaders
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Read raw partitions into one frame of raw strings.
 
         Returns the frame (with ``source_file`` and ``source_row`` columns) and an

@@ -1,4 +1,4 @@
-"""raw -> silver -> gold: read, enforce the data contract, build features, split by time."""
+"""raw -> silver -> gold: read, enforce the contract, build features, split by time."""
 
 from __future__ import annotations
 
@@ -20,8 +20,12 @@ def ingest_raw_files(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read every raw file of the use case into one frame of raw strings."""
     frame, report = use_case.ingest(raw_files)
-    logger.info("%s: %d raw rows from %d files", use_case.name, len(frame),
-                len(report.get("files", {})))  # fmt: skip
+    logger.info(
+        "%s: %d raw rows from %d files",
+        use_case.name,
+        len(frame),
+        len(report.get("files", {})),
+    )
     return frame, report
 
 
@@ -87,8 +91,11 @@ def split_by_time(
         },
         "label_distribution": {
             name: part[use_case.label].value_counts(normalize=True).round(4).to_dict()
-            for name, part in (("train", train), ("validation", validation),
-                               ("test", test))
-        },  # fmt: skip
+            for name, part in (
+                ("train", train),
+                ("validation", validation),
+                ("test", test),
+            )
+        },
     }
     return train, validation, test, latest, report

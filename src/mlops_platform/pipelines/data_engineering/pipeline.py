@@ -38,10 +38,15 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             Node(
                 bind(nodes.split_by_time, use_case),
                 inputs=["gold_table", "params:data_engineering"],
-                outputs=["gold_train", "gold_validation", "gold_test", "gold_latest",
-                         "report_split"],
+                outputs=[
+                    "gold_train",
+                    "gold_validation",
+                    "gold_test",
+                    "gold_latest",
+                    "report_split",
+                ],
                 name="split_by_time",
                 tags=["data_engineering"],
             ),
         ]
-    )  # fmt: skip
+    )

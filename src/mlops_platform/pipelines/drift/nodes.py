@@ -8,20 +8,20 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-from mlops_platform.model_store import Bundle  # noqa: E402
-from mlops_platform.params import DriftParams  # noqa: E402
-from mlops_platform.pipelines.drift.stats import (  # noqa: E402
+from mlops_platform.model_store import Bundle
+from mlops_platform.params import DriftParams
+from mlops_platform.pipelines.drift.stats import (
     chi_square_p,
     js_distance,
     psi,
     scaled_wasserstein,
 )
-from mlops_platform.use_cases.base import UseCase  # noqa: E402
+from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,12 @@ def _numeric_test(
     r = ref.dropna().to_numpy(dtype=float)
     c = cur.dropna().to_numpy(dtype=float)
     missing_shift = abs(float(cur.isna().mean()) - float(ref.isna().mean()))
-    out: dict[str, Any] = {"type": "numeric", "n_reference": len(r), "n_current": len(c),
-                           "missing_share_change": round(missing_shift, 4)}  # fmt: skip
+    out: dict[str, Any] = {
+        "type": "numeric",
+        "n_reference": len(r),
+        "n_current": len(c),
+        "missing_share_change": round(missing_shift, 4),
+    }
     if len(r) == 0 or len(c) == 0:
         out.update(test="missing-share", drifted=missing_shift > 0.1)
         return out
@@ -65,15 +69,26 @@ def _categorical_test(
     ref: pd.Series, cur: pd.Series, params: DriftParams, alpha: float
 ) -> dict[str, Any]:
     js = js_distance(ref, cur)
-    out: dict[str, Any] = {"type": "categorical", "n_reference": len(ref),
-                           "n_current": len(cur), "js_distance": js}  # fmt: skip
+    out: dict[str, Any] = {
+        "type": "categorical",
+        "n_reference": len(ref),
+        "n_current": len(cur),
+        "js_distance": js,
+    }
     if len(cur) < params.large_sample_rows:
         p = chi_square_p(ref, cur)
-        out.update(test=f"chi-square p < {alpha:.2g} (Bonferroni)", chi2_p_value=p,
-                   drifted=bool(p < alpha), score=js)  # fmt: skip
+        out.update(
+            test=f"chi-square p < {alpha:.2g} (Bonferroni)",
+            chi2_p_value=p,
+            drifted=bool(p < alpha),
+            score=js,
+        )
     else:
-        out.update(test=f"Jensen-Shannon >= {params.js_threshold}",
-                   drifted=bool(js >= params.js_threshold), score=js)  # fmt: skip
+        out.update(
+            test=f"Jensen-Shannon >= {params.js_threshold}",
+            drifted=bool(js >= params.js_threshold),
+            score=js,
+        )
     out["severe"] = bool(js >= params.severe_js)
     out["drifted"] = bool(out["drifted"] or out["severe"])
     return out
@@ -85,17 +100,23 @@ def detect_drift(
     champion: Bundle | None,
     params: DriftParams,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per-feature tests, label drift, a verdict, and the decision that gates training."""
+    """Per-feature tests, label drift, a verdict, and the decision gating training."""
     report: dict[str, Any] = {
         "use_case": use_case.name,
-        "current_periods": sorted(int(p) for p in latest[use_case.time_column].unique()),
+        "current_periods": sorted(
+            int(p) for p in latest[use_case.time_column].unique()
+        ),
         "current_rows": len(latest),
         "champion_version": champion.version if champion else None,
     }
     if champion is None:
         report.update(status="no_reference", features={}, drift_detected=None)
-        decision = {"train": True, "reason": "no champion yet: train the first model",
-                    "drift_detected": None, "champion_version": None}  # fmt: skip
+        decision = {
+            "train": True,
+            "reason": "no champion yet: train the first model",
+            "drift_detected": None,
+            "champion_version": None,
+        }
         logger.info("%s drift: no champion yet -> train", use_case.name)
         return report, decision
 
@@ -120,7 +141,9 @@ def detect_drift(
     label_result = None
     if params.check_label_drift and use_case.label in reference.columns:
         ref_y = reference[use_case.label]
-        cur_y = latest[use_case.label][~latest[use_case.label].isin(use_case.excluded_labels)]
+        cur_y = latest[use_case.label][
+            ~latest[use_case.label].isin(use_case.excluded_labels)
+        ]
         if len(cur_y):
             label_result = _categorical_test(ref_y, cur_y, params, params.p_value)
     label_drift = bool(label_result and label_result["drifted"])
@@ -164,13 +187,18 @@ def detect_drift(
 
 
 def render_drift_report(
-    use_case: UseCase, report: dict[str, Any], latest: pd.DataFrame, champion: Bundle | None
+    use_case: UseCase,
+    report: dict[str, Any],
+    latest: pd.DataFrame,
+    champion: Bundle | None,
 ) -> tuple[str, plt.Figure]:
     """Markdown and a figure for people: what moved, by how much, against what."""
     lines = [f"# Drift report: {use_case.name}", ""]
     if report.get("status") != "compared" or champion is None:
-        lines.append("No champion yet, so there is no reference to compare with: the "
-                     "first model will be trained.")  # fmt: skip
+        lines.append(
+            "No champion yet, so there is no reference to compare with: the "
+            "first model will be trained."
+        )
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.axis("off")
         ax.text(0.5, 0.5, "no champion yet: nothing to compare", ha="center")
@@ -179,8 +207,10 @@ def render_drift_report(
     lines += [
         f"- Verdict: **{verdict}** ({len(report['drifted_features'])} of "
         f"{report['counted_features']} features drifted, threshold "
-        f"{report['drifted_share_threshold']:.0%}; label drift: {report['label_drift']})",
-        f"- Current batch: periods {report['current_periods']}, {report['current_rows']} rows",
+        f"{report['drifted_share_threshold']:.0%}; "
+        f"label drift: {report['label_drift']})",
+        f"- Current batch: periods {report['current_periods']}, "
+        f"{report['current_rows']} rows",
         f"- Reference: champion {report['champion_version']}, "
         f"{report['reference_rows']} rows",
         "",
@@ -189,16 +219,18 @@ def render_drift_report(
     ]
     ordered = sorted(report["features"].items(), key=lambda kv: -kv[1].get("score", 0))
     for name, r in ordered:
-        lines.append(f"| {name} | {r['type']} | {r.get('test', '')} | "
-                     f"{r.get('score', float('nan')):.4f} | {'yes' if r['drifted'] else ''} | "
-                     f"{'' if r.get('counted', True) else 'no (time-dependent)'} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {r['type']} | {r.get('test', '')} | "
+            f"{r.get('score', float('nan')):.4f} | {'yes' if r['drifted'] else ''} | "
+            f"{'' if r.get('counted', True) else 'no (time-dependent)'} |"
+        )
     lines.append("")
     lines.append("![drift](drift_report.png)")
 
     top = [n for n, r in ordered if r.get("counted", True)][:6]
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     ref = champion.reference
-    for ax, name in zip(axes.ravel(), top):
+    for ax, name in zip(axes.ravel(), top, strict=False):
         if name in use_case.numeric_features:
             r = ref[name].dropna().to_numpy(dtype=float)
             c = latest[name].dropna().to_numpy(dtype=float)
@@ -209,11 +241,19 @@ def render_drift_report(
             ax.hist(c, bins=bins, density=True, alpha=0.5, label="current")
         else:
             shares = pd.DataFrame(
-                {"reference": ref[name].astype(object).fillna("<missing>").astype(str)
-                 .value_counts(normalize=True),
-                 "current": latest[name].astype(object).fillna("<missing>").astype(str)
-                 .value_counts(normalize=True)}
-            ).fillna(0.0)  # fmt: skip
+                {
+                    "reference": ref[name]
+                    .astype(object)
+                    .fillna("<missing>")
+                    .astype(str)
+                    .value_counts(normalize=True),
+                    "current": latest[name]
+                    .astype(object)
+                    .fillna("<missing>")
+                    .astype(str)
+                    .value_counts(normalize=True),
+                }
+            ).fillna(0.0)
             shares.plot.bar(ax=ax, alpha=0.7, legend=False)
         flag = " (drifted)" if report["features"][name]["drifted"] else ""
         ax.set_title(f"{name}{flag}", fontsize=9)

@@ -30,7 +30,9 @@ def scaled_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
 
 
 def category_shares(values: pd.Series) -> pd.Series:
-    return values.astype(object).where(values.notna(), MISSING).astype(str).value_counts()
+    return (
+        values.astype(object).where(values.notna(), MISSING).astype(str).value_counts()
+    )
 
 
 def js_distance(reference: pd.Series, current: pd.Series) -> float:
@@ -45,7 +47,10 @@ def chi_square_p(reference: pd.Series, current: pd.Series) -> float:
     ref, cur = category_shares(reference), category_shares(current)
     cats = sorted(set(ref.index) | set(cur.index))
     table = np.vstack(
-        [ref.reindex(cats, fill_value=0).to_numpy(), cur.reindex(cats, fill_value=0).to_numpy()]
+        [
+            ref.reindex(cats, fill_value=0).to_numpy(),
+            cur.reindex(cats, fill_value=0).to_numpy(),
+        ]
     )
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2:

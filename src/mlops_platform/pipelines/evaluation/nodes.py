@@ -9,23 +9,23 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.metrics import (  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
     ConfusionMatrixDisplay,
     confusion_matrix,
     precision_recall_fscore_support,
 )
 
-from mlops_platform.model_store import Bundle, PromotionRequest  # noqa: E402
-from mlops_platform.params import DriftParams, EvaluationParams  # noqa: E402
-from mlops_platform.pipelines.training.nodes import (  # noqa: E402
+from mlops_platform.model_store import Bundle, PromotionRequest
+from mlops_platform.params import DriftParams, EvaluationParams
+from mlops_platform.pipelines.training.nodes import (
     Challenger,
     classification_scores,
 )
-from mlops_platform.tracking import registered_model_name  # noqa: E402
-from mlops_platform.use_cases.base import UseCase  # noqa: E402
+from mlops_platform.tracking import registered_model_name
+from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +40,16 @@ def classification_report(
     return {
         **{k: round(v, 6) for k, v in scores.items()},
         "per_class": {
-            c: {"precision": round(float(p), 6), "recall": round(float(r), 6),
-                "f1": round(float(f), 6), "support": int(s)}
-            for c, p, r, f, s in zip(classes, precision, recall, f1, support)
-        },  # fmt: skip
+            c: {
+                "precision": round(float(p), 6),
+                "recall": round(float(r), 6),
+                "f1": round(float(f), 6),
+                "support": int(s),
+            }
+            for c, p, r, f, s in zip(
+                classes, precision, recall, f1, support, strict=True
+            )
+        },
         "confusion_matrix": {
             "labels": list(classes),
             "matrix": confusion_matrix(y_true, y_pred, labels=list(classes)).tolist(),
@@ -86,27 +92,43 @@ def evaluate_models(
         report["challenger_skipped"] = challenger.reason
     if champion is not None:
         try:
-            result = classification_report(use_case.classes, y, champion.model.predict(x))
-            report["champion"] = {"version": champion.version,
-                                  "name": champion.manifest.get("model_name"), **result}  # fmt: skip
+            result = classification_report(
+                use_case.classes, y, champion.model.predict(x)
+            )
+            report["champion"] = {
+                "version": champion.version,
+                "name": champion.manifest.get("model_name"),
+                **result,
+            }
             matrices.append((f"champion ({champion.version})", result))
         except Exception as exc:  # an old champion that cannot score today's features
             report["champion"] = {"version": champion.version, "error": repr(exc)}
-            logger.warning("%s: champion %s could not score the test set: %r",
-                           use_case.name, champion.version, exc)  # fmt: skip
+            logger.warning(
+                "%s: champion %s could not score the test set: %r",
+                use_case.name,
+                champion.version,
+                exc,
+            )
 
-    fig, axes = plt.subplots(1, max(1, len(matrices)), figsize=(5.5 * max(1, len(matrices)), 4.5))
+    fig, axes = plt.subplots(
+        1, max(1, len(matrices)), figsize=(5.5 * max(1, len(matrices)), 4.5)
+    )
     axes = np.atleast_1d(axes)
     if not matrices:
         axes[0].axis("off")
         axes[0].text(0.5, 0.5, "no model to evaluate", ha="center")
-    for ax, (title, result) in zip(axes, matrices):
+    for ax, (title, result) in zip(axes, matrices, strict=False):
         cm = np.array(result["confusion_matrix"]["matrix"])
         ConfusionMatrixDisplay(
-            cm, display_labels=[f"{c}\n{use_case.class_labels.get(c, '')}" for c in use_case.classes]
+            cm,
+            display_labels=[
+                f"{c}\n{use_case.class_labels.get(c, '')}" for c in use_case.classes
+            ],
         ).plot(ax=ax, colorbar=False, values_format="d")
-        ax.set_title(f"{title}\nacc {result['accuracy']:.3f}  macro F1 {result['macro_f1']:.3f}",
-                     fontsize=9)  # fmt: skip
+        ax.set_title(
+            f"{title}\nacc {result['accuracy']:.3f}  macro F1 {result['macro_f1']:.3f}",
+            fontsize=9,
+        )
         ax.tick_params(labelsize=7)
     fig.suptitle(f"{use_case.name}: test periods {report['test_periods']}")
     fig.tight_layout()
@@ -126,34 +148,52 @@ def decide_promotion(
     metric = gates.comparison_metric
     majority = evaluation["baselines"]["majority_class"]
     checks = [
-        {"check": "accuracy >= min_accuracy", "value": challenger["accuracy"],
-         "threshold": gates.min_accuracy,
-         "passed": challenger["accuracy"] >= gates.min_accuracy},
-        {"check": "macro_f1 >= min_macro_f1", "value": challenger["macro_f1"],
-         "threshold": gates.min_macro_f1,
-         "passed": challenger["macro_f1"] >= gates.min_macro_f1},
-        {"check": f"{metric} - majority baseline >= min_lift_over_majority",
-         "value": round(challenger[metric] - majority[metric], 6),
-         "threshold": gates.min_lift_over_majority,
-         "passed": challenger[metric] - majority[metric] >= gates.min_lift_over_majority},
-    ]  # fmt: skip
+        {
+            "check": "accuracy >= min_accuracy",
+            "value": challenger["accuracy"],
+            "threshold": gates.min_accuracy,
+            "passed": challenger["accuracy"] >= gates.min_accuracy,
+        },
+        {
+            "check": "macro_f1 >= min_macro_f1",
+            "value": challenger["macro_f1"],
+            "threshold": gates.min_macro_f1,
+            "passed": challenger["macro_f1"] >= gates.min_macro_f1,
+        },
+        {
+            "check": f"{metric} - majority baseline >= min_lift_over_majority",
+            "value": round(challenger[metric] - majority[metric], 6),
+            "threshold": gates.min_lift_over_majority,
+            "passed": challenger[metric] - majority[metric]
+            >= gates.min_lift_over_majority,
+        },
+    ]
     if champion and "error" not in champion:
         delta = challenger[metric] - champion[metric]
         checks.append(
-            {"check": f"{metric} - champion {champion['version']} >= "
-                      "min_improvement_over_champion",
-             "value": round(delta, 6), "threshold": gates.min_improvement_over_champion,
-             "passed": delta >= gates.min_improvement_over_champion}
-        )  # fmt: skip
+            {
+                "check": f"{metric} - champion {champion['version']} >= "
+                "min_improvement_over_champion",
+                "value": round(delta, 6),
+                "threshold": gates.min_improvement_over_champion,
+                "passed": delta >= gates.min_improvement_over_champion,
+            }
+        )
     failed = [c["check"] for c in checks if not c["passed"]]
     if failed:
         reason = "gate failed: " + "; ".join(failed) + " -> champion kept"
     else:
-        reason = (f"all {len(checks)} gates passed: promote {challenger['name']} "
-                  f"({metric} {challenger[metric]:.4f})")  # fmt: skip
+        reason = (
+            f"all {len(checks)} gates passed: promote {challenger['name']} "
+            f"({metric} {challenger[metric]:.4f})"
+        )
     logger.info("%s promotion: %s", use_case.name, reason)
-    return {"promote": not failed, "reason": reason, "checks": checks,
-            "challenger": challenger["name"]}  # fmt: skip
+    return {
+        "promote": not failed,
+        "reason": reason,
+        "checks": checks,
+        "challenger": challenger["name"],
+    }
 
 
 def input_schema(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:
@@ -162,16 +202,29 @@ def input_schema(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
     for col in use_case.numeric_features:
         s = x[col]
-        fields.append({"name": col, "type": "number", "nullable": True,
-                       "min": float(s.min()), "max": float(s.max()),
-                       "missing_share": round(float(s.isna().mean()), 6)})  # fmt: skip
+        fields.append(
+            {
+                "name": col,
+                "type": "number",
+                "nullable": True,
+                "min": float(s.min()),
+                "max": float(s.max()),
+                "missing_share": round(float(s.isna().mean()), 6),
+            }
+        )
     for col in use_case.categorical_features:
         s = x[col]
-        fields.append({"name": col, "type": "category", "nullable": True,
-                       "categories": sorted(map(str, s.dropna().unique())),
-                       "missing_share": round(float(s.isna().mean()), 6),
-                       "unknown_category": "encoded as unseen (all-zero one-hot or "
-                                           "the unknown code)"})  # fmt: skip
+        fields.append(
+            {
+                "name": col,
+                "type": "category",
+                "nullable": True,
+                "categories": sorted(map(str, s.dropna().unique())),
+                "missing_share": round(float(s.isna().mean()), 6),
+                "unknown_category": "encoded as unseen (all-zero one-hot or "
+                "the unknown code)",
+            }
+        )
     return {
         "use_case": use_case.name,
         "task": "classification",
@@ -193,23 +246,29 @@ def golden_rows(
     idx_missing = x.index[has_missing].to_numpy()
     idx_full = x.index[~has_missing].to_numpy()
     k = min(len(idx_missing), max(1, n // 3))
-    pick = np.r_[rng.choice(idx_missing, size=k, replace=False) if k else [],
-                 rng.choice(idx_full, size=min(len(idx_full), n - k), replace=False)]  # fmt: skip
+    pick = np.r_[
+        rng.choice(idx_missing, size=k, replace=False) if k else [],
+        rng.choice(idx_full, size=min(len(idx_full), n - k), replace=False),
+    ]
     sample = x.loc[np.sort(pick.astype(int))]
     proba = model.predict_proba(sample)
     classes = [str(c) for c in model.classes_]
     records = [
-        {k: (None if (v is None or (isinstance(v, float) and np.isnan(v))) else v)
-         for k, v in row.items()}
+        {
+            k: (None if (v is None or (isinstance(v, float) and np.isnan(v))) else v)
+            for k, v in row.items()
+        }
         for row in sample.astype(object).to_dict(orient="records")
-    ]  # fmt: skip
+    ]
     return {
         "rows": records,
         "expected": [
-            {"class": classes[int(np.argmax(p))],
-             "probabilities": {c: float(v) for c, v in zip(classes, p)}}
+            {
+                "class": classes[int(np.argmax(p))],
+                "probabilities": {c: float(v) for c, v in zip(classes, p, strict=True)},
+            }
             for p in proba
-        ],  # fmt: skip
+        ],
         "probability_tolerance": 1e-6,
     }
 
@@ -234,8 +293,9 @@ def prepare_promotion(
 ) -> PromotionRequest:
     """Everything a bundle holds, computed here; the model_store dataset writes it."""
     if not decision["promote"] or challenger.model is None:
-        return PromotionRequest(use_case=use_case.name, promote=False,
-                                reason=decision["reason"])  # fmt: skip
+        return PromotionRequest(
+            use_case=use_case.name, promote=False, reason=decision["reason"]
+        )
     model = challenger.model
     reference = train[[*use_case.features, use_case.label]]
     if len(reference) > drift_params.reference_sample_rows:
@@ -283,9 +343,12 @@ def summarise_lifecycle(
     lines = [
         f"## {use_case.name}: lifecycle summary",
         "",
-        f"- rows in: {contract['rows_in']:,}; quarantined: {contract['rows_quarantined']:,} "
-        f"({100 * contract['quarantined_share']:.2f}%); gold rows: {split['rows']['gold']:,} "
-        f"(train {split['rows']['train']:,} / validation {split['rows']['validation']:,} "
+        f"- rows in: {contract['rows_in']:,}; "
+        f"quarantined: {contract['rows_quarantined']:,} "
+        f"({100 * contract['quarantined_share']:.2f}%); "
+        f"gold rows: {split['rows']['gold']:,} "
+        f"(train {split['rows']['train']:,} / "
+        f"validation {split['rows']['validation']:,} "
         f"/ test {split['rows']['test']:,})",
         f"- drift: {drift_decision['reason']}",
     ]
@@ -294,20 +357,28 @@ def summarise_lifecycle(
         for name, r in training["candidates"].items():
             v = r["validation"]
             mark = "  <- challenger" if name == training["challenger"] else ""
-            lines.append(f"  - {name}: accuracy {v['accuracy']:.4f}, macro F1 "
-                         f"{v['macro_f1']:.4f}{mark}")  # fmt: skip
+            lines.append(
+                f"  - {name}: accuracy {v['accuracy']:.4f}, macro F1 "
+                f"{v['macro_f1']:.4f}{mark}"
+            )
     else:
         lines.append(f"- training: {training.get('reason')}")
     ch = evaluation.get("challenger")
     if ch:
-        lines.append(f"- test: challenger {ch['name']} accuracy {ch['accuracy']:.4f}, "
-                     f"macro F1 {ch['macro_f1']:.4f}")  # fmt: skip
+        lines.append(
+            f"- test: challenger {ch['name']} accuracy {ch['accuracy']:.4f}, "
+            f"macro F1 {ch['macro_f1']:.4f}"
+        )
     cp = evaluation.get("champion")
     if cp and "error" not in cp:
-        lines.append(f"- test: champion {cp['version']} accuracy {cp['accuracy']:.4f}, "
-                     f"macro F1 {cp['macro_f1']:.4f}")  # fmt: skip
+        lines.append(
+            f"- test: champion {cp['version']} accuracy {cp['accuracy']:.4f}, "
+            f"macro F1 {cp['macro_f1']:.4f}"
+        )
     for name, b in evaluation.get("baselines", {}).items():
-        lines.append(f"- baseline {name}: accuracy {b['accuracy']:.4f}, macro F1 "
-                     f"{b['macro_f1']:.4f}")  # fmt: skip
+        lines.append(
+            f"- baseline {name}: accuracy {b['accuracy']:.4f}, macro F1 "
+            f"{b['macro_f1']:.4f}"
+        )
     lines.append(f"- decision: {promotion['reason']}")
     return "\n".join(lines) + "\n"

@@ -28,22 +28,33 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             ),
             Node(
                 bind(nodes.prepare_promotion, use_case),
-                inputs=["report_promotion_decision", "report_evaluation",
-                        "staging_challenger", "gold_train",
-                        "gold_validation", "gold_test", "params:evaluation",
-                        "params:drift"],
+                inputs=[
+                    "report_promotion_decision",
+                    "report_evaluation",
+                    "staging_challenger",
+                    "gold_train",
+                    "gold_validation",
+                    "gold_test",
+                    "params:evaluation",
+                    "params:drift",
+                ],
                 outputs="model_store",
                 name="promote_if_better",
                 tags=["evaluation", "promotion"],
             ),
             Node(
                 bind(nodes.summarise_lifecycle, use_case),
-                inputs=["report_contract", "report_split", "report_drift_decision",
-                        "report_training", "report_evaluation",
-                        "report_promotion_decision"],
+                inputs=[
+                    "report_contract",
+                    "report_split",
+                    "report_drift_decision",
+                    "report_training",
+                    "report_evaluation",
+                    "report_promotion_decision",
+                ],
                 outputs="summary_lifecycle",
                 name="summarise_lifecycle",
                 tags=["evaluation"],
             ),
         ]
-    )  # fmt: skip
+    )

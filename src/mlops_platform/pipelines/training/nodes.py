@@ -53,29 +53,39 @@ def train_candidates(
     Training is skipped (and says why) when the drift decision says the champion
     stays: no drift, a champion in place and no ``force_retrain``.
     """
-    periods = {
-        "training_periods": sorted(int(p) for p in train[use_case.time_column].unique()),
-        "validation_periods": sorted(
-            int(p) for p in validation[use_case.time_column].unique()
-        ),
-    }
+    train_periods = sorted(int(p) for p in train[use_case.time_column].unique())
+    val_periods = sorted(int(p) for p in validation[use_case.time_column].unique())
     if not drift_decision.get("train", True):
         reason = f"training skipped: {drift_decision.get('reason')}"
         logger.info("%s: %s", use_case.name, reason)
         return (
-            Challenger(use_case=use_case.name, trained=False, reason=reason, **periods),
+            Challenger(
+                use_case=use_case.name,
+                trained=False,
+                reason=reason,
+                training_periods=train_periods,
+                validation_periods=val_periods,
+            ),
             {"trained": False, "reason": reason, "candidates": {}},
         )
     x_train, y_train = use_case.model_input(train), train[use_case.label]
     x_val, y_val = use_case.model_input(validation), validation[use_case.label]
     candidates = use_case.candidates(params)
     if not candidates:
-        raise ValueError(f"{use_case.name}: parameters_training.yml enables no candidate")
+        raise ValueError(
+            f"{use_case.name}: parameters_training.yml enables no candidate"
+        )
     results: dict[str, dict[str, Any]] = {}
     fitted: dict[str, Pipeline] = {}
     for i, (name, estimator) in enumerate(candidates.items(), start=1):
-        logger.info("%s: training candidate %d/%d %s on %d rows", use_case.name, i,
-                    len(candidates), name, len(x_train))  # fmt: skip
+        logger.info(
+            "%s: training candidate %d/%d %s on %d rows",
+            use_case.name,
+            i,
+            len(candidates),
+            name,
+            len(x_train),
+        )
         start = time.perf_counter()
         model = clone(estimator).fit(x_train, y_train)
         seconds = time.perf_counter() - start
@@ -86,8 +96,14 @@ def train_candidates(
             "fit_seconds": round(seconds, 2),
         }
         fitted[name] = model
-        logger.info("%s: %s validation accuracy %.4f macro F1 %.4f (%.1fs)",
-                    use_case.name, name, scores["accuracy"], scores["macro_f1"], seconds)  # fmt: skip
+        logger.info(
+            "%s: %s validation accuracy %.4f macro F1 %.4f (%.1fs)",
+            use_case.name,
+            name,
+            scores["accuracy"],
+            scores["macro_f1"],
+            seconds,
+        )
     metric = params.selection_metric
     best = max(results, key=lambda n: (results[n]["validation"][metric], n))
     reason = f"{drift_decision.get('reason')}; best on validation {metric}: {best}"
@@ -99,7 +115,8 @@ def train_candidates(
         model=fitted[best],
         validation_scores=results[best]["validation"],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        **periods,
+        training_periods=train_periods,
+        validation_periods=val_periods,
     )
     report = {
         "trained": True,
@@ -108,6 +125,7 @@ def train_candidates(
         "challenger": best,
         "candidates": results,
         "rows": {"train": len(x_train), "validation": len(x_val)},
-        **periods,
+        "training_periods": train_periods,
+        "validation_periods": val_periods,
     }
     return challenger, report

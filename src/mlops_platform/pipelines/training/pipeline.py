@@ -14,11 +14,15 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
         [
             Node(
                 bind(nodes.train_candidates, use_case),
-                inputs=["gold_train", "gold_validation", "report_drift_decision",
-                        "params:training"],
+                inputs=[
+                    "gold_train",
+                    "gold_validation",
+                    "report_drift_decision",
+                    "params:training",
+                ],
                 outputs=["staging_challenger", "report_training"],
                 name="train_candidates",
                 tags=["training"],
             ),
         ]
-    )  # fmt: skip
+    )

@@ -27,7 +27,9 @@ class RetailUseCase(UseCase):
     excluded_labels = ("XX",)
     time_dependent_features = features.HISTORY_COLUMNS
 
-    def ingest(self, partitions: PartitionLoaders) -> tuple[pd.DataFrame, dict[str, Any]]:
+    def ingest(
+        self, partitions: PartitionLoaders
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
         return ingest.read_lgsr(partitions)
 
     def build_gold(self, silver: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Silver transaction lines -> one gold row per basket with the features that carry signal."""
+"""Silver transaction lines -> one gold row per basket, with the useful features."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ LABEL = "label"
 TIME_COLUMN = "shop_week"
 ID_COLUMNS = ("basket_key", "shop_week", "shop_date", "cust_code", "store_code")
 
-SHARE_COLUMNS = tuple(f"share_{d.lower()}" for d in DIVISIONS) + ("share_other",)
+SHARE_COLUMNS = (*tuple(f"share_{d.lower()}" for d in DIVISIONS), "share_other")
 HISTORY_COLUMNS = (
     "cust_prev_baskets",
     "cust_prev_mean_spend",
@@ -20,18 +20,29 @@ HISTORY_COLUMNS = (
     "cust_days_since_prev",
 )
 NUMERIC_FEATURES = (
-    "n_lines", "n_departments", "total_quantity", "total_spend",
-    "unit_price_mean", "unit_price_median", "unit_price_std",
-    "unit_price_min", "unit_price_max",
+    "n_lines",
+    "n_departments",
+    "total_quantity",
+    "total_spend",
+    "unit_price_mean",
+    "unit_price_median",
+    "unit_price_std",
+    "unit_price_min",
+    "unit_price_max",
     *SHARE_COLUMNS,
-    "shop_hour", "shop_weekday",
+    "shop_hour",
+    "shop_weekday",
     *HISTORY_COLUMNS,
-)  # fmt: skip
+)
 CATEGORICAL_FEATURES = (
-    "basket_size", "basket_type", "basket_dominant_mission",
-    "store_format", "store_region",
-    "cust_price_sensitivity", "cust_lifestage",
-)  # fmt: skip
+    "basket_size",
+    "basket_type",
+    "basket_dominant_mission",
+    "store_format",
+    "store_region",
+    "cust_price_sensitivity",
+    "cust_lifestage",
+)
 
 _BASKET_ATTRIBUTES = {
     "SHOP_WEEK": "shop_week",
@@ -53,7 +64,7 @@ _BASKET_ATTRIBUTES = {
 
 
 def build_basket_features(silver: pd.DataFrame) -> pd.DataFrame:
-    """One row per basket: spend, counts, unit prices, category mix, context, history."""
+    """One row per basket: spend, counts, unit prices, category mix, context, history"""
     codes, keys = pd.factorize(silver[BASKET_KEY].astype("str"), sort=False)
     spend = silver["SPEND"].to_numpy(dtype="float64")
     quantity = silver["QUANTITY"].to_numpy(dtype="float64")
@@ -119,9 +130,9 @@ def add_customer_history(baskets: pd.DataFrame) -> pd.DataFrame:
     sees the others. Anonymous baskets get no history (NaN, counts 0).
     """
     out = baskets.copy()
-    ts = pd.to_datetime(out["shop_date"].astype("str"), format="%Y%m%d") + pd.to_timedelta(
-        out["shop_hour"], unit="h"
-    )
+    ts = pd.to_datetime(
+        out["shop_date"].astype("str"), format="%Y%m%d"
+    ) + pd.to_timedelta(out["shop_hour"], unit="h")
     known = out["cust_code"].notna()
     b = pd.DataFrame(
         {

@@ -33,7 +33,9 @@ def _categorical_imputer() -> SimpleImputer:
 def one_hot_preprocessor(
     numeric: Sequence[str], categorical: Sequence[str], scale: bool
 ) -> ColumnTransformer:
-    numeric_steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    numeric_steps: list[tuple[str, Any]] = [
+        ("impute", SimpleImputer(strategy="median"))
+    ]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
     return ColumnTransformer(
