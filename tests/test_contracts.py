@@ -82,3 +82,34 @@ class TestRowLevel:
         columns = {getattr(e, "column", None) for e in suite.expectations}
         assert set(retail.contract.column_names) <= columns
         assert kinds
+
+
+def test_distinct_value_validation_matches_row_wise_gx(retail, small_raw):
+    """The fast path (GX on distinct values) flags exactly the rows GX row-wise does."""
+    import great_expectations as gx
+
+    from mlops_platform.contracts import _coerce_types, _validate_with_gx
+
+    raw, _ = retail.ingest(partitions_of(FIXTURES))
+    generated, _ = retail.ingest(partitions_of(small_raw))
+    frame = pd.concat([raw, generated.head(3000)], ignore_index=True)
+    frame.loc[5, "STORE_FORMAT"] = None
+    frame.loc[7, "PROD_CODE"] = "PRD12"
+    typed, _ = _coerce_types(frame, retail.contract)
+    fast, _ = _validate_with_gx(typed, retail.contract)
+
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas("rowwise")
+        .add_dataframe_asset("rows")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": typed})
+    )
+    suite = context.suites.add(build_expectation_suite(retail.contract))
+    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    slow: dict[int, int] = {}
+    for r in result.results:
+        for idx in (r.result or {}).get("unexpected_index_list") or []:
+            slow[int(idx)] = slow.get(int(idx), 0) + 1
+    assert {i: len(v) for i, v in fast.items()} == slow
+    assert set(fast) == {5, 7, 9, 10, 11}

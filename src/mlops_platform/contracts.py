@@ -187,29 +187,48 @@ def _num(value: Any) -> Any:
 def _coerce_types(
     frame: pd.DataFrame, contract: DataContract
 ) -> tuple[pd.DataFrame, dict[int, list[str]]]:
-    """Parse numeric columns; unparseable values become row-level reasons."""
+    """Parse numeric columns; unparseable values become row-level reasons.
+
+    Parsing runs once per distinct value (``pd.factorize``), then maps back to rows.
+    """
     typed = frame.copy()
     reasons: dict[int, list[str]] = defaultdict(list)
     for spec in contract.columns:
         if spec.kind == "str":
             continue
         raw = frame[spec.name]
-        parsed = pd.to_numeric(raw, errors="coerce")
-        bad = parsed.isna() & raw.notna()
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        parsed_u = pd.to_numeric(pd.Series(uniques), errors="coerce").to_numpy(
+            dtype="float64"
+        )
+        problems: dict[int, str] = {}
+        for i in np.flatnonzero(np.isnan(parsed_u)):
+            problems[int(i)] = f"{spec.name}: not a number ({uniques[i]!r})"
         if spec.kind == "int":
-            fractional = parsed.notna() & (parsed != np.floor(parsed))
-            for idx, value in raw[fractional].items():
-                reasons[int(idx)].append(f"{spec.name}: not an integer ({value!r})")
-            parsed = parsed.where(~fractional)
-        for idx, value in raw[bad].items():
-            reasons[int(idx)].append(f"{spec.name}: not a number ({value!r})")
-        typed[spec.name] = parsed.astype("float64")
+            fractional = ~np.isnan(parsed_u) & (parsed_u != np.floor(parsed_u))
+            for i in np.flatnonzero(fractional):
+                problems[int(i)] = f"{spec.name}: not an integer ({uniques[i]!r})"
+                parsed_u[i] = np.nan
+        parsed = np.where(codes >= 0, parsed_u[np.maximum(codes, 0)], np.nan)
+        if problems:
+            bad_codes = np.fromiter(problems, dtype=np.int64)
+            for idx in np.flatnonzero(np.isin(codes, bad_codes)):
+                reasons[int(idx)].append(problems[int(codes[idx])])
+        typed[spec.name] = parsed
     return typed, reasons
 
 
 def _validate_with_gx(
     frame: pd.DataFrame, contract: DataContract
 ) -> tuple[dict[int, list[str]], list[dict[str, Any]]]:
+    """Run the Great Expectations suite; return reasons per row and a summary.
+
+    Every row-level rule of a contract (not null, in set, between, regex) is a
+    function of one value, so the suite is validated on each column's distinct values
+    (a row breaks a rule exactly when its value does) and the failing values are
+    mapped back to rows. On LGSR-scale batches this is an order of magnitude faster
+    than validating every row, with the same verdict (tested against a row-wise run).
+    """
     import great_expectations as gx  # noqa: PLC0415
     from great_expectations.data_context.types.base import (  # noqa: PLC0415
         ProgressBarsConfig,
@@ -220,42 +239,62 @@ def _validate_with_gx(
         globally=False, metric_calculations=False
     )
     source = context.data_sources.add_pandas(name=f"{contract.name}_source")
-    asset = source.add_dataframe_asset(name=contract.name)
-    batch_definition = asset.add_batch_definition_whole_dataframe("whole_batch")
-    suite = context.suites.add(build_expectation_suite(contract))
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
+    suite = build_expectation_suite(contract)
+    by_column: dict[str, list[Any]] = defaultdict(list)
+    for expectation in suite.expectations:
+        column = getattr(expectation, "column", None)
+        if column is not None:
+            by_column[column].append(expectation)
 
     reasons: dict[int, list[str]] = defaultdict(list)
     summary: list[dict[str, Any]] = []
-    for r in result.results:
-        config = r.expectation_config
-        if config is None:
-            continue
-        kwargs = dict(config.kwargs)
-        column = kwargs.get("column")
-        res = r.result or {}
-        unexpected = res.get("unexpected_index_list") or []
-        values = res.get("unexpected_list") or []
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            raise ContractError(
-                f"contract '{contract.name}': expectation {config.type} on "
-                f"column '{column}' could not run: "
-                f"{r.exception_info.get('exception_message')}"
-            )
-        problem = _describe(config.type, kwargs)
-        values = values or [None] * len(unexpected)
-        for idx, value in zip(unexpected, values, strict=False):
-            shown = "" if value is None or pd.isna(value) else f" ({_num(value)!r})"
-            reasons[int(idx)].append(f"{column}: {problem}{shown}")
-        summary.append(
-            {
-                "expectation": config.type,
-                "column": column,
-                "success": bool(r.success),
-                "unexpected_count": int(res.get("unexpected_count", 0) or 0),
-            }
+    for column, expectations in by_column.items():
+        values = frame[column]
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        distinct = pd.DataFrame({column: pd.Series(uniques, dtype=values.dtype)})
+        asset = source.add_dataframe_asset(name=f"{contract.name}_{column}")
+        batch = asset.add_batch_definition_whole_dataframe("distinct").get_batch(
+            batch_parameters={"dataframe": distinct}
         )
+        column_suite = context.suites.add(
+            gx.ExpectationSuite(
+                name=f"{contract.name}_{column}",
+                expectations=[e.copy() for e in expectations],
+            )
+        )
+        result = batch.validate(column_suite, result_format={"result_format": "COMPLETE"})
+        for r in result.results:
+            config = r.expectation_config
+            if config is None:
+                continue
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                raise ContractError(
+                    f"contract '{contract.name}': expectation {config.type} on "
+                    f"column '{column}' could not run: "
+                    f"{r.exception_info.get('exception_message')}"
+                )
+            res = r.result or {}
+            bad_distinct = np.asarray(res.get("unexpected_index_list") or [], dtype=int)
+            problem = _describe(config.type, dict(config.kwargs))
+            unexpected_rows = 0
+            if len(bad_distinct):
+                is_bad = np.zeros(len(distinct), dtype=bool)
+                is_bad[bad_distinct] = True
+                rows = np.flatnonzero(is_bad[codes])
+                unexpected_rows = len(rows)
+                for idx in rows:
+                    value = uniques[codes[idx]]
+                    shown = "" if value is None or pd.isna(value) else f" ({_num(value)!r})"
+                    reasons[int(idx)].append(f"{column}: {problem}{shown}")
+            summary.append(
+                {
+                    "expectation": config.type,
+                    "column": column,
+                    "success": bool(r.success),
+                    "unexpected_count": int(unexpected_rows),
+                    "distinct_values_checked": len(distinct),
+                }
+            )
     return reasons, summary
 
 
