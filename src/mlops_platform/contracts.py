@@ -262,7 +262,9 @@ def _validate_with_gx(
                 expectations=[e.copy() for e in expectations],
             )
         )
-        result = batch.validate(column_suite, result_format={"result_format": "COMPLETE"})
+        result = batch.validate(
+            column_suite, result_format={"result_format": "COMPLETE"}
+        )
         for r in result.results:
             config = r.expectation_config
             if config is None:
@@ -284,7 +286,8 @@ def _validate_with_gx(
                 unexpected_rows = len(rows)
                 for idx in rows:
                     value = uniques[codes[idx]]
-                    shown = "" if value is None or pd.isna(value) else f" ({_num(value)!r})"
+                    missing = value is None or pd.isna(value)
+                    shown = "" if missing else f" ({_num(value)!r})"
                     reasons[int(idx)].append(f"{column}: {problem}{shown}")
             summary.append(
                 {
