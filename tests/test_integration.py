@@ -183,3 +183,16 @@ def test_lifecycle_promotion_and_rollback(project):
     # A third run with no drift keeps the (rolled back) champion and says so.
     third = _run(kedro, project)
     assert "champion v0001 kept" in third.stdout
+
+
+def test_kedro_viz_build_shows_the_medallion_layers(project):
+    proc = _run([sys.executable, "-m", "kedro", "viz", "build"], project)
+    assert "circular" not in (proc.stdout + proc.stderr).lower()
+    main = json.loads((project / "build" / "api" / "main").read_text())
+    assert main["layers"] == ["raw", "silver", "gold", "models", "reporting"]
+    names = {n["name"] for n in main["nodes"]}
+    assert {
+        "retail.silver_transactions",
+        "retail.gold_train",
+        "retail.model_store",
+    } <= names

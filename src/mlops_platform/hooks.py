@@ -59,7 +59,7 @@ class LifecycleHooks:
             self._log_training(mlflow, ns, inputs, outputs)
         elif local == "detect_drift":
             report = outputs[f"{ns}.report_drift"]
-            decision = outputs[f"{ns}.report_drift_decision"]
+            decision = outputs[f"{ns}.decision_drift"]
             mlflow.log_dict(report, f"{ns}/drift_report.json")
             mlflow.set_tag(f"{ns}.drift_decision", decision["reason"][:500])
             if report.get("drift_detected") is not None:
@@ -70,7 +70,7 @@ class LifecycleHooks:
                     }
                 )
         elif local == "evaluate_models":
-            report = outputs[f"{ns}.report_evaluation"]
+            report = outputs[f"{ns}.metrics_evaluation"]
             mlflow.log_dict(report, f"{ns}/evaluation_report.json")
             mlflow.log_figure(
                 outputs[f"{ns}.plot_confusion_matrix"], f"{ns}/confusion_matrix.png"
@@ -85,7 +85,7 @@ class LifecycleHooks:
                 metrics[f"{ns}.test_baseline_{name}_accuracy"] = float(b["accuracy"])
             mlflow.log_metrics(metrics)
         elif local == "decide_promotion":
-            decision = outputs[f"{ns}.report_promotion_decision"]
+            decision = outputs[f"{ns}.decision_promotion"]
             mlflow.set_tag(f"{ns}.promotion", decision["reason"][:500])
 
     def _log_training(

@@ -3,15 +3,22 @@
 Registered pipelines:
 - ``__default__``: the whole lifecycle for every use case;
 - ``<use_case>``: the whole lifecycle of one use case (``kedro run -p retail``);
-- ``data_engineering``, ``drift``, ``training``, ``evaluation``: one stage for every
-  use case; ``<use_case>.<stage>``: one stage of one use case.
+- ``data_engineering``, ``drift``, ``training``, ``evaluation``, ``reporting`` (the
+  run summary): one stage for every use case; ``<use_case>.<stage>``: one stage of
+  one use case.
 """
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline, pipeline
 
-from mlops_platform.pipelines import data_engineering, drift, evaluation, training
+from mlops_platform.pipelines import (
+    data_engineering,
+    drift,
+    evaluation,
+    reporting,
+    training,
+)
 from mlops_platform.use_cases import USE_CASES
 
 STAGES = {
@@ -19,6 +26,7 @@ STAGES = {
     "drift": drift.create_pipeline,
     "training": training.create_pipeline,
     "evaluation": evaluation.create_pipeline,
+    "reporting": reporting.create_pipeline,
 }
 
 

@@ -87,10 +87,22 @@ class TestRegistry:
         for name in set().union(*produced.values()) - {"retail.raw_batch"}:
             assert resolver.match_dataset_pattern(name) or name in catalog, name
 
-    def test_every_catalog_entry_has_a_layer(self):
+    def test_catalog_entries_have_layers(self):
+        """All but the champion, an input from outside the run (a layer on it would
+        make kedro-viz see models feeding silver through the namespace)."""
         catalog = yaml.safe_load((REPO / "conf/base/catalog.yml").read_text())
-        layers = {k: v["metadata"]["kedro-viz"]["layer"] for k, v in catalog.items()}
-        assert set(layers.values()) == {"raw", "silver", "gold", "models", "reporting"}
+        layers = {
+            k: v.get("metadata", {}).get("kedro-viz", {}).get("layer")
+            for k, v in catalog.items()
+        }
+        assert [k for k, v in layers.items() if v is None] == ["{use_case}.champion"]
+        assert set(layers.values()) - {None} == {
+            "raw",
+            "silver",
+            "gold",
+            "models",
+            "reporting",
+        }
 
 
 def test_whole_retail_pipeline_in_memory(pipelines, small_raw, retail):
@@ -114,12 +126,37 @@ def test_whole_retail_pipeline_in_memory(pipelines, small_raw, retail):
     split = catalog.load("retail.report_split")
     assert split["test_periods"] == [200612] and split["validation_periods"] == [200611]
     assert max(split["train_periods"]) < 200611
-    assert catalog.load("retail.report_drift_decision")["train"] is True
+    assert catalog.load("retail.decision_drift")["train"] is True
     request = catalog.load("retail.model_store")
     assert isinstance(request, PromotionRequest)
-    evaluation = catalog.load("retail.report_evaluation")
-    decision = catalog.load("retail.report_promotion_decision")
+    evaluation = catalog.load("retail.metrics_evaluation")
+    decision = catalog.load("retail.decision_promotion")
     assert request.promote == decision["promote"]
     assert evaluation["challenger"]["name"] in FAST.candidates
     summary = catalog.load("retail.summary_lifecycle")
     assert "drift: no champion yet" in summary and "decision:" in summary
+
+
+def test_layers_only_flow_forward(pipelines):
+    """kedro-viz disables its layer view on a cycle: raw -> ... -> reporting only."""
+    from kedro.config import OmegaConfigLoader
+    from kedro.io.catalog_config_resolver import CatalogConfigResolver
+
+    order = ["raw", "silver", "gold", "models", "reporting"]
+    conf = OmegaConfigLoader(
+        str(REPO / "conf"), base_env="base", default_run_env="local"
+    )["catalog"]
+    resolver = CatalogConfigResolver(conf)
+
+    def layer(name: str) -> str | None:
+        if name.startswith("params:") or name == "retail.raw_batch":
+            return None
+        config = resolver.resolve_pattern(name)
+        return config.get("metadata", {}).get("kedro-viz", {}).get("layer")
+
+    for node in pipelines["retail"].nodes:
+        ins = [x for x in map(layer, node.inputs) if x]
+        outs = [x for x in map(layer, node.outputs) if x]
+        for i in ins:
+            for o in outs:
+                assert order.index(i) <= order.index(o), (node.name, i, o)

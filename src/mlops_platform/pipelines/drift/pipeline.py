@@ -15,7 +15,7 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             Node(
                 bind(nodes.detect_drift, use_case),
                 inputs=["gold_latest", "champion", "params:drift"],
-                outputs=["report_drift", "report_drift_decision"],
+                outputs=["report_drift", "decision_drift"],
                 name="detect_drift",
                 tags=["drift"],
             ),

@@ -15,22 +15,22 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             Node(
                 bind(nodes.evaluate_models, use_case),
                 inputs=["staging_challenger", "champion", "gold_train", "gold_test"],
-                outputs=["report_evaluation", "plot_confusion_matrix"],
+                outputs=["metrics_evaluation", "plot_confusion_matrix"],
                 name="evaluate_models",
                 tags=["evaluation"],
             ),
             Node(
                 bind(nodes.decide_promotion, use_case),
-                inputs=["report_evaluation", "params:evaluation"],
-                outputs="report_promotion_decision",
+                inputs=["metrics_evaluation", "params:evaluation"],
+                outputs="decision_promotion",
                 name="decide_promotion",
                 tags=["evaluation"],
             ),
             Node(
                 bind(nodes.prepare_promotion, use_case),
                 inputs=[
-                    "report_promotion_decision",
-                    "report_evaluation",
+                    "decision_promotion",
+                    "metrics_evaluation",
                     "staging_challenger",
                     "gold_train",
                     "gold_validation",
@@ -41,20 +41,6 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
                 outputs="model_store",
                 name="promote_if_better",
                 tags=["evaluation", "promotion"],
-            ),
-            Node(
-                bind(nodes.summarise_lifecycle, use_case),
-                inputs=[
-                    "report_contract",
-                    "report_split",
-                    "report_drift_decision",
-                    "report_training",
-                    "report_evaluation",
-                    "report_promotion_decision",
-                ],
-                outputs="summary_lifecycle",
-                name="summarise_lifecycle",
-                tags=["evaluation"],
             ),
         ]
     )

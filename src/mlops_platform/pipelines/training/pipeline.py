@@ -17,7 +17,7 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
                 inputs=[
                     "gold_train",
                     "gold_validation",
-                    "report_drift_decision",
+                    "decision_drift",
                     "params:training",
                 ],
                 outputs=["staging_challenger", "report_training"],

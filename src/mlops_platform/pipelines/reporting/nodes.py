@@ -1,0 +1,61 @@
+"""The run summary a person reads at a glance (its own stage: it reads every report)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_platform.use_cases.base import UseCase
+
+
+def summarise_lifecycle(
+    use_case: UseCase,
+    contract: dict[str, Any],
+    split: dict[str, Any],
+    drift_decision: dict[str, Any],
+    training: dict[str, Any],
+    evaluation: dict[str, Any],
+    promotion: dict[str, Any],
+) -> str:
+    """The short summary a person reads at a glance."""
+    lines = [
+        f"## {use_case.name}: lifecycle summary",
+        "",
+        f"- rows in: {contract['rows_in']:,}; "
+        f"quarantined: {contract['rows_quarantined']:,} "
+        f"({100 * contract['quarantined_share']:.2f}%); "
+        f"gold rows: {split['rows']['gold']:,} "
+        f"(train {split['rows']['train']:,} / "
+        f"validation {split['rows']['validation']:,} "
+        f"/ test {split['rows']['test']:,})",
+        f"- drift: {drift_decision['reason']}",
+    ]
+    if training.get("trained"):
+        lines.append(f"- candidates (validation {training['selection_metric']}):")
+        for name, r in training["candidates"].items():
+            v = r["validation"]
+            mark = "  <- challenger" if name == training["challenger"] else ""
+            lines.append(
+                f"  - {name}: accuracy {v['accuracy']:.4f}, macro F1 "
+                f"{v['macro_f1']:.4f}{mark}"
+            )
+    else:
+        lines.append(f"- training: {training.get('reason')}")
+    ch = evaluation.get("challenger")
+    if ch:
+        lines.append(
+            f"- test: challenger {ch['name']} accuracy {ch['accuracy']:.4f}, "
+            f"macro F1 {ch['macro_f1']:.4f}"
+        )
+    cp = evaluation.get("champion")
+    if cp and "error" not in cp:
+        lines.append(
+            f"- test: champion {cp['version']} accuracy {cp['accuracy']:.4f}, "
+            f"macro F1 {cp['macro_f1']:.4f}"
+        )
+    for name, b in evaluation.get("baselines", {}).items():
+        lines.append(
+            f"- baseline {name}: accuracy {b['accuracy']:.4f}, macro F1 "
+            f"{b['macro_f1']:.4f}"
+        )
+    lines.append(f"- decision: {promotion['reason']}")
+    return "\n".join(lines) + "\n"
