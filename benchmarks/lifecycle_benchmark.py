@@ -27,6 +27,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlops_platform.offline import OFFLINE_ENV
+from mlops_platform.scratch import scratch_project
+
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("data_engineering", "drift", "training", "evaluation", "reporting")
 
@@ -63,21 +66,6 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float,
     return seconds, usage.ru_maxrss / 1024 / 1024, stdout
 
 
-def make_project(root: Path) -> Path:
-    project = root / "project"
-    project.mkdir()
-    shutil.copytree(
-        REPO / "conf", project / "conf", ignore=shutil.ignore_patterns("local")
-    )
-    (project / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(REPO / name, project / name)
-    (project / "src").mkdir()
-    for layer in ("raw", "silver", "gold", "models", "reports", "mlflow"):
-        (project / "data" / layer).mkdir(parents=True)
-    return project
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=5000)
@@ -89,14 +77,11 @@ def main() -> int:
     args = parser.parse_args()
     env = {
         **os.environ,
+        **OFFLINE_ENV,
         "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
-        "DO_NOT_TRACK": "1",
-        "KEDRO_DISABLE_TELEMETRY": "true",
-        "GX_ANALYTICS_ENABLED": "false",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
     }
     root = Path(tempfile.mkdtemp(prefix="mlops-bench-"))
-    project = make_project(root)
+    project = scratch_project(REPO, root)
     py = sys.executable
     rows = []
     s, _, out = timed(

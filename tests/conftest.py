@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-for _var, _value in {
-    "DO_NOT_TRACK": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "GX_ANALYTICS_ENABLED": "false",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "MPLBACKEND": "Agg",
-}.items():
-    os.environ.setdefault(_var, _value)
+from mlops_platform import offline
+
+offline.apply()
 
 from mlops_platform.datagen.retail import DriftSpec, RetailConfig, generate  # noqa: E402
 from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mlops_platform.scratch import scratch_project
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -31,36 +31,13 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 def make_project(root: Path) -> Path:
-    project = root / "project"
-    project.mkdir()
-    for name in ("conf", "notebooks"):
-        shutil.copytree(
-            REPO / name, project / name, ignore=shutil.ignore_patterns("local")
-        )
-    (project / "conf" / "local").mkdir()
-    for name in ("pyproject.toml", ".telemetry"):
-        shutil.copy(REPO / name, project / name)
-    (project / "src").mkdir()  # the package itself is installed (editable)
-    for layer in ("raw", "silver", "gold", "models", "reports", "mlflow"):
-        (project / "data" / layer).mkdir(parents=True)
+    project = scratch_project(REPO, root, with_notebooks=True)
     _run(
-        [
-            sys.executable,
-            "-m",
-            "mlops_platform.datagen",
-            "retail",
-            "--out",
-            "data/raw/retail",
-            "--weeks",
-            "6",
-            "--customers",
-            "700",
-            "--stores",
-            "50",
-            "--quiet",
-        ],
+        [sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
+         "data/raw/retail", "--weeks", "6", "--customers", "700", "--stores", "50",
+         "--quiet"],
         project,
-    )
+    )  # fmt: skip
     return project
 
 

@@ -132,7 +132,11 @@ class LifecycleHooks:
         ns, local = _split(dataset_name)
         if ns not in USE_CASES:
             return
-        if local == "summary_lifecycle":
+        if local.startswith("plot_"):
+            import matplotlib.pyplot as plt  # noqa: PLC0415
+
+            plt.close(data)  # saved: free it (long sessions would accumulate figures)
+        elif local == "summary_lifecycle":
             self._summaries[ns] = data
         elif (
             local == "model_store"

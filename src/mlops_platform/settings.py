@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 
-# This project runs offline: no telemetry or analytics from any part of the stack.
-for _var, _value in {
-    "DO_NOT_TRACK": "1",
-    "KEDRO_DISABLE_TELEMETRY": "true",
-    "GX_ANALYTICS_ENABLED": "false",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "MPLBACKEND": "Agg",
-}.items():
-    os.environ.setdefault(_var, _value)
+from mlops_platform import offline
+
+offline.apply()
 
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated")
 warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method")

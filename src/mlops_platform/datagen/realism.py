@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlops_platform.use_cases.retail.ingest import BASKET_IDENTITY
+
 LINE_COLUMNS = (
     "SHOP_WEEKDAY",
     "QUANTITY",
@@ -23,16 +25,11 @@ LINE_COLUMNS = (
     "BASKET_PRICE_SENSITIVITY",
     "PROD_CODE_40",
 )
+# Lines of one basket, when BASKET_ID may have lost its digits (as in the real sample);
+# the customer segment is kept as a column for the label-strength statistic.
 _IDENTITY = (
-    "CUST_CODE",
+    *(c for c in BASKET_IDENTITY if c != "BASKET_ID"),
     "CUST_PRICE_SENSITIVITY",
-    "SHOP_DATE",
-    "SHOP_HOUR",
-    "STORE_CODE",
-    "BASKET_SIZE",
-    "BASKET_TYPE",
-    "BASKET_DOMINANT_MISSION",
-    "BASKET_PRICE_SENSITIVITY",
 )
 
 
