@@ -173,3 +173,23 @@ def test_kedro_viz_build_shows_the_medallion_layers(project):
         "retail.gold_train",
         "retail.model_store",
     } <= names
+
+
+def test_drift_demo_scenario(tmp_path):
+    """make demo-drift: first run, a drifted week (drift found, challenger judged
+    against the champion on that same week), then an undrifted week (champion kept)."""
+    project = make_project(tmp_path)
+    proc = _run([sys.executable, "-m", "mlops_platform.demo_drift"], project)
+    summaries = proc.stdout.split("## retail: lifecycle summary")[1:]
+    assert len(summaries) == 3
+    first, drifted, calm = summaries
+    assert "drift: no champion yet" in first
+    assert "- drift: drift:" in drifted
+    assert "test: challenger" in drifted and "test: champion v0001" in drifted
+    assert "- decision:" in drifted
+    assert "no drift" in calm and "champion kept" in calm
+    evaluation = json.loads(
+        (project / "data/reports/retail/evaluation.json").read_text()
+    )
+    assert evaluation["champion"]["version"] is not None
+    assert "champion before: v0001" in proc.stdout

@@ -24,6 +24,7 @@ MODELS = "data/models"
 
 
 def _kedro_run(title: str) -> None:
+    print(f"\n=== {title}: kedro run", flush=True)
     subprocess.run([sys.executable, "-m", "kedro", "run"], check=True)
 
 
@@ -51,11 +52,15 @@ def _append_week(drift: DriftSpec | None) -> int:
 
 def main() -> int:
     if not (RAW / "generator_config.json").exists():
+        print(
+            "data/raw/retail has no generated data: run `make run` first",
+            file=sys.stderr,
+        )
         return 2
     store = ModelStore(MODELS, "retail")
     if store.current_version() is None:
         _kedro_run("first run (no champion yet)")
-    store.current_version()
+    before = store.current_version()
     week = _append_week(
         DriftSpec(
             start_week=_next_week(),
@@ -66,10 +71,17 @@ def main() -> int:
         )
     )
     _kedro_run(f"drifted week {week} appended")
-    store.current_version()
+    after_drift = store.current_version()
     week = _append_week(None)
     _kedro_run(f"undrifted week {week} appended")
-    store.current_version()
+    after_calm = store.current_version()
+    print(
+        f"\nchampion before: {before}; after the drifted week: {after_drift}; "
+        f"after the undrifted week: {after_calm}\n"
+        "reports: data/reports/retail/drift_report.md, evaluation.json, lifecycle.md; "
+        "audit: data/models/audit/retail.jsonl",
+        flush=True,
+    )
     return 0
 
 
