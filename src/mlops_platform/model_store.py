@@ -6,7 +6,7 @@ on AWS)::
     production/<use_case>.json          the production pointer (replaced atomically)
     versions/<use_case>/<version>/      one immutable bundle per promoted model
         manifest.json  model.joblib  input_schema.json  metrics.json
-        golden.json    reference.parquet
+        golden.json    reference.parquet  [model.onnx]
     audit/<use_case>.jsonl              append-only record of every decision
     staging/<use_case>/                 working artifacts of the last training run
 
@@ -38,8 +38,9 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional model.onnx and manifest "runtimes"
 MODEL_FILE = "model.joblib"
+ONNX_FILE = "model.onnx"
 MANIFEST = "manifest.json"
 INPUT_SCHEMA = "input_schema.json"
 METRICS = "metrics.json"
@@ -72,6 +73,7 @@ class Bundle:
     metrics: dict[str, Any]
     golden: dict[str, Any]
     reference: pd.DataFrame
+    onnx: bytes | None = None
 
 
 @dataclass
@@ -87,6 +89,9 @@ class PromotionRequest:
     golden: dict[str, Any] = field(default_factory=dict)
     reference: pd.DataFrame | None = None
     manifest_extra: dict[str, Any] = field(default_factory=dict)
+    onnx: bytes | None = None
+    # manifest "runtimes.onnx": the export's converter and parity, or why there is none
+    onnx_info: dict[str, Any] = field(default_factory=dict)
 
 
 class ModelStore:
@@ -184,7 +189,7 @@ class ModelStore:
         manifest = self.read_manifest(version)
         base = self.version_path(version)
         blobs: dict[str, bytes] = {}
-        for name in BUNDLE_FILES:
+        for name in [*BUNDLE_FILES, *(set(manifest["files"]) - set(BUNDLE_FILES))]:
             with self.fs.open(posixpath.join(base, name), "rb") as f:
                 blobs[name] = f.read()
             if verify:
@@ -204,6 +209,7 @@ class ModelStore:
             metrics=json.loads(blobs[METRICS]),
             golden=json.loads(blobs[GOLDEN]),
             reference=pd.read_parquet(io.BytesIO(blobs[REFERENCE])),
+            onnx=blobs.get(ONNX_FILE),
         )
 
     def load_champion(self) -> Bundle | None:
@@ -227,6 +233,8 @@ class ModelStore:
             GOLDEN: _json_bytes(request.golden),
             REFERENCE: ref.getvalue(),
         }
+        if request.onnx is not None:
+            blobs[ONNX_FILE] = request.onnx
         import sklearn  # noqa: PLC0415
 
         manifest = {
@@ -240,6 +248,14 @@ class ModelStore:
                 "serialization": "joblib",
                 "sklearn_version": sklearn.__version__,
                 "python_version": platform.python_version(),
+            },
+            "runtimes": {
+                "sklearn": {"file": MODEL_FILE, "sklearn_version": sklearn.__version__},
+                "onnx": (
+                    {**request.onnx_info, "file": ONNX_FILE, "available": True}
+                    if request.onnx is not None
+                    else {"available": False, **request.onnx_info}
+                ),
             },
             "previous_champion": self.current_version(),
             **request.manifest_extra,
@@ -268,8 +284,9 @@ class ModelStore:
                 raise
         else:
             try:
-                for name in BUNDLE_FILES:  # manifest last: it marks completeness
-                    self.fs.pipe_file(posixpath.join(final, name), blobs[name])
+                for name, b in blobs.items():  # manifest last: it marks completeness
+                    if name != MANIFEST:
+                        self.fs.pipe_file(posixpath.join(final, name), b)
                 self.fs.pipe_file(posixpath.join(final, MANIFEST), blobs[MANIFEST])
             except BaseException:
                 self.fs.rm(final, recursive=True)

@@ -19,6 +19,11 @@ from sklearn.metrics import (
 )
 
 from mlops_platform.model_store import Bundle, PromotionRequest
+from mlops_platform.onnx_export import (
+    MAX_PROBABILITY_DIFF,
+    OnnxExportError,
+    export_onnx,
+)
 from mlops_platform.params import DriftParams, EvaluationParams
 from mlops_platform.pipelines.training.nodes import (
     Challenger,
@@ -269,7 +274,8 @@ def golden_rows(
             }
             for p in proba
         ],
-        "probability_tolerance": 1e-6,
+        # The same bound the ONNX export is held to (float32 graphs differ by ~2e-7).
+        "probability_tolerance": MAX_PROBABILITY_DIFF,
     }
 
 
@@ -300,6 +306,10 @@ def prepare_promotion(
     reference = train[[*use_case.features, use_case.label]]
     if len(reference) > drift_params.reference_sample_rows:
         reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
+    golden = golden_rows(use_case, model, test, params.golden_rows)
+    onnx, onnx_info = _export_onnx(
+        use_case, model, [validation, test, pd.DataFrame(golden["rows"])]
+    )
     metrics = {
         "headline": {k: evaluation["challenger"][k] for k in ("accuracy", "macro_f1")},
         "validation": challenger.validation_scores,
@@ -315,8 +325,10 @@ def prepare_promotion(
         model=model,
         input_schema=input_schema(use_case, train),
         metrics=metrics,
-        golden=golden_rows(use_case, model, test, params.golden_rows),
+        golden=golden,
         reference=reference.reset_index(drop=True),
+        onnx=onnx,
+        onnx_info=onnx_info,
         manifest_extra={
             "model_name": challenger.name,
             "trained_at": challenger.trained_at,
@@ -328,3 +340,29 @@ def prepare_promotion(
             "features": use_case.features,
         },
     )
+
+
+def _export_onnx(
+    use_case: UseCase, model: Any, frames: list[pd.DataFrame]
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The bundle's ONNX graph, checked against the model on validation, test and golden
+    rows; a model that cannot be exported faithfully is served with scikit-learn."""
+    rows = pd.concat(
+        [use_case.model_input(f) for f in frames if len(f)], ignore_index=True
+    )
+    try:
+        export = export_onnx(
+            model, use_case.numeric_features, use_case.categorical_features, rows
+        )
+    except OnnxExportError as exc:
+        logger.warning(
+            "%s: no ONNX export (%s); serving uses scikit-learn", use_case.name, exc
+        )
+        return None, {"reason": str(exc)[:2000]}
+    logger.info(
+        "%s: ONNX export matches scikit-learn on %d rows (max |dp| %.1e)",
+        use_case.name,
+        export.info["parity"]["rows"],
+        export.info["parity"]["max_probability_diff"],
+    )
+    return export.model, export.info

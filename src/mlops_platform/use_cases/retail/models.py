@@ -48,7 +48,9 @@ def one_hot_preprocessor(
                         ("impute", _categorical_imputer()),
                         (
                             "encode",
-                            OneHotEncoder(handle_unknown="ignore", min_frequency=20),
+                            # No min_frequency: skl2onnx 1.20 cannot export
+                            # infrequent-category grouping (tests/test_onnx_export).
+                            OneHotEncoder(handle_unknown="ignore"),
                         ),
                     ]
                 ),
