@@ -20,13 +20,14 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 
-.PHONY: install run data test lint format viz viz-build mlflow-ui demo-drift rollback benchmark clean-data help
+.PHONY: install run data test lint format serve viz viz-build mlflow-ui demo-drift rollback benchmark clean-data help
 
 help:
 	@echo "make run         install, generate retail data if data/raw has none, kedro run"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff, ruff format --check, mypy"
 	@echo "make viz         kedro viz run (lineage with medallion layers)"
+	@echo "make serve       HTTP inference on the local model store (http://127.0.0.1:8080/docs)"
 	@echo "make mlflow-ui   MLflow UI on the local store"
 	@echo "make demo-drift  append a drifted week, run again; then an undrifted week"
 	@echo "make rollback    restore the previous retail champion"
@@ -35,9 +36,10 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,viz]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,viz]" \
+		-e "./serving[s3,sklearn]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -57,14 +59,22 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks serving
+	$(BIN)/ruff format --check src tests benchmarks serving
 	$(BIN)/mypy
+	$(BIN)/hadolint infra/docker/serving.Dockerfile
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks serving
+	$(BIN)/ruff format src tests benchmarks serving
+
+# Serves what `make run` promoted; SERVING_* variables override (serving/README.md).
+serve: $(STAMP)
+	@test -f data/models/production/$(USE_CASE).json || { \
+		echo "no promoted $(USE_CASE) model in data/models: run 'make run' first"; exit 1; }
+	SERVING_MODEL_STORE_URI=$${SERVING_MODEL_STORE_URI:-data/models} \
+		SERVING_USE_CASES=$${SERVING_USE_CASES:-$(USE_CASE)} $(BIN)/mlops-serve
 
 viz: $(STAMP)
 	$(BIN)/kedro viz run --no-browser

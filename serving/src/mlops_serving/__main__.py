@@ -1,0 +1,33 @@
+"""``mlops-serve``: run the service with uvicorn (one process; scale with replicas)."""
+
+from __future__ import annotations
+
+import sys
+
+from mlops_serving.settings import SettingsError, load_settings
+
+
+def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"mlops-serve: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(2) from None
+    import uvicorn  # noqa: PLC0415
+
+    from mlops_serving.app import create_app  # noqa: PLC0415
+    from mlops_serving.observability import configure_logging  # noqa: PLC0415
+
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # the service logs one JSON line per request itself
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,438 @@
+"""The FastAPI application: routes, request parsing and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from mlops_serving import __version__
+from mlops_serving.manager import ModelManager, Slot
+from mlops_serving.observability import Metrics, ObservabilityMiddleware
+from mlops_serving.settings import Settings
+from mlops_serving.store import ModelStoreReader, open_store
+from mlops_serving.usecases import load_use_case
+from mlops_serving.usecases.base import UseCase
+
+logger = logging.getLogger("mlops_serving.app")
+THREAD_ROWS = 64  # larger batches are scored in a worker thread
+
+
+# ----------------------------------------------------------------- response models
+class ErrorItem(BaseModel):
+    field: str = Field(description="where: records[3].store_region, body, ...")
+    problem: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    detail: list[ErrorItem] = Field(default_factory=list)
+    request_id: str | None = None
+
+
+class Prediction(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    class_: str = Field(alias="class", description="class code, e.g. LA / MM / UM")
+    label: str = Field(description="human label, e.g. High price sensitivity")
+    probabilities: dict[str, float]
+    model_version: str
+    unknown_categories: list[str] = Field(
+        description="fields whose category the model never saw (scored as unknown)"
+    )
+
+
+class PredictResponse(BaseModel):
+    use_case: str
+    model_version: str
+    request_id: str
+    predictions: list[Prediction]
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, error: str, detail: list[dict[str, str]] | None = None
+    ) -> None:
+        self.status, self.error, self.detail = status, error, detail or []
+
+
+def _error_response(request: Request, exc: ApiError) -> JSONResponse:
+    body = {
+        "error": exc.error,
+        "detail": exc.detail,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+    }
+    return JSONResponse(body, status_code=exc.status)
+
+
+def _field(loc: tuple[Any, ...], batch: bool) -> str:
+    parts = list(loc)
+    out = ""
+    if batch and parts and isinstance(parts[0], int):
+        out = f"records[{parts.pop(0)}]"
+    elif not batch and parts and isinstance(parts[0], int):
+        parts.pop(0)
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "body"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise ApiError(400, "invalid Content-Length header")
+        if int(length) > limit:
+            raise ApiError(
+                413, f"request body of {length} bytes exceeds the {limit} byte limit"
+            )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"request body exceeds the {limit} byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# ------------------------------------------------------------------------ the app
+class Service:
+    def __init__(self, settings: Settings, store: ModelStoreReader) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.use_cases = [load_use_case(n) for n in settings.use_cases]
+        self.manager = ModelManager(settings, store, self.use_cases, self.metrics)
+        self.adapters = {
+            uc.name: TypeAdapter(list[uc.record_model])  # type: ignore[name-defined]
+            for uc in self.use_cases
+        }
+
+    def parse(self, use_case: UseCase, body: bytes) -> tuple[list[dict], bool]:
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"malformed JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise ApiError(
+                422,
+                "the body must be one record (a JSON object) or "
+                '{"records": [record, ...]}',
+                [{"field": "body", "problem": "not a JSON object", "type": "type"}],
+            )
+        batch = "records" in payload
+        if batch:
+            extra = sorted(set(payload) - {"records"})
+            if extra:
+                raise ApiError(
+                    422,
+                    "a batch body has only 'records'",
+                    [
+                        {"field": k, "problem": "extra field", "type": "extra"}
+                        for k in extra
+                    ],
+                )
+            records = payload["records"]
+            if not isinstance(records, list):
+                raise ApiError(
+                    422,
+                    "records must be a list of records",
+                    [{"field": "records", "problem": "not a list", "type": "type"}],
+                )
+            if not records:
+                raise ApiError(
+                    422,
+                    "empty batch",
+                    [{"field": "records", "problem": "no records", "type": "empty"}],
+                )
+            limit = self.settings.max_batch_size
+            if len(records) > limit:
+                raise ApiError(
+                    413,
+                    f"batch of {len(records)} records exceeds the maximum of {limit}",
+                    [
+                        {
+                            "field": "records",
+                            "problem": f"{len(records)} > {limit}",
+                            "type": "too_long",
+                        }
+                    ],
+                )
+        else:
+            records = [payload]
+        try:
+            validated = self.adapters[use_case.name].validate_python(records)
+        except ValidationError as exc:
+            detail = [
+                {
+                    "field": _field(e["loc"], batch),
+                    "problem": e["msg"],
+                    "type": e["type"],
+                }
+                for e in exc.errors(include_url=False, include_input=False)[:50]
+            ]
+            raise ApiError(
+                422, f"{exc.error_count()} invalid field(s)", detail
+            ) from None
+        return [r.__dict__ for r in validated], batch
+
+    async def predict(self, slot: Slot, request: Request) -> Response:
+        state = request.scope.setdefault("state", {})
+        use_case = slot.use_case
+        model = slot.current  # read once: this request is answered by this model
+        if model is None:
+            raise ApiError(503, f"no {use_case.name} model loaded yet")
+        state["model_version"] = model.version
+        body = await _read_body(request, self.settings.max_body_bytes)
+        records, _ = self.parse(use_case, body)
+        columns = use_case.columns(records)
+        if columns.n_rows > THREAD_ROWS:
+            proba = await asyncio.to_thread(model.runtime.predict_proba, columns)
+        else:
+            proba = model.runtime.predict_proba(columns)
+        bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+        if bad.size:
+            raise ApiError(
+                422,
+                "the model returned no finite probabilities for some records",
+                [
+                    {
+                        "field": f"records[{i}]",
+                        "problem": "non-finite output",
+                        "type": "value",
+                    }
+                    for i in bad[:50].tolist()
+                ],
+            )
+        predictions = use_case.render(proba, model.classes, model.class_labels)
+        unknown_total: dict[str, int] = {}
+        for rec, pred in zip(records, predictions, strict=True):
+            unknown = [
+                f
+                for f, cats in model.categories.items()
+                if rec.get(f) is not None and rec[f] not in cats
+            ]
+            for f in unknown:
+                unknown_total[f] = unknown_total.get(f, 0) + 1
+            pred["model_version"] = model.version
+            pred["unknown_categories"] = unknown
+        m = self.metrics
+        for f, n in unknown_total.items():
+            m.unknown_categories.labels(use_case.name, f).inc(n)
+        counts = np.bincount(proba.argmax(axis=1), minlength=len(model.classes))
+        for k, n in enumerate(counts.tolist()):
+            if n:
+                m.predictions.labels(
+                    use_case.name, model.version, model.classes[k]
+                ).inc(n)
+        if self.settings.emf_enabled:
+            extra = {
+                k: (v, "Count") for k, v in use_case.emf_metrics(predictions).items()
+            }
+            state["emf"] = (
+                self.settings.emf_namespace,
+                use_case.name,
+                model.version,
+                {"PredictionCount": (len(records), "Count"), **extra},
+            )
+        state["log"] = {"use_case": use_case.name, "records": len(records)}
+        out = {
+            "use_case": use_case.name,
+            "model_version": model.version,
+            "request_id": state.get("request_id"),
+            "predictions": predictions,
+        }
+        return Response(json.dumps(out).encode(), media_type="application/json")
+
+
+def create_app(settings: Settings, store: ModelStoreReader | None = None) -> FastAPI:
+    service = Service(
+        settings,
+        store or open_store(settings.model_store_uri, settings.s3_endpoint_url),
+    )
+    manager = service.manager
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await manager.start()
+        try:
+            yield
+        finally:
+            await manager.stop()
+
+    app = FastAPI(
+        title="mlops-serving",
+        version=__version__,
+        description=(
+            "Predictions from the models promoted by mlops_platform. Each model is "
+            "loaded from the production model store, checked against its golden rows "
+            "and hot-swapped when the production pointer changes."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    errors: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorResponse, "description": text}
+        for code, text in (
+            (400, "malformed JSON"),
+            (413, "body or batch too large"),
+            (422, "invalid records; each error names the field"),
+            (503, "no model loaded yet"),
+        )
+    }
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(request, exc)
+
+    @app.get("/health", tags=["ops"], summary="the process is alive")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready",
+        tags=["ops"],
+        summary="every configured model is loaded",
+        responses={503: {"description": "not every model is loaded yet"}},
+    )
+    async def ready() -> JSONResponse:
+        body = {
+            "ready": manager.ready,
+            "models": {
+                n: (s.current.version if s.current else None)
+                for n, s in manager.slots.items()
+            },
+        }
+        return JSONResponse(body, status_code=200 if manager.ready else 503)
+
+    @app.get("/v1/models", tags=["models"], summary="what each use case is serving")
+    async def models() -> dict[str, Any]:
+        return manager.status()
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(
+            generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST
+        )
+
+    @app.post(
+        "/admin/reload",
+        tags=["ops"],
+        summary="check the production pointers now (Bearer admin token)",
+        responses={
+            401: {"model": ErrorResponse, "description": "wrong or missing token"},
+            403: {"model": ErrorResponse, "description": "admin routes are off"},
+        },
+    )
+    async def reload(request: Request) -> dict[str, Any]:
+        token = settings.admin_token
+        if token is None:
+            raise ApiError(403, "admin routes are off: set SERVING_ADMIN_TOKEN")
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise ApiError(401, "invalid or missing bearer token")
+        results = await manager.check_all(force=True)
+        return {"checked": results, **manager.status()}
+
+    for uc in service.use_cases:
+        _add_predict_route(app, service, manager.slots[uc.name], errors)
+
+    routes = {r.path for r in app.routes if hasattr(r, "path")}
+    app.add_middleware(ObservabilityMiddleware, metrics=service.metrics, routes=routes)
+    _customise_openapi(app, service)
+    return app
+
+
+def _add_predict_route(
+    app: FastAPI, service: Service, slot: Slot, errors: dict[int | str, Any]
+) -> None:
+    uc = slot.use_case
+
+    async def predict(request: Request) -> Response:
+        return await service.predict(slot, request)
+
+    app.add_api_route(
+        f"/v1/{uc.name}/predict",
+        predict,
+        methods=["POST"],
+        tags=[uc.name],
+        summary=f"{uc.name}: predict one record or a batch",
+        description=(
+            f'Send one record (a JSON object) or `{{"records": [...]}}` with 1 to '
+            f"{service.settings.max_batch_size} records. Every field is required; "
+            "`null` means missing. Unknown categories are scored the way the model "
+            "was trained to score them and reported in `unknown_categories`."
+        ),
+        responses={200: {"model": PredictResponse}, **errors},
+        name=f"predict_{uc.name}",
+    )
+
+
+def _customise_openapi(app: FastAPI, service: Service) -> None:
+    """Request bodies are parsed by hand (one record or a batch); document them."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi  # noqa: PLC0415
+
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for uc in service.use_cases:
+            record = uc.record_model.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            name = record.get("title", f"{uc.name}Record")
+            components[name] = record
+            batch_name = f"{name}Batch"
+            components[batch_name] = {
+                "title": batch_name,
+                "type": "object",
+                "properties": {
+                    "records": {
+                        "type": "array",
+                        "items": {"$ref": f"#/components/schemas/{name}"},
+                        "minItems": 1,
+                        "maxItems": service.settings.max_batch_size,
+                    }
+                },
+                "required": ["records"],
+                "additionalProperties": False,
+            }
+            path = schema["paths"][f"/v1/{uc.name}/predict"]["post"]
+            path["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": f"#/components/schemas/{name}"},
+                                {"$ref": f"#/components/schemas/{batch_name}"},
+                            ]
+                        },
+                        "examples": {
+                            "one record": {"value": uc.example},
+                            "batch": {"value": {"records": [uc.example, uc.example]}},
+                        },
+                    }
+                },
+            }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,200 @@
+"""Prometheus metrics, structured JSON logs with a request id, CloudWatch EMF lines.
+
+One JSON line per request goes to stdout. For prediction requests that line also
+carries an ``_aws`` Embedded Metric Format block (PredictionLatency, PredictionCount and
+use-case metrics such as PredictedCarCount, dimensions UseCase and ModelVersion), so
+CloudWatch Logs turns it into metrics: no AWS API call on the request path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "serving_requests_total",
+            "HTTP requests",
+            ["route", "method", "status", "model_version"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "serving_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method", "status", "model_version"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "serving_predictions_total",
+            "Predicted records per class",
+            ["use_case", "model_version", "predicted_class"],
+            registry=r,
+        )
+        self.unknown_categories = Counter(
+            "serving_unknown_categories_total",
+            "Records with a category the model never saw, per field",
+            ["use_case", "field"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "serving_model_reloads_total",
+            "Model loads by outcome (loaded or refused)",
+            ["use_case", "outcome"],
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "serving_model_info",
+            "1 for the model version being served",
+            ["use_case", "model_version", "runtime"],
+            registry=r,
+        )
+        self.load_seconds = Gauge(
+            "serving_model_load_seconds",
+            "Seconds the last successful load took (fetch, verify, golden, warm-up)",
+            ["use_case"],
+            registry=r,
+        )
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("mlops_serving")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+    for name in ("uvicorn", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = [handler]
+        lg.propagate = False
+
+
+request_log = logging.getLogger("mlops_serving.request")
+
+
+def emf_block(
+    namespace: str, use_case: str, version: str, metrics: dict[str, tuple[float, str]]
+) -> dict[str, Any]:
+    """The CloudWatch EMF fields to merge into a JSON log line."""
+    return {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": [["UseCase", "ModelVersion"]],
+                    "Metrics": [
+                        {"Name": name, "Unit": unit}
+                        for name, (_, unit) in metrics.items()
+                    ],
+                }
+            ],
+        },
+        "UseCase": use_case,
+        "ModelVersion": version,
+        **{name: value for name, (value, _) in metrics.items()},
+    }
+
+
+class ObservabilityMiddleware:
+    """Pure ASGI (no per-request task switching): request id, timing, one log line,
+    Prometheus counters. Handlers put ``model_version``, ``log`` (extra fields) and
+    ``emf`` (namespace, use case, version, metrics) into ``scope["state"]``."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: set[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = None
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if REQUEST_ID.fullmatch(candidate):
+                    rid = candidate
+                break
+        rid = rid or uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        status = {"code": 500}
+        header = (b"x-request-id", rid.encode())
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            path = scope.get("path", "")
+            route = path if path in self.routes else "unmatched"
+            version = state.get("model_version", "none")
+            labels = (route, scope.get("method", ""), str(status["code"]), version)
+            self.metrics.requests.labels(*labels).inc()
+            self.metrics.latency.labels(*labels).observe(elapsed)
+            if route not in ("/metrics", "/health", "/ready"):
+                fields = {
+                    "request_id": rid,
+                    "method": scope.get("method"),
+                    "path": path,
+                    "status": status["code"],
+                    "duration_ms": round(elapsed * 1000, 3),
+                    "model_version": version,
+                    **state.get("log", {}),
+                }
+                emf = state.get("emf")
+                if emf is not None:
+                    namespace, use_case, emf_version, values = emf
+                    values = {
+                        "PredictionLatency": (round(elapsed * 1000, 3), "Milliseconds"),
+                        **values,
+                    }
+                    fields.update(emf_block(namespace, use_case, emf_version, values))
+                request_log.info("request", extra={"fields": fields})
