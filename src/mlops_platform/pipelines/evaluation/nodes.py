@@ -307,7 +307,7 @@ def prepare_promotion(
     if len(reference) > drift_params.reference_sample_rows:
         reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
     golden = golden_rows(use_case, model, test, params.golden_rows)
-    onnx, onnx_info = _export_onnx(
+    onnx, onnx_info = bundle_onnx(
         use_case, model, [validation, test, pd.DataFrame(golden["rows"])]
     )
     metrics = {
@@ -342,7 +342,7 @@ def prepare_promotion(
     )
 
 
-def _export_onnx(
+def bundle_onnx(
     use_case: UseCase, model: Any, frames: list[pd.DataFrame]
 ) -> tuple[bytes | None, dict[str, Any]]:
     """The bundle's ONNX graph, checked against the model on validation, test and golden

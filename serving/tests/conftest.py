@@ -1,0 +1,140 @@
+"""Fixtures: real bundles written by mlops_platform's own model store code.
+
+The serving package never imports mlops_platform; its tests do, to produce bundles
+exactly as a promotion does (ONNX export and parity check included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from mlops_platform import offline
+
+offline.apply()
+
+from mlops_platform.contracts import enforce_contract  # noqa: E402
+from mlops_platform.datagen.retail import RetailConfig, generate  # noqa: E402
+from mlops_platform.model_store import ModelStore, PromotionRequest  # noqa: E402
+from mlops_platform.params import CandidateParams, TrainingParams  # noqa: E402
+from mlops_platform.pipelines.evaluation.nodes import (  # noqa: E402
+    bundle_onnx,
+    golden_rows,
+    input_schema,
+)
+from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402
+from mlops_platform.use_cases.retail.models import build_candidates  # noqa: E402
+
+ADMIN_TOKEN = "test-admin-token-0123456789"
+
+
+@dataclasses.dataclass
+class Trained:
+    retail: RetailUseCase
+    train: pd.DataFrame
+    test: pd.DataFrame
+    models: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
+    retail = RetailUseCase()
+    raw_dir = tmp_path_factory.mktemp("serving-raw") / "retail"
+    generate(
+        RetailConfig(seed=5, weeks=5, customers=600, stores=40), raw_dir, progress=False
+    )
+    parts = {
+        p.stem: (
+            lambda p=p: pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
+        )
+        for p in sorted(raw_dir.glob("*.csv"))
+    }
+    raw, _ = retail.ingest(parts)
+    gold = retail.build_gold(enforce_contract(raw, retail.contract).valid)
+    gold = gold[gold["label"] != "XX"]
+    last = gold["shop_week"].max()
+    train, test = gold[gold["shop_week"] < last], gold[gold["shop_week"] == last]
+    candidates = build_candidates(
+        retail.numeric_features,
+        retail.categorical_features,
+        TrainingParams(
+            random_state=0,
+            candidates={
+                "hist_gradient_boosting": CandidateParams(params={"max_iter": 60}),
+                "logistic_regression": CandidateParams(params={"max_iter": 300}),
+            },
+        ),
+    )
+    x = retail.model_input(train)
+    models = {name: m.fit(x, train["label"]) for name, m in candidates.items()}
+    return Trained(retail, train, test, models)
+
+
+Publish = Callable[..., str]
+
+
+def publish_bundle(
+    trained: Trained,
+    root: Path,
+    model_name: str = "hist_gradient_boosting",
+    onnx: bool = True,
+    tamper: Callable[[PromotionRequest], None] | None = None,
+) -> str:
+    """Write a bundle the way the promotion node does, then move the pointer."""
+    retail, model = trained.retail, trained.models[model_name]
+    golden = golden_rows(retail, model, trained.test, 25)
+    blob, info = (
+        bundle_onnx(retail, model, [trained.test])
+        if onnx
+        else (None, {"reason": "off"})
+    )
+    request = PromotionRequest(
+        use_case="retail",
+        promote=True,
+        reason=f"test: {model_name}",
+        model=model,
+        input_schema=input_schema(retail, trained.train),
+        metrics={"headline": {"accuracy": 0.5, "macro_f1": 0.5}},
+        golden=golden,
+        reference=trained.train[retail.features].head(50).reset_index(drop=True),
+        manifest_extra={
+            "model_name": model_name,
+            "features": retail.features,
+            "trained_at": "2026-11-01T00:00:00+00:00",
+        },
+        onnx=blob,
+        onnx_info=info,
+    )
+    if tamper:
+        tamper(request)
+    store = ModelStore(str(root), "retail")
+    version = store.write_bundle(request, {})
+    store.promote(version, request.reason, {})
+    return version
+
+
+@pytest.fixture
+def store_root(tmp_path: Path) -> Path:
+    root = tmp_path / "models"
+    root.mkdir()
+    return root
+
+
+@pytest.fixture
+def publish(trained: Trained, store_root: Path) -> Publish:
+    def _publish(**kwargs: Any) -> str:
+        return publish_bundle(trained, store_root, **kwargs)
+
+    return _publish
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
