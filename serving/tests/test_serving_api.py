@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from conftest import ADMIN_TOKEN, Trained, publish_bundle
 from fastapi.testclient import TestClient
-
 from mlops_serving.app import create_app
 from mlops_serving.settings import SettingsError, load_settings
 from mlops_serving.usecases import retail as retail_module
