@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -318,7 +318,12 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
     async def models() -> dict[str, Any]:
         return manager.status()
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics (text exposition format)",
+        response_class=PlainTextResponse,
+    )
     async def metrics() -> Response:
         return Response(
             generate_latest(service.metrics.registry), media_type=CONTENT_TYPE_LATEST
