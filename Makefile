@@ -20,7 +20,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 
-.PHONY: install run data test lint format serve viz viz-build mlflow-ui demo-drift rollback benchmark clean-data help
+.PHONY: install run data test lint format serve viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving clean-data help
 
 help:
 	@echo "make run         install, generate retail data if data/raw has none, kedro run"
@@ -93,6 +93,10 @@ rollback: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/lifecycle_benchmark.py
+
+# Needs a promoted champion (make run) and wrk (apt-get install wrk).
+benchmark-serving: $(STAMP)
+	$(BIN)/python benchmarks/serving_benchmark.py
 
 clean-data:
 	find data -mindepth 2 ! -name .gitkeep -delete 2>/dev/null || true
