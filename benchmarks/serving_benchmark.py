@@ -108,7 +108,8 @@ def wrk(url: str, path: str, bodies: Path, conns: int, duration: int) -> dict:
 
     def pct(p: str) -> float:
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert m, out
+        if not m:
+            raise SystemExit(f"cannot read the {p}th percentile from wrk:\n{out}")
         value, unit = float(m.group(1)), m.group(2)
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
@@ -341,14 +342,17 @@ def report(results: dict, manifest: dict, args) -> None:
             + f" | {r['batch100']['records_per_s']:,.0f} | {r.get('rss_mb', '')} |"
         )
     print("\nRatios to `mlflow models serve` (same run):\n")
+    peer_batch = peer["batch100"]["records_per_s"]
     for name in ("mlops-serving-onnx", "mlops-serving-sklearn"):
         r = results[name]
-        ratio = {c: r["single"][c]["rps"] / peer["single"][c]["rps"] for c in CONCURRENCY}
+        ratio = {
+            c: r["single"][c]["rps"] / peer["single"][c]["rps"] for c in CONCURRENCY
+        }
         print(
             f"- {name}: single-record throughput "
             + ", ".join(f"c={c} {v:.1f}x" for c, v in ratio.items())
             + f"; batch-100 records/s "
-            f"{r['batch100']['records_per_s'] / peer['batch100']['records_per_s']:.1f}x; "
+            f"{r['batch100']['records_per_s'] / peer_batch:.1f}x; "
             f"p99 at c=8 {r['single'][8]['p99_ms']:.1f} ms "
             f"(mlflow {peer['single'][8]['p99_ms']:.1f} ms)"
         )
