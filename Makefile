@@ -20,13 +20,14 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 
-.PHONY: install run data test lint format serve viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving clean-data help
+.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving clean-data help
 
 help:
 	@echo "make run         install, generate retail data if data/raw has none, kedro run"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff, ruff format --check, mypy"
 	@echo "make viz         kedro viz run (lineage with medallion layers)"
+	@echo "make aws-demo    the lifecycle on an S3 data lake (conf/aws) on a local moto server"
 	@echo "make serve       HTTP inference on the local model store (http://127.0.0.1:8080/docs)"
 	@echo "make mlflow-ui   MLflow UI on the local store"
 	@echo "make demo-drift  append a drifted week, run again; then an undrifted week"
@@ -75,6 +76,10 @@ serve: $(STAMP)
 		echo "no promoted $(USE_CASE) model in data/models: run 'make run' first"; exit 1; }
 	SERVING_MODEL_STORE_URI=$${SERVING_MODEL_STORE_URI:-data/models} \
 		SERVING_USE_CASES=$${SERVING_USE_CASES:-$(USE_CASE)} $(BIN)/mlops-serve
+
+# The lifecycle on an S3 data lake (conf/aws) served by a moto server on loopback.
+aws-demo: data
+	$(BIN)/python -m mlops_platform.aws.demo
 
 viz: $(STAMP)
 	$(BIN)/kedro viz run --no-browser

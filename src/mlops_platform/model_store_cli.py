@@ -37,7 +37,9 @@ def _project_config(
             root = str(project_path / root)
         mlflow_conf = config.get("mlflow") or {}
         uri = (mlflow_conf.get("server") or {}).get("mlflow_tracking_uri")
-    return root, {}, uri
+        # the same storage options as the catalog's datasets (S3 endpoint on aws)
+        options = dict((config.get("credentials") or {}).get("lake") or {})
+    return root, options, uri
 
 
 def _store(args: argparse.Namespace) -> tuple[ModelStore, str | None]:

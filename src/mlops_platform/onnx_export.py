@@ -334,7 +334,7 @@ def _hgb_graph(
 @contextlib.contextmanager
 def _skl2onnx_bool_fix() -> Iterator[None]:
     """skl2onnx 1.20 passes a Python ``False`` for leaves next to numpy ints in
-    ``nodes_missing_value_tracks_true``; protobuf rejects the mix. Cast to int."""
+    ``nodes_missing_value_tracks_true``; protobuf 7 rejects the mix. Cast to int."""
     from skl2onnx.common import tree_ensemble  # noqa: PLC0415
 
     original = tree_ensemble.add_node

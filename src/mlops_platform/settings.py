@@ -13,6 +13,7 @@ warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` me
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
+from mlops_platform.aws.lake import RESOLVERS  # noqa: E402
 from mlops_platform.hooks import LifecycleHooks  # noqa: E402
 
 HOOKS = (LifecycleHooks(),)
@@ -25,4 +26,6 @@ CONFIG_LOADER_ARGS = {
         "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
         "mlflow": ["mlflow*", "mlflow*/**"],
     },
+    # ${lake:} and ${mlflow_tracking:}: the S3 data lake of conf/aws (aws/lake.py)
+    "custom_resolvers": RESOLVERS,
 }

@@ -1,0 +1,1 @@
+"""The AWS side: the S3 data lake environment (``conf/aws``)."""

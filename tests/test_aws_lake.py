@@ -1,0 +1,173 @@
+"""`kedro run --env aws`: the whole retail lifecycle against an S3 data lake on a moto
+server (loopback), compared with the local run on the same data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlops_platform.aws import lake
+from mlops_platform.aws.moto_lake import (
+    create_bucket,
+    lake_env,
+    list_keys,
+    moto_server,
+    read_json,
+    upload_folder,
+)
+from mlops_platform.scratch import scratch_project
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+BUCKET, PREFIX = "mlops-lake-test", "team/mlops"
+COMPARED = ("gold", "models", "reports")
+
+
+def run(args: list[str], cwd: Path, env: dict | None = None, ok: bool = True):
+    full = {
+        **os.environ,
+        "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        args,
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = scratch_project(REPO, tmp_path_factory.mktemp("aws"))
+    run(
+        [sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
+         "data/raw/retail", "--weeks", "6", "--customers", "700", "--stores", "50",
+         "--quiet"],
+        project,
+    )  # fmt: skip
+    run([sys.executable, "-m", "kedro", "run"], project)  # the local reference
+    return project
+
+
+def local_files(project: Path) -> set[str]:
+    out = set()
+    for layer in COMPARED:
+        for p in (project / "data" / layer).rglob("*"):
+            if p.is_file() and p.name != ".gitkeep":
+                out.add(p.relative_to(project / "data").as_posix())
+    return out
+
+
+def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
+    with moto_server() as endpoint:
+        create_bucket(endpoint, BUCKET)
+        upload_folder(
+            endpoint, project / "data/raw/retail", BUCKET, f"{PREFIX}/raw/retail"
+        )
+        env = lake_env(endpoint, BUCKET, PREFIX, f"sqlite:///{tmp_path}/mlflow.db")
+        run([sys.executable, "-m", "kedro", "run", "--env", "aws"], project, env)
+        keys = list_keys(endpoint, BUCKET, PREFIX + "/")
+        rel = {k.removeprefix(PREFIX + "/") for k in keys}
+        # Same artifacts as the local run, in S3 (silver's partition files aside).
+        in_s3 = {k for k in rel if k.split("/")[0] in COMPARED}
+        assert in_s3 == local_files(project)
+        assert any(
+            k.startswith("silver/retail/transactions/STORE_REGION=") for k in rel
+        )
+        assert "silver/retail/quarantine.parquet" in rel
+        assert any(k.startswith("mlflow/artifacts/") for k in rel)  # MLflow artifacts
+        # Same decision and the same model.
+        pointer = read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")
+        local_pointer = json.loads(
+            (project / "data/models/production/retail.json").read_text()
+        )
+        assert pointer["version"] == local_pointer["version"] == "v0001"
+        assert pointer["reason"] == local_pointer["reason"]
+        manifest = read_json(
+            endpoint, BUCKET, f"{PREFIX}/models/versions/retail/v0001/manifest.json"
+        )
+        local_manifest = json.loads(
+            (project / "data/models/versions/retail/v0001/manifest.json").read_text()
+        )
+        for key in ("model_name", "data_hash", "features", "training_periods"):
+            assert manifest[key] == local_manifest[key]
+        golden = read_json(
+            endpoint, BUCKET, f"{PREFIX}/models/versions/retail/v0001/golden.json"
+        )
+        local_golden = json.loads(
+            (project / "data/models/versions/retail/v0001/golden.json").read_text()
+        )
+        assert golden["rows"] == local_golden["rows"]
+        for a, b in zip(golden["expected"], local_golden["expected"], strict=True):
+            assert a["class"] == b["class"]
+            for c, p in a["probabilities"].items():
+                assert abs(p - b["probabilities"][c]) < 1e-9
+        assert manifest["mlflow"]["tracking_uri"].startswith("sqlite:///")
+        evaluation = read_json(
+            endpoint, BUCKET, f"{PREFIX}/reports/retail/evaluation.json"
+        )
+        local_eval = json.loads(
+            (project / "data/reports/retail/evaluation.json").read_text()
+        )
+        assert evaluation["challenger"] == local_eval["challenger"]
+        # The model-store command reads the same S3 store through the aws config.
+        status = run(
+            [str(Path(sys.executable).parent / "mlops-model"), "status", "--use-case",
+             "retail", "--env", "aws", "--project-path", str(project)],
+            project, env,
+        )  # fmt: skip
+        printed = status.stdout[status.stdout.index("\n{") + 1 :]  # after Kedro's log
+        assert json.loads(printed)["pointer"]["version"] == "v0001"
+
+
+def test_aws_environment_names_a_missing_bucket(project):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_LAKE")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--env", "aws"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "MLOPS_LAKE_BUCKET is not set" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("bucket", "prefix", "message"),
+    [
+        ("Bad_Bucket", "mlops", "not a valid S3 bucket name"),
+        ("ok-bucket", "../x", "not a valid key prefix"),
+    ],
+)
+def test_lake_root_validates(monkeypatch, bucket, prefix, message):
+    monkeypatch.setenv(lake.BUCKET_VAR, bucket)
+    monkeypatch.setenv(lake.PREFIX_VAR, prefix)
+    with pytest.raises(lake.LakeConfigError, match=message):
+        lake.lake_root()
+
+
+def test_lake_root_and_tracking(monkeypatch):
+    monkeypatch.setenv(lake.BUCKET_VAR, "my-lake")
+    monkeypatch.setenv(lake.PREFIX_VAR, "/a/b/")
+    assert lake.lake_root() == "s3://my-lake/a/b"
+    arn = "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlops"
+    monkeypatch.setenv(lake.TRACKING_VAR, arn)
+    assert lake.mlflow_tracking() == arn
+    monkeypatch.setenv(lake.TRACKING_VAR, "ftp://x")
+    with pytest.raises(lake.LakeConfigError, match="MLOPS_MLFLOW_TRACKING_URI"):
+        lake.mlflow_tracking()
