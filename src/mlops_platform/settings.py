@@ -25,6 +25,7 @@ CONFIG_LOADER_ARGS = {
     "config_patterns": {
         "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
         "mlflow": ["mlflow*", "mlflow*/**"],
+        "sagemaker": ["sagemaker*"],
     },
     # ${lake:} and ${mlflow_tracking:}: the S3 data lake of conf/aws (aws/lake.py)
     "custom_resolvers": RESOLVERS,

@@ -1,0 +1,297 @@
+"""Compile a use case's Kedro pipelines into one SageMaker Pipeline.
+
+On top of kedro-sagemaker's generator (``Kedro1Generator``), three changes:
+
+* **one step per stage, not per node**: ``<uc>.data_engineering``, ``<uc>.drift``,
+  ``<uc>.training``, ``<uc>.evaluation`` and ``<uc>.reporting`` each run as one
+  ProcessingStep (``python -m mlops_platform.aws.sagemaker.step``, the standard Kedro
+  runner). A pre-flight check refuses to compile when a dataset that crosses a step
+  boundary is not persisted (an in-memory dataset would be empty in the next container).
+* **drift-gated training**: the drift step writes ``drift_decision.json`` as a property
+  file; a ConditionStep runs training, evaluation and reporting only when the decision
+  says train (drift, no champion, or the ``force_retrain`` Kedro parameter) or the
+  ``ForceRetrain`` pipeline parameter is true. Otherwise the execution ends successfully
+  and the drift report says "champion vN kept".
+* **one MLflow run**: the data_engineering step starts it and publishes its id as a
+  property file; every later step resumes it (``MLFLOW_RUN_ID``).
+
+Resources come from ``conf/aws/sagemaker.yml`` by stage tag with a ``__default__`` (the
+plugin's own lookup, now applied to steps). Every flattened Kedro parameter is a
+pipeline parameter passed to every step (the plugin's mechanism), so overrides reach
+all steps, not only TrainingSteps.
+
+Caching: no step is cached. Every step reads state that is not in its arguments (new
+raw files under the same prefix, the current champion pointer), so SageMaker's cache
+key (the step's arguments) would replay stale outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from kedro.pipeline import Pipeline
+from sagemaker.network import NetworkConfig
+from sagemaker.processing import ProcessingOutput, Processor
+from sagemaker.workflow.condition_step import ConditionStep
+from sagemaker.workflow.conditions import ConditionEquals, ConditionOr
+from sagemaker.workflow.entities import PipelineVariable
+from sagemaker.workflow.execution_variables import ExecutionVariables
+from sagemaker.workflow.functions import Join, JsonGet
+from sagemaker.workflow.parameters import ParameterBoolean
+from sagemaker.workflow.pipeline import Pipeline as SageMakerPipeline
+from sagemaker.workflow.pipeline_context import PipelineSession
+from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.step_collections import StepCollection
+from sagemaker.workflow.steps import ProcessingStep, Step
+
+from mlops_platform.aws.sagemaker.kedro1_compat import (
+    Kedro1Generator,
+    check_plugin_version,
+    dataset_type,
+)
+
+STAGES = ("data_engineering", "drift", "training", "evaluation", "reporting")
+GATED = ("training", "evaluation", "reporting")
+PROCESSING = "/opt/ml/processing"
+DRIFT_DIR = f"{PROCESSING}/drift"
+MLFLOW_DIR = f"{PROCESSING}/mlflow"
+MEMORY_TYPES = {
+    "kedro.io.memory_dataset.MemoryDataset",
+    "kedro.io.shared_memory_dataset.SharedMemoryDataset",
+    None,  # not in the catalog at all: Kedro would make it a MemoryDataset
+}
+
+
+class CompileError(ValueError):
+    """The Kedro pipelines cannot be compiled into a correct SageMaker pipeline."""
+
+
+@dataclass(frozen=True)
+class StepGroup:
+    use_case: str
+    stage: str
+    pipeline: Pipeline
+
+    @property
+    def pipeline_name(self) -> str:
+        return f"{self.use_case}.{self.stage}"
+
+    @property
+    def step_name(self) -> str:
+        return f"{self.use_case}-{self.stage}".replace("_", "-")
+
+
+def stage_groups(use_case: str, pipelines: dict[str, Pipeline]) -> list[StepGroup]:
+    missing = [f"{use_case}.{s}" for s in STAGES if f"{use_case}.{s}" not in pipelines]
+    if missing:
+        raise CompileError(f"pipelines not registered: {missing}")
+    return [StepGroup(use_case, s, pipelines[f"{use_case}.{s}"]) for s in STAGES]
+
+
+def preflight(groups: list[StepGroup], catalog: Any) -> list[str]:
+    """Datasets that cross a step boundary; raise if any of them is not persisted."""
+    producer: dict[str, str] = {}
+    for g in groups:
+        for ds in g.pipeline.all_outputs():
+            producer[ds] = g.step_name
+    crossing, problems = set(), []
+    for g in groups:
+        for ds in sorted(g.pipeline.inputs()):
+            if ds.startswith("params:") or ds == "parameters":
+                continue
+            if ds in producer and producer[ds] != g.step_name:
+                crossing.add(ds)
+                kind = dataset_type(catalog, ds)
+                if kind in MEMORY_TYPES:
+                    problems.append(
+                        f"{ds!r} ({kind or 'not in the catalog: in memory'}) is "
+                        f"written by step {producer[ds]} and read by step {g.step_name}"
+                    )
+    if problems:
+        raise CompileError(
+            "datasets crossing a step boundary must be persisted (each step is its "
+            "own container): " + "; ".join(problems)
+        )
+    return sorted(crossing)
+
+
+class StagedPipelineGenerator(Kedro1Generator):
+    """kedro-sagemaker's generator, grouping nodes into one step per stage."""
+
+    def __init__(self, use_case: str, *args: Any, step_env: dict[str, str], **kw: Any):
+        super().__init__(f"{use_case}", *args, **kw)
+        self.use_case = use_case
+        self.step_env = step_env  # the lake location and MLflow tracking URI
+
+    def _get_resources_for_node(self, node: Any) -> Any:
+        """The plugin takes the first lookup (the node *name*) even when it finds
+        nothing, so resources by tag never apply; take the first match instead."""
+        resources = self.config.aws.resources
+        match = next(
+            (resources[n] for n in [node.name, *node.tags] if n in resources), None
+        )
+        base = self._get_default_resources()
+        if "__default__" in resources:
+            base = base.model_copy(update=resources["__default__"].model_dump())
+        if match is None:
+            return base
+        return base.model_copy(
+            update={k: v for k, v in match.model_dump().items() if v is not None}
+        )
+
+    def _get_sagemaker_pipeline_name(self) -> str:
+        mapping = self.config.aws.sagemaker.pipeline_names_mapping or {}
+        return mapping.get(self.use_case, f"mlops-{self.use_case}".replace("_", "-"))
+
+    def _command(
+        self, group: StepGroup, extra: list[str]
+    ) -> list[str | PipelineVariable]:
+        return [
+            "python",
+            "-m",
+            "mlops_platform.aws.sagemaker.step",
+            "--env",
+            self.kedro_context.env or "aws",
+            "--pipeline",
+            group.pipeline_name,
+            *extra,
+        ]
+
+    def _output(self, group: StepGroup, name: str, source: str) -> ProcessingOutput:
+        """Property files land in the lake, under the execution's id (an explicit
+        destination: the SDK's default would ask STS for the account's default bucket
+        at compile time)."""
+        root = self.step_env.get("MLOPS_LAKE_PREFIX", "mlops").strip("/")
+        destination = Join(
+            on="/",
+            values=[
+                f"s3://{self.config.aws.bucket}/{root}/sagemaker",
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                group.step_name,
+                name,
+            ],
+        )
+        return ProcessingOutput(
+            output_name=name, source=source, destination=destination
+        )
+
+    def _step(
+        self,
+        group: StepGroup,
+        env: dict[str, Any],
+        extra: list[str],
+        outputs: list[ProcessingOutput],
+        property_files: list[PropertyFile],
+    ) -> ProcessingStep:
+        res = self._get_resources_for_node(
+            SimpleNamespace(name=group.step_name, tags=[group.stage])
+        )
+        processor = Processor(
+            entrypoint=self._command(group, extra),
+            role=self._execution_role,
+            image_uri=self.docker_image,
+            instance_count=res.instance_count or 1,
+            instance_type=res.instance_type,
+            max_runtime_in_seconds=res.timeout_seconds,
+            env=env,
+            network_config=NetworkConfig(
+                security_group_ids=res.security_group_ids, subnets=res.subnets
+            ),
+            sagemaker_session=self._session,
+        )
+        return ProcessingStep(
+            group.step_name,
+            processor=processor,
+            outputs=outputs or None,
+            property_files=property_files or None,
+            display_name=group.pipeline_name,
+            description=f"kedro run --env aws --pipeline {group.pipeline_name}",
+        )
+
+    def generate(self) -> SageMakerPipeline:
+        check_plugin_version()
+        from kedro.framework.project import pipelines  # noqa: PLC0415
+
+        groups = stage_groups(self.use_case, dict(pipelines))
+        self.crossing = preflight(groups, self.kedro_context.catalog)
+        self._session = PipelineSession()
+        sm_params, param_envs = self._prepare_sagemaker_params()
+        force = ParameterBoolean("ForceRetrain", default_value=False)
+        base_env: dict[str, Any] = {
+            **self.step_env,
+            "KEDRO_SAGEMAKER_EXECUTION_ARN": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            **param_envs,
+        }
+        by_stage = {g.stage: g for g in groups}
+
+        mlflow_file = PropertyFile(
+            name="MlflowRun", output_name="mlflow", path="mlflow_run.json"
+        )
+        de = self._step(
+            by_stage["data_engineering"],
+            base_env,
+            ["--start-mlflow-run", f"{MLFLOW_DIR}/mlflow_run.json"],
+            [self._output(by_stage["data_engineering"], "mlflow", MLFLOW_DIR)],
+            [mlflow_file],
+        )
+        run_env = {
+            **base_env,
+            "MLFLOW_RUN_ID": JsonGet(
+                step_name=de.name, property_file=mlflow_file, json_path="run_id"
+            ),
+        }
+        drift_file = PropertyFile(
+            name="DriftDecision", output_name="drift", path="drift_decision.json"
+        )
+        drift = self._step(
+            by_stage["drift"],
+            {**run_env, "MLOPS_FORCE_RETRAIN": force.to_string()},
+            [
+                "--export",
+                f"{self.use_case}.decision_drift={DRIFT_DIR}/drift_decision.json",
+            ],
+            [self._output(by_stage["drift"], "drift", DRIFT_DIR)],
+            [drift_file],
+        )
+        drift.add_depends_on([de])
+        gated: list[Step | StepCollection] = []
+        previous = None
+        for stage in GATED:
+            step = self._step(by_stage[stage], run_env, [], [], [])
+            if previous is not None:
+                step.add_depends_on([previous])
+            gated.append(step)
+            previous = step
+        condition = ConditionStep(
+            name=f"{self.use_case}-train-or-keep".replace("_", "-"),
+            conditions=[
+                ConditionOr(
+                    conditions=[
+                        ConditionEquals(  # the SDK's hint omits JsonGet
+                            left=JsonGet(  # type: ignore[arg-type]
+                                step_name=drift.name,
+                                property_file=drift_file,
+                                json_path="train",
+                            ),
+                            right=True,
+                        ),
+                        ConditionEquals(left=force, right=True),
+                    ]
+                )
+            ],
+            if_steps=gated,
+            else_steps=[],
+        )
+        return SageMakerPipeline(
+            self._get_sagemaker_pipeline_name(),
+            sagemaker_session=self._session,
+            steps=[de, drift, condition],
+            parameters=[force, *sm_params],
+        )
+
+
+def definition(pipeline: SageMakerPipeline) -> dict[str, Any]:
+    return dict(json.loads(pipeline.definition()))

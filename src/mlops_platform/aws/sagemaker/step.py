@@ -1,0 +1,129 @@
+"""The container entrypoint of every compiled step: one Kedro pipeline, one process.
+
+    python -m mlops_platform.aws.sagemaker.step --env aws --pipeline retail.drift \\
+        [--start-mlflow-run FILE] [--export DATASET=FILE ...]
+
+* Kedro parameters: every ``KEDRO_SAGEMAKER_PARAM_KEY_<i>`` / ``_VALUE_<i>`` pair the
+  compiled definition sets (one pipeline parameter each, so any of them can be
+  overridden per execution) becomes a runtime parameter; ``MLOPS_FORCE_RETRAIN=true``
+  (the ``ForceRetrain`` pipeline parameter) sets ``<uc>.drift.force_retrain``.
+* ``--start-mlflow-run FILE``: start the execution's MLflow run, write its id to FILE
+  (a property file); later steps resume it through ``MLFLOW_RUN_ID``.
+* ``--export DATASET=FILE``: after the run, copy a JSON dataset to FILE (the drift
+  decision the ConditionStep reads).
+Exit status 0 only if the pipeline ran to the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+PARAM_KEY = "KEDRO_SAGEMAKER_PARAM_KEY_"
+PARAM_VALUE = "KEDRO_SAGEMAKER_PARAM_VALUE_"
+logger = logging.getLogger("mlops_platform.aws.sagemaker.step")
+
+
+def _value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def runtime_params(environ: dict[str, str], use_case: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, name in environ.items():
+        if key.startswith(PARAM_KEY):
+            index = key.removeprefix(PARAM_KEY)
+            raw = environ.get(PARAM_VALUE + index)
+            if raw is None:
+                raise SystemExit(f"{key} has no {PARAM_VALUE}{index}")
+            params[name] = _value(raw)
+    force = environ.get("MLOPS_FORCE_RETRAIN", "false").strip().lower()
+    if force not in ("true", "false"):
+        raise SystemExit(f"MLOPS_FORCE_RETRAIN={force!r}: expected true or false")
+    if force == "true":
+        params[f"{use_case}.drift.force_retrain"] = True
+    return params
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``a.b.c: v`` -> ``{a: {b: {c: v}}}`` (Kedro merges runtime params as a tree)."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def start_mlflow_run(project: Path, env: str, target: Path) -> str:
+    import mlflow  # noqa: PLC0415
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+
+    with KedroSession.create(project_path=project, env=env) as session:
+        conf = session.load_context().config_loader["mlflow"]  # type: ignore[attr-defined]
+    mlflow.set_tracking_uri(conf["server"]["mlflow_tracking_uri"])
+    experiment = conf["tracking"]["experiment"]
+    name = experiment["name"]
+    if mlflow.get_experiment_by_name(name) is None:
+        mlflow.create_experiment(
+            name,
+            artifact_location=experiment["create_experiment_kwargs"].get(
+                "artifact_location"
+            ),
+        )
+    mlflow.set_experiment(name)
+    arn = os.environ.get("KEDRO_SAGEMAKER_EXECUTION_ARN", "local")
+    with mlflow.start_run(
+        run_name=f"sagemaker {arn.rsplit('/', 1)[-1]}",
+        tags={"sagemaker_execution_arn": arn},
+    ) as run:
+        run_id = str(run.info.run_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({"run_id": run_id}))
+    return run_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="run one compiled SageMaker step")
+    parser.add_argument("--env", default="aws")
+    parser.add_argument("--pipeline", required=True)
+    parser.add_argument("--start-mlflow-run", type=Path, default=None)
+    parser.add_argument("--export", action="append", default=[])
+    args = parser.parse_args(argv)
+    use_case = args.pipeline.split(".", 1)[0]
+    project = Path.cwd()
+
+    from kedro.framework.session import KedroSession  # noqa: PLC0415
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    bootstrap_project(project)
+    if args.start_mlflow_run is not None and not os.environ.get("MLFLOW_RUN_ID"):
+        os.environ["MLFLOW_RUN_ID"] = start_mlflow_run(
+            project, args.env, args.start_mlflow_run
+        )
+    params = _nest(runtime_params(dict(os.environ), use_case))
+    with KedroSession.create(
+        project_path=project, env=args.env, runtime_params=params
+    ) as session:
+        session.run(pipeline_name=args.pipeline)  # type: ignore[call-arg]
+        catalog = session.load_context().catalog  # type: ignore[attr-defined]
+        for spec in args.export:
+            name, _, target = spec.partition("=")
+            path = Path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(catalog.load(name), default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

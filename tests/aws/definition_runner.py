@@ -1,0 +1,190 @@
+"""Execute a compiled SageMaker pipeline definition here, step by step, the way
+SageMaker would: the exact container entrypoint, arguments and environment of each
+ProcessingStep (parameters, execution variables, Join and JsonGet resolved), outputs
+uploaded to their S3 destinations, property files read back, ConditionSteps evaluated.
+
+What differs from a real execution, and only this: the command runs in a subprocess on
+this machine with the project as working directory (the image's WORKDIR), and the
+container's ``/opt/ml/processing`` is a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONTAINER_ROOT = "/opt/ml/processing"
+EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:000000000000:pipeline/x/execution"
+
+
+@dataclass
+class Execution:
+    definition: dict[str, Any]
+    project: Path
+    scratch: Path
+    base_env: dict[str, str]
+    s3: Any
+    parameters: dict[str, Any] = field(default_factory=dict)
+    execution_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    property_files: dict[tuple[str, str], dict] = field(default_factory=dict)
+    logs: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        values: dict[str, Any] = {}
+        for p in self.definition["Parameters"]:
+            values[p["Name"]] = p.get("DefaultValue")
+        for name, value in self.parameters.items():
+            if name not in values:
+                raise KeyError(f"no pipeline parameter {name!r}")
+            values[name] = value
+        self.values = values
+
+    # ----------------------------------------------------------------- values
+    def _text(self, value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Get" in value:
+            ref = value["Get"]
+            if ref.startswith("Parameters."):
+                return self.values[ref.removeprefix("Parameters.")]
+            if ref == "Execution.PipelineExecutionId":
+                return self.execution_id
+            if ref == "Execution.PipelineExecutionArn":
+                return f"{EXECUTION_ARN}/{self.execution_id}"
+            raise ValueError(f"unsupported reference {ref}")
+        if "Std:Join" in value:
+            spec = value["Std:Join"]
+            return spec["On"].join(self._text(self.resolve(v)) for v in spec["Values"])
+        if "Std:JsonGet" in value:
+            spec = value["Std:JsonGet"]
+            ref = spec["PropertyFile"]["Get"]  # Steps.<step>.PropertyFiles.<name>
+            _, step, _, name = ref.split(".", 3)
+            data: Any = self.property_files[(step, name)]
+            for part in spec["Path"].split("."):
+                data = data[part]
+            return data
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    # ------------------------------------------------------------------ steps
+    def run(self) -> None:
+        self._run_steps(self.definition["Steps"])
+
+    def _run_steps(self, steps: list[dict[str, Any]]) -> None:
+        pending = list(steps)
+        while pending:
+            ready = [
+                s
+                for s in pending
+                if all(
+                    d in self.ran or d in self.skipped for d in s.get("DependsOn", [])
+                )
+                and self._references_ready(s)
+            ]
+            if not ready:
+                raise RuntimeError(f"no step can run: {[s['Name'] for s in pending]}")
+            for step in ready:
+                pending.remove(step)
+                if step["Type"] == "Processing":
+                    self._processing(step)
+                elif step["Type"] == "Condition":
+                    self._condition(step)
+                else:
+                    raise ValueError(f"unsupported step type {step['Type']}")
+
+    def _references_ready(self, step: dict[str, Any]) -> bool:
+        text = json.dumps(step.get("Arguments", {}))
+        for other in self.definition["Steps"]:
+            name = other["Name"]
+            if name != step["Name"] and f"Steps.{name}." in text:
+                if name not in self.ran:
+                    return False
+        return True
+
+    def _local(self, path: str, step: str) -> str:
+        return path.replace(CONTAINER_ROOT, str(self.scratch / step / "processing"))
+
+    def _processing(self, step: dict[str, Any]) -> None:
+        name, args = step["Name"], step["Arguments"]
+        app = args["AppSpecification"]
+        command = [
+            self._local(self._text(a), name)
+            for a in self.resolve(
+                app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
+            )
+        ]
+        env = {k: self._text(v) for k, v in self.resolve(args["Environment"]).items()}
+        proc = subprocess.run(
+            command,
+            cwd=self.project,
+            env={**self.base_env, **env},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        self.logs[name] = proc.stdout[-3000:] + proc.stderr[-6000:]
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"step {name} failed ({proc.returncode}):\n{self.logs[name]}"
+            )
+        outputs = {}
+        for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+            local = Path(self._local(out["S3Output"]["LocalPath"], name))
+            uri = self.resolve(out["S3Output"]["S3Uri"])
+            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+            for f in local.rglob("*"):
+                if f.is_file():
+                    key = f"{prefix}/{f.relative_to(local).as_posix()}"
+                    self.s3.upload_file(str(f), bucket, key)
+            outputs[out["OutputName"]] = local
+        for pf in step.get("PropertyFiles", []):
+            path = outputs[pf["OutputName"]] / pf["FilePath"]
+            self.property_files[(name, pf["PropertyFileName"])] = json.loads(
+                path.read_text()
+            )
+        self.ran.append(name)
+
+    def _truth(self, condition: dict[str, Any]) -> bool:
+        kind = condition["Type"]
+        if kind == "Or":
+            return any(self._truth(c) for c in condition["Conditions"])
+        if kind == "And":
+            return all(self._truth(c) for c in condition["Conditions"])
+        if kind == "Equals":
+            left = self.resolve(condition["LeftValue"])
+            right = self.resolve(condition["RightValue"])
+            if isinstance(right, bool) and isinstance(left, str):
+                left = left.lower() == "true"
+            return bool(left == right)
+        raise ValueError(f"unsupported condition {kind}")
+
+    def _condition(self, step: dict[str, Any]) -> None:
+        args = step["Arguments"]
+        outcome = all(self._truth(c) for c in args["Conditions"])
+        chosen, other = (
+            (args["IfSteps"], args["ElseSteps"])
+            if outcome
+            else (args["ElseSteps"], args["IfSteps"])
+        )
+        self.ran.append(step["Name"])
+        self.skipped += [s["Name"] for s in other]
+        self._run_steps(chosen)
+
+
+def base_environment() -> dict[str, str]:
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "TMPDIR", "KEDRO_LOGGING_CONFIG")
+    return {k: v for k, v in os.environ.items() if k in keep or k.startswith("AWS_")}

@@ -1,0 +1,268 @@
+"""The compiled SageMaker pipeline: its structure, the pre-flight check, upsert and
+start against a moto server, and proof that the steps really execute (every step's
+exact command and environment, run here against the moto S3 bucket)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline, node
+from kedro_datasets.json import JSONDataset
+
+from mlops_platform.aws.moto_lake import (
+    create_bucket,
+    lake_env,
+    list_keys,
+    moto_server,
+    read_json,
+    s3_client,
+    upload_folder,
+)
+from mlops_platform.aws.sagemaker import kedro1_compat
+from mlops_platform.aws.sagemaker.generator import (
+    CompileError,
+    StepGroup,
+    preflight,
+)
+from mlops_platform.scratch import scratch_project
+from tests.aws.definition_runner import Execution, base_environment
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+BUCKET, PREFIX = "mlops-sm-lake", "mlops"
+BIN = Path(sys.executable).parent
+
+
+def test_plugin_version_is_the_one_adapted():
+    assert kedro1_compat.PLUGIN_VERSION == "0.4.0"
+    assert kedro1_compat.INSTALLED_VERSION == "0.4.0", (
+        "kedro-sagemaker changed: review mlops_platform/aws/sagemaker/kedro1_compat.py"
+    )
+    kedro1_compat.check_plugin_version()
+
+
+def _identity(x):
+    return x
+
+
+def test_preflight_refuses_memory_datasets_across_steps(tmp_path):
+    a = Pipeline([node(_identity, "raw", "handoff", name="a")])
+    b = Pipeline([node(_identity, "handoff", "out", name="b")])
+    groups = [StepGroup("uc", "data_engineering", a), StepGroup("uc", "drift", b)]
+    in_memory = DataCatalog(datasets={"handoff": MemoryDataset()})
+    with pytest.raises(
+        CompileError, match=r"'handoff'.*written by step uc-data-engineering"
+    ):
+        preflight(groups, in_memory)
+    with pytest.raises(CompileError, match="not in the catalog"):
+        preflight(groups, DataCatalog())
+    persisted = DataCatalog(
+        datasets={"handoff": JSONDataset(filepath=str(tmp_path / "h.json"))}
+    )
+    assert preflight(groups, persisted) == ["handoff"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = scratch_project(REPO, tmp_path_factory.mktemp("sagemaker"))
+    subprocess.run(
+        [sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
+         "data/raw/retail", "--weeks", "6", "--customers", "700", "--stores", "50",
+         "--quiet"],
+        cwd=project, check=True,
+    )  # fmt: skip
+    return project
+
+
+@pytest.fixture(scope="module")
+def lake(project, tmp_path_factory):
+    tracking = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+    with moto_server() as endpoint:
+        env = lake_env(endpoint, BUCKET, PREFIX, tracking)
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            create_bucket(endpoint, BUCKET)
+            upload_folder(
+                endpoint, project / "data/raw/retail", BUCKET, f"{PREFIX}/raw/retail"
+            )
+            yield endpoint, tracking
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def compile_definition(project: Path, out: Path) -> dict:
+    proc = subprocess.run(
+        [str(BIN / "mlops-sagemaker"), "compile", "--use-case", "retail",
+         "--project-path", str(project), "--output", str(out)],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_compiled_structure(project, lake, tmp_path):
+    d = compile_definition(project, tmp_path / "retail.json")
+    steps = {s["Name"]: s for s in d["Steps"]}
+    assert list(steps) == [
+        "retail-data-engineering",
+        "retail-drift",
+        "retail-train-or-keep",
+    ]
+    cond = steps["retail-train-or-keep"]["Arguments"]
+    assert [s["Name"] for s in cond["IfSteps"]] == [
+        "retail-training", "retail-evaluation", "retail-reporting",
+    ]  # fmt: skip
+    assert cond["ElseSteps"] == []
+    (either,) = cond["Conditions"]
+    assert either["Type"] == "Or"
+    refs = json.dumps(either)
+    assert "Steps.retail-drift.PropertyFiles.DriftDecision" in refs
+    assert "Parameters.ForceRetrain" in refs
+    processing = [
+        steps["retail-data-engineering"],
+        steps["retail-drift"],
+        *cond["IfSteps"],
+    ]
+    types = {
+        s["Name"]: s["Arguments"]["ProcessingResources"]["ClusterConfig"][
+            "InstanceType"
+        ]
+        for s in processing
+    }
+    assert types == {  # conf/aws/sagemaker.yml: by stage tag, else __default__
+        "retail-data-engineering": "ml.m5.xlarge",
+        "retail-drift": "ml.t3.medium",
+        "retail-training": "ml.m5.2xlarge",
+        "retail-evaluation": "ml.t3.medium",
+        "retail-reporting": "ml.t3.medium",
+    }
+    params = {p["Name"] for p in d["Parameters"]}
+    defaults = {p["Name"]: p.get("DefaultValue") for p in d["Parameters"]}
+    for s in processing:
+        env = s["Arguments"]["Environment"]
+        keys = {
+            defaults[v["Get"].removeprefix("Parameters.")]
+            for k, v in env.items()
+            if k.startswith("KEDRO_SAGEMAKER_PARAM_KEY_")
+        }
+        assert {"retail.drift.force_retrain", "retail.training.random_state"} <= keys
+        values = [
+            v for k, v in env.items() if k.startswith("KEDRO_SAGEMAKER_PARAM_VALUE_")
+        ]
+        assert all("Parameters." in json.dumps(v) for v in values)  # overridable
+        assert "CacheConfig" not in s  # see generator.py: no step is safe to cache
+        if s["Name"] != "retail-data-engineering":
+            assert "MlflowRun" in json.dumps(env["MLFLOW_RUN_ID"])
+    assert "ForceRetrain" in params
+
+
+def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "mlops-sagemaker"), "run", "--use-case", "retail",
+         "--project-path", str(project), "--param", "ForceRetrain=true"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "upserted mlops-retail" in proc.stdout and "started arn:" in proc.stdout
+    import boto3
+
+    sm = boto3.client("sagemaker", endpoint_url=lake[0])
+    described = sm.describe_pipeline(PipelineName="mlops-retail")
+    definition = json.loads(described["PipelineDefinition"])
+    assert [s["Name"] for s in definition["Steps"]][-1] == "retail-train-or-keep"
+    executions = sm.list_pipeline_executions(PipelineName="mlops-retail")
+    assert len(executions["PipelineExecutionSummaries"]) == 1
+    # a second upsert updates the same pipeline
+    again = subprocess.run(
+        [str(BIN / "mlops-sagemaker"), "run", "--use-case", "retail",
+         "--project-path", str(project)],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(sm.list_pipelines()["PipelineSummaries"]) == 1
+    assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
+        "PipelineExecutionSummaries"]) == 2  # fmt: skip
+
+
+def test_compiled_steps_execute(project, lake, tmp_path):
+    """Drift-gated run 1 (no champion: trains and promotes), run 2 (same data, champion
+    kept: the condition skips training), compared with a local run."""
+    endpoint, tracking = lake
+    d = compile_definition(project, tmp_path / "retail.json")
+    s3 = s3_client(endpoint)
+    env = {**base_environment(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    env["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
+
+    first = Execution(d, project, tmp_path / "x1", env, s3)
+    first.run()
+    assert first.ran == [
+        "retail-data-engineering", "retail-drift", "retail-train-or-keep",
+        "retail-training", "retail-evaluation", "retail-reporting",
+    ]  # fmt: skip
+    assert first.property_files[("retail-drift", "DriftDecision")]["train"] is True
+    pointer = read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")
+    assert pointer["version"] == "v0001"
+    keys = set(list_keys(endpoint, BUCKET, f"{PREFIX}/sagemaker/{first.execution_id}/"))
+    assert (
+        f"{PREFIX}/sagemaker/{first.execution_id}/retail-drift/drift/drift_decision.json"
+        in keys
+    )
+
+    # One MLflow run for the whole execution (nested candidate runs inside it).
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=tracking)
+    exp = client.get_experiment_by_name("mlops_platform")
+    runs = client.search_runs([exp.experiment_id])
+    top = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(top) == 1
+    assert top[0].data.tags["sagemaker_execution_arn"].endswith(first.execution_id)
+    assert len(runs) > 1  # the candidates, nested under it
+
+    # The same result as a local run of the same data.
+    local = subprocess.run(
+        [sys.executable, "-m", "kedro", "run"], cwd=project, env={**os.environ,
+        **{k: v for k, v in env.items() if k == "KEDRO_LOGGING_CONFIG"}},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr[-3000:]
+    local_pointer = json.loads(
+        (project / "data/models/production/retail.json").read_text()
+    )
+    assert pointer["reason"] == local_pointer["reason"]
+    s3_eval = read_json(endpoint, BUCKET, f"{PREFIX}/reports/retail/evaluation.json")
+    local_eval = json.loads(
+        (project / "data/reports/retail/evaluation.json").read_text()
+    )
+    assert s3_eval["challenger"] == local_eval["challenger"]
+
+    training_key = f"{PREFIX}/reports/retail/training.json"
+    etag = s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"]
+    second = Execution(d, project, tmp_path / "x2", env, s3)
+    second.run()
+    assert second.ran == [
+        "retail-data-engineering",
+        "retail-drift",
+        "retail-train-or-keep",
+    ]
+    assert second.skipped == [
+        "retail-training",
+        "retail-evaluation",
+        "retail-reporting",
+    ]
+    decision = second.property_files[("retail-drift", "DriftDecision")]
+    assert decision["train"] is False and "kept" in decision["reason"]
+    assert s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"] == etag
+    assert read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")[
+        "version"] == "v0001"  # fmt: skip
