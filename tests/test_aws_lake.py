@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlops_platform.aws import lake
+from mlops_platform.aws.model_registry import package_version
 from mlops_platform.aws.moto_lake import (
     create_bucket,
     lake_env,
@@ -130,6 +131,44 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
         )  # fmt: skip
         printed = status.stdout[status.stdout.index("\n{") + 1 :]  # after Kedro's log
         assert json.loads(printed)["pointer"]["version"] == "v0001"
+
+        # The SageMaker model registry mirrors the champion (one Approved package)...
+        import boto3
+
+        sm = boto3.client(
+            "sagemaker",
+            endpoint_url=endpoint,
+            region_name="eu-west-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 (moto)
+        )
+
+        def approved() -> dict[str, str]:
+            out = {}
+            for s in sm.list_model_packages(ModelPackageGroupName="retail")[
+                "ModelPackageSummaryList"
+            ]:
+                p = sm.describe_model_package(ModelPackageName=s["ModelPackageArn"])
+                out[package_version(p)] = p["ModelApprovalStatus"]
+            return out
+
+        assert approved() == {"v0001": "Approved"}
+        # ... through a second promotion ...
+        run(
+            [sys.executable, "-m", "kedro", "run", "--env", "aws", "--params",
+             "retail.drift.force_retrain=true"],
+            project, env,
+        )  # fmt: skip
+        assert approved() == {"v0001": "Rejected", "v0002": "Approved"}
+        # ... and the rollback command.
+        run(
+            [str(Path(sys.executable).parent / "mlops-model"), "rollback", "--use-case",
+             "retail", "--env", "aws", "--project-path", str(project)],
+            project, env,
+        )  # fmt: skip
+        assert approved() == {"v0001": "Approved", "v0002": "Rejected"}
+        pointer = read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")
+        assert pointer["version"] == "v0001"
 
 
 def test_aws_environment_names_a_missing_bucket(project):

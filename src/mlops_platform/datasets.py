@@ -170,6 +170,7 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
         if data.promote:
             version = store.write_bundle(data, run_info)
             store.promote(version, data.reason, run_info)
+            data.outcome = {"version": version, "store_root": self._root}
             logger.info("%s: promoted %s (%s)", data.use_case, version, data.reason)
         else:
             store.append_audit(

@@ -16,6 +16,7 @@ import logging
 import sys
 from typing import Any
 
+from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
@@ -42,6 +43,19 @@ def _mlflow() -> Any | None:
 class LifecycleHooks:
     def __init__(self) -> None:
         self._summaries: dict[str, str] = {}
+        self._registry: Any = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        from mlops_platform.aws.model_registry import (  # noqa: PLC0415
+            SageMakerModelRegistry,
+        )
+
+        try:
+            config = context.config_loader["model_registry"]
+        except (KeyError, MissingConfigException):
+            config = None
+        self._registry = SageMakerModelRegistry.from_config(config)
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -144,8 +158,13 @@ class LifecycleHooks:
             and data.promote
         ):
             mlflow = _mlflow()
-            if mlflow is not None:
-                set_champion_alias(ns, mlflow.active_run().info.run_id)
+            run_id = mlflow.active_run().info.run_id if mlflow is not None else None
+            if run_id is not None:
+                set_champion_alias(ns, run_id)
+            if self._registry is not None and data.outcome:
+                self._registry.mirror_promotion(
+                    ns, data.outcome["version"], data.outcome["store_root"], run_id
+                )
 
     @hook_impl
     def after_pipeline_run(self) -> None:

@@ -92,6 +92,8 @@ class PromotionRequest:
     onnx: bytes | None = None
     # manifest "runtimes.onnx": the export's converter and parity, or why there is none
     onnx_info: dict[str, Any] = field(default_factory=dict)
+    # set by ModelStoreDataset.save: {"version", "store_root"} of a promotion
+    outcome: dict[str, Any] = field(default_factory=dict)
 
 
 class ModelStore:

@@ -24,7 +24,7 @@ from mlops_platform.model_store import ModelStore, ModelStoreError
 
 def _project_config(
     env: str | None, project_path: Path
-) -> tuple[str, dict, str | None]:
+) -> tuple[str, dict, str | None, dict]:
     from kedro.framework.session import KedroSession  # noqa: PLC0415
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
@@ -39,19 +39,20 @@ def _project_config(
         uri = (mlflow_conf.get("server") or {}).get("mlflow_tracking_uri")
         # the same storage options as the catalog's datasets (S3 endpoint on aws)
         options = dict((config.get("credentials") or {}).get("lake") or {})
-    return root, options, uri
+        registry = dict(config.get("model_registry") or {})
+    return root, options, uri, registry
 
 
-def _store(args: argparse.Namespace) -> tuple[ModelStore, str | None]:
+def _store(args: argparse.Namespace) -> tuple[ModelStore, str | None, dict]:
     project = Path(args.project_path).resolve()
-    root, options, uri = (
-        (args.root, {}, args.tracking_uri)
+    root, options, uri, registry = (
+        (args.root, {}, args.tracking_uri, {})
         if args.root
         else _project_config(args.env, project)
     )
     if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = "sqlite:///" + str(project / uri.removeprefix("sqlite:///"))
-    return ModelStore(root, args.use_case, storage_options=options), uri
+    return ModelStore(root, args.use_case, storage_options=options), uri, registry
 
 
 def _print(obj: Any) -> None:
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tracking-uri", default=None)
     args = parser.parse_args(argv)
-    store, uri = _store(args)
+    store, uri, registry_config = _store(args)
     try:
         if args.command == "status":
             pointer = store.read_pointer()
@@ -92,6 +93,16 @@ def main(argv: list[str] | None = None) -> int:
             manifest = store.read_manifest(pointer["version"])
             run_id = (manifest.get("mlflow") or {}).get("run_id")
             alias_version = None
+            from mlops_platform.aws.model_registry import (  # noqa: PLC0415
+                SageMakerModelRegistry,
+            )
+
+            registry = SageMakerModelRegistry.from_config(registry_config)
+            if registry is not None:
+                registry.mirror_rollback(
+                    args.use_case, pointer["version"], pointer["previous"]
+                )
+                print(f"SageMaker model registry: {pointer['version']} approved again")
             if run_id and uri:
                 import mlflow  # noqa: PLC0415
 

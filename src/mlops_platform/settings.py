@@ -26,6 +26,7 @@ CONFIG_LOADER_ARGS = {
         "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
         "mlflow": ["mlflow*", "mlflow*/**"],
         "sagemaker": ["sagemaker*"],
+        "model_registry": ["model_registry*"],
     },
     # ${lake:} and ${mlflow_tracking:}: the S3 data lake of conf/aws (aws/lake.py)
     "custom_resolvers": RESOLVERS,
