@@ -63,7 +63,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks serving
 	$(BIN)/ruff format --check src tests benchmarks serving
 	$(BIN)/mypy
-	$(BIN)/hadolint infra/docker/serving.Dockerfile
+	$(BIN)/hadolint infra/docker/serving.Dockerfile infra/docker/pipeline.Dockerfile
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 format: $(STAMP)

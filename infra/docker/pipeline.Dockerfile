@@ -1,0 +1,37 @@
+# The image every compiled SageMaker step runs (mlops-sagemaker compile --image ...).
+# Build from the repository root:
+#   docker build -f infra/docker/pipeline.Dockerfile -t mlops-pipeline .
+# The project is installed as a wheel with the exact versions of constraints.txt; the
+# Kedro project files (pyproject.toml, conf/) sit in the working directory, which is
+# where the steps' entrypoint runs `kedro run --env aws --pipeline <use case>.<stage>`.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build
+COPY pyproject.toml constraints.txt README.md ./
+COPY src ./src
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip wheel --no-deps --wheel-dir /build/dist . \
+    && /opt/venv/bin/pip install -c constraints.txt /build/dist/mlops_platform-*.whl \
+    && /opt/venv/bin/pip uninstall --yes pip
+
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 kedro \
+    && useradd --system --uid 10001 --gid kedro --create-home --home-dir /home/kedro \
+       --shell /usr/sbin/nologin kedro
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /home/kedro
+COPY --chown=10001:10001 pyproject.toml ./
+COPY --chown=10001:10001 conf ./conf
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    KEDRO_LOGGING_CONFIG=/home/kedro/conf/logging.yml \
+    DO_NOT_TRACK=1 \
+    KEDRO_DISABLE_TELEMETRY=true
+USER 10001:10001
+ENTRYPOINT ["python", "-m", "mlops_platform.aws.sagemaker.step"]
+CMD ["--help"]
