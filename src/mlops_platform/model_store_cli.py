@@ -25,6 +25,7 @@ from mlops_platform.model_store import ModelStore, ModelStoreError
 def _project_config(
     env: str | None, project_path: Path
 ) -> tuple[str, dict, str | None, dict]:
+    from kedro.config import MissingConfigException  # noqa: PLC0415
     from kedro.framework.session import KedroSession  # noqa: PLC0415
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
@@ -39,7 +40,10 @@ def _project_config(
         uri = (mlflow_conf.get("server") or {}).get("mlflow_tracking_uri")
         # the same storage options as the catalog's datasets (S3 endpoint on aws)
         options = dict((config.get("credentials") or {}).get("lake") or {})
-        registry = dict(config.get("model_registry") or {})
+        try:
+            registry = dict(config["model_registry"] or {})
+        except MissingConfigException:  # only conf/aws has one
+            registry = {}
     return root, options, uri, registry
 
 
