@@ -200,6 +200,12 @@ def test_lake_root_validates(monkeypatch, bucket, prefix, message):
         lake.lake_root()
 
 
+def test_a_tracking_server_arn_is_a_tracking_uri_mlflow_understands():
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    assert "arn" in _tracking_store_registry._registry  # the sagemaker-mlflow plugin
+
+
 def test_lake_root_and_tracking(monkeypatch):
     monkeypatch.setenv(lake.BUCKET_VAR, "my-lake")
     monkeypatch.setenv(lake.PREFIX_VAR, "/a/b/")

@@ -183,13 +183,15 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
     assert [s["Name"] for s in definition["Steps"]][-1] == "retail-train-or-keep"
     executions = sm.list_pipeline_executions(PipelineName="mlops-retail")
     assert len(executions["PipelineExecutionSummaries"]) == 1
-    # a second upsert updates the same pipeline
+    # a second upsert updates the same pipeline; --wait follows the status (moto
+    # reports Succeeded at once without running anything: this checks the loop only)
     again = subprocess.run(
         [str(BIN / "mlops-sagemaker"), "run", "--use-case", "retail",
-         "--project-path", str(project)],
+         "--project-path", str(project), "--wait", "--poll-seconds", "0.1"],
         cwd=project, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.strip().endswith("Succeeded")
     assert len(sm.list_pipelines()["PipelineSummaries"]) == 1
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip

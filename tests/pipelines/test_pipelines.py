@@ -73,7 +73,7 @@ class TestRegistry:
             str(REPO / "conf"), base_env="base", default_run_env="local"
         )["catalog"]
 
-        resolver = CatalogConfigResolver(catalog)
+        resolver = CatalogConfigResolver(catalog, credentials={"lake": {}})
         produced = {s: set(pipelines[f"retail.{s}"].outputs()) for s in STAGES}
         for stage in STAGES:
             for name in pipelines[f"retail.{stage}"].inputs():
@@ -146,7 +146,7 @@ def test_layers_only_flow_forward(pipelines):
     conf = OmegaConfigLoader(
         str(REPO / "conf"), base_env="base", default_run_env="local"
     )["catalog"]
-    resolver = CatalogConfigResolver(conf)
+    resolver = CatalogConfigResolver(conf, credentials={"lake": {}})
 
     def layer(name: str) -> str | None:
         if name.startswith("params:") or name == "retail.raw_batch":
