@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_platform.offline import OFFLINE_ENV
+from mlops_platform.pipelines.evaluation.nodes import json_records
 from mlops_platform.use_cases.retail import RetailUseCase
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,18 +63,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
-    for row in frame.astype(object).to_dict(orient="records"):
-        out.append(
-            {
-                k: None if v is None or (isinstance(v, float) and np.isnan(v)) else v
-                for k, v in row.items()
-            }
-        )
-    return out
 
 
 def wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -175,7 +164,7 @@ STATE: dict[str, Any] = {}
 def agreement(base: str, path: str, args) -> dict:
     test, model = STATE["test"], STATE["model"]
     expected = model.predict_proba(test)
-    recs = records(test)
+    recs = json_records(test)
     got: list[dict] = []
     with httpx.Client(base_url=base, timeout=30) as client:
         for start in range(0, len(recs), 500):
@@ -202,7 +191,7 @@ def in_process(bundle: Path, test: pd.DataFrame, n: int = 3000) -> dict:
         (bundle / "model.onnx").read_bytes(),
         manifest["runtimes"]["onnx"]["missing_category"],
     )
-    recs = records(test)
+    recs = json_records(test)
     times = []
     for i in range(n):
         t = time.perf_counter()
@@ -240,7 +229,7 @@ def main() -> None:
     STATE.update(test=test, model=joblib.load(bundle / "model.joblib"))
 
     work = Path(tempfile.mkdtemp(prefix="serving-bench-"))
-    sample = records(test.sample(min(200, len(test)), random_state=0))
+    sample = json_records(test.sample(min(200, len(test)), random_state=0))
     for name, wrap in (
         ("mlflow", lambda r: {"dataframe_records": r}),
         ("mlops-serving-onnx", lambda r: r[0] if len(r) == 1 else {"records": r}),

@@ -7,7 +7,6 @@ exactly as a promotion does (ONNX export and parity check included).
 from __future__ import annotations
 
 import dataclasses
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -132,9 +131,3 @@ def publish(trained: Trained, store_root: Path) -> Publish:
         return publish_bundle(trained, store_root, **kwargs)
 
     return _publish
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import ADMIN_TOKEN, Trained, publish_bundle
 from fastapi.testclient import TestClient
@@ -17,6 +18,8 @@ from mlops_serving.app import create_app
 from mlops_serving.settings import SettingsError, load_settings
 from mlops_serving.usecases import retail as retail_module
 from mlops_serving.usecases.retail import EXAMPLE
+
+from mlops_platform.pipelines.evaluation.nodes import json_records
 
 PREDICT = "/v1/retail/predict"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -43,15 +46,7 @@ def records_of(trained: Trained, n: int | None = None) -> list[dict[str, Any]]:
     x = trained.retail.model_input(trained.test)
     if n is not None:
         x = x.head(n)
-    out = []
-    for row in x.astype(object).to_dict(orient="records"):
-        out.append(
-            {
-                k: None if v is None or (isinstance(v, float) and np.isnan(v)) else v
-                for k, v in row.items()
-            }
-        )
-    return out
+    return json_records(x)
 
 
 # ---------------------------------------------------------------- contract checks
@@ -155,7 +150,7 @@ def test_unknown_categories_are_scored_as_unknown_and_counted(client, trained):
     rec = {**EXAMPLE, "store_region": "Z99", "store_format": "MEGA"}
     p = client.post(PREDICT, json=rec).json()["predictions"][0]
     assert sorted(p["unknown_categories"]) == ["store_format", "store_region"]
-    frame = trained.retail.model_input(__import__("pandas").DataFrame([rec]))
+    frame = trained.retail.model_input(pd.DataFrame([rec]))
     expected = model.predict_proba(frame)[0]
     assert abs(p["probabilities"]["LA"] - expected[0]) < 1e-9
     metrics = client.get("/metrics").text

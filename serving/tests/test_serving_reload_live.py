@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from conftest import free_port
 from mlops_serving.usecases.retail import EXAMPLE
+
+from mlops_platform.aws.moto_lake import free_port
 
 POLL = 0.5
 PREDICT = "/v1/retail/predict"

@@ -3,17 +3,20 @@ watches the pointer's ETag and picks up a promotion."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import boto3
 import pytest
-from conftest import ADMIN_TOKEN, free_port
+from conftest import ADMIN_TOKEN
 from fastapi.testclient import TestClient
 from mlops_serving.app import create_app
 from mlops_serving.settings import load_settings
 from mlops_serving.store import S3Store
 from mlops_serving.usecases.retail import EXAMPLE
-from moto.server import ThreadedMotoServer
+
+from mlops_platform.aws.moto_lake import (
+    REGION,
+    create_bucket,
+    moto_server,
+    upload_folder,
+)
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
@@ -23,33 +26,18 @@ def moto_endpoint(monkeypatch):
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-def upload(client, root: Path, bucket: str, prefix: str) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            key = f"{prefix}/{path.relative_to(root).as_posix()}"
-            client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 def test_s3_store_load_and_etag_reload(moto_endpoint, publish, store_root):
-    s3 = boto3.client("s3", endpoint_url=moto_endpoint)
-    s3.create_bucket(
-        Bucket="lake", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
-    )
+    create_bucket(moto_endpoint, "lake")
     publish()
-    upload(s3, store_root, "lake", "mlops/models")
+    upload_folder(moto_endpoint, store_root, "lake", "mlops/models")
     store = S3Store("s3://lake/mlops/models", moto_endpoint)
     first = store.pointer_fingerprint("retail")
     assert first and first.startswith('"')  # an ETag
@@ -67,7 +55,7 @@ def test_s3_store_load_and_etag_reload(moto_endpoint, publish, store_root):
         assert r.status_code == 200 and r.json()["model_version"] == "v0001"
 
         publish(model_name="logistic_regression")
-        upload(s3, store_root, "lake", "mlops/models")
+        upload_folder(moto_endpoint, store_root, "lake", "mlops/models")
         assert store.pointer_fingerprint("retail") != first
         assert client.post("/admin/reload", headers=AUTH).json()["checked"] == {
             "retail": "loaded"

@@ -13,7 +13,7 @@ import json
 import math
 import posixpath
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +49,6 @@ class LoadedModel:
     load_seconds: float
     golden_rows: int
     golden_max_diff: float
-    info: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         m = self.manifest

@@ -85,7 +85,6 @@ class S3Store:
             endpoint_url=endpoint_url,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}),
         )
-        self._missing = (self.client.exceptions.NoSuchKey,)
 
     def _key(self, relative: str) -> str:
         return posixpath.join(self.prefix, relative) if self.prefix else relative

@@ -61,15 +61,14 @@ class SageMakerModelRegistry:
         )
 
     def packages(self, use_case: str) -> list[dict[str, Any]]:
-        out = []
-        pages = self.client.list_model_packages(ModelPackageGroupName=use_case)
-        for summary in pages.get("ModelPackageSummaryList", []):
-            out.append(
-                self.client.describe_model_package(
-                    ModelPackageName=summary["ModelPackageArn"]
-                )
-            )
-        return out
+        pages = self.client.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=use_case
+        )
+        return [
+            self.client.describe_model_package(ModelPackageName=s["ModelPackageArn"])
+            for page in pages
+            for s in page.get("ModelPackageSummaryList", [])
+        ]
 
     def _set(self, arn: str, status: str, why: str) -> None:
         self.client.update_model_package(

@@ -61,13 +61,13 @@ def build(args: argparse.Namespace) -> Any:
         return generator.generate()
 
 
-def _parameters(pairs: list[str]) -> list[dict[str, str]]:
-    out = []
+def _parameters(pairs: list[str]) -> dict[str, str]:
+    out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
             raise SystemExit(f"--param {pair!r}: expected Name=value")
-        out.append({"Name": name, "Value": value})
+        out[name] = value
     return out
 
 
@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     role = args.role_arn or definition["Steps"][0]["Arguments"]["RoleArn"]
     response = pipeline.upsert(role_arn=role)
     print(f"upserted {pipeline.name}: {response['PipelineArn']}")
-    params = {p["Name"]: p["Value"] for p in _parameters(args.param)}
-    execution = pipeline.start(parameters=params)
+    execution = pipeline.start(parameters=_parameters(args.param))
     arn = execution.arn
     print(f"started {arn}")
     if not args.wait:

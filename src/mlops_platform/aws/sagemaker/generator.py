@@ -27,7 +27,6 @@ key (the step's arguments) would replay stale outputs.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -216,7 +215,7 @@ class StagedPipelineGenerator(Kedro1Generator):
         from kedro.framework.project import pipelines  # noqa: PLC0415
 
         groups = stage_groups(self.use_case, dict(pipelines))
-        self.crossing = preflight(groups, self.kedro_context.catalog)
+        preflight(groups, self.kedro_context.catalog)
         self._session = PipelineSession()
         sm_params, param_envs = self._prepare_sagemaker_params()
         force = ParameterBoolean("ForceRetrain", default_value=False)
@@ -291,7 +290,3 @@ class StagedPipelineGenerator(Kedro1Generator):
             steps=[de, drift, condition],
             parameters=[force, *sm_params],
         )
-
-
-def definition(pipeline: SageMakerPipeline) -> dict[str, Any]:
-    return dict(json.loads(pipeline.definition()))

@@ -35,11 +35,6 @@ def check_plugin_version() -> None:
         )
 
 
-def dataset_names(catalog: DataCatalog) -> set[str]:
-    """Kedro 1.x: ``keys()`` (was ``list()``)."""
-    return set(catalog.keys())
-
-
 def dataset_type(catalog: DataCatalog, name: str) -> str | None:
     """The dataset's class path, without instantiating it (factories included)."""
     return catalog.get_type(name) if name in catalog else None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import Any
 
 PARAM_KEY = "KEDRO_SAGEMAKER_PARAM_KEY_"
 PARAM_VALUE = "KEDRO_SAGEMAKER_PARAM_VALUE_"
-logger = logging.getLogger("mlops_platform.aws.sagemaker.step")
 
 
 def _value(raw: str) -> Any:

@@ -241,6 +241,17 @@ def input_schema(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready records, ``None`` for missing (what a client sends)."""
+    return [
+        {
+            k: (None if (v is None or (isinstance(v, float) and np.isnan(v))) else v)
+            for k, v in row.items()
+        }
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
 def golden_rows(
     use_case: UseCase, model: Any, test: pd.DataFrame, n: int
 ) -> dict[str, Any]:
@@ -258,15 +269,8 @@ def golden_rows(
     sample = x.loc[np.sort(pick.astype(int))]
     proba = model.predict_proba(sample)
     classes = [str(c) for c in model.classes_]
-    records = [
-        {
-            k: (None if (v is None or (isinstance(v, float) and np.isnan(v))) else v)
-            for k, v in row.items()
-        }
-        for row in sample.astype(object).to_dict(orient="records")
-    ]
     return {
-        "rows": records,
+        "rows": json_records(sample),
         "expected": [
             {
                 "class": classes[int(np.argmax(p))],
