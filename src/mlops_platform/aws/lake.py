@@ -7,7 +7,10 @@ from the environment of the process (the SageMaker step, the CI job, the laptop)
 * ``MLOPS_LAKE_PREFIX``: the folder inside it (default ``mlops``);
 * ``MLOPS_MLFLOW_TRACKING_URI``: MLflow tracking (a SageMaker managed MLflow tracking
   server ARN on AWS, a sqlite file or a server URL elsewhere; default: a sqlite file
-  under ``data/mlflow``).
+  under ``data/mlflow``);
+* ``MLOPS_SAGEMAKER_SUBNETS`` and ``MLOPS_SAGEMAKER_SECURITY_GROUPS``: comma-separated
+  subnet and security group IDs the compiled steps run in (Terraform outputs; unset:
+  SageMaker's own network).
 
 Kedro allows ``${oc.env:...}`` only in credentials. The endpoint and keys are
 credentials and are read there (``conf/aws/credentials.yml``). These three are read by
@@ -24,6 +27,13 @@ import re
 BUCKET_VAR = "MLOPS_LAKE_BUCKET"
 PREFIX_VAR = "MLOPS_LAKE_PREFIX"
 TRACKING_VAR = "MLOPS_MLFLOW_TRACKING_URI"
+NETWORK_VARS = {
+    "subnets": ("MLOPS_SAGEMAKER_SUBNETS", re.compile(r"subnet-[0-9a-f]{8,17}")),
+    "security_groups": (
+        "MLOPS_SAGEMAKER_SECURITY_GROUPS",
+        re.compile(r"sg-[0-9a-f]{8,17}"),
+    ),
+}
 DEFAULT_PREFIX = "mlops"
 DEFAULT_TRACKING = "sqlite:///data/mlflow/mlflow.db"
 # S3 bucket naming rules (general purpose buckets).
@@ -63,4 +73,31 @@ def mlflow_tracking() -> str:
     return uri
 
 
-RESOLVERS = {"lake": lake_root, "mlflow_tracking": mlflow_tracking}
+def sagemaker_network(kind: str) -> list[str] | None:
+    """Subnet or security group IDs for the compiled steps, or None when unset.
+
+    Both variables are set together (the steps run in the VPC) or neither is.
+    """
+    if kind not in NETWORK_VARS:
+        raise LakeConfigError(
+            f"sagemaker_network:{kind}: expected one of {sorted(NETWORK_VARS)}"
+        )
+    values = {}
+    for key, (var, pattern) in NETWORK_VARS.items():
+        raw = os.environ.get(var, "").strip()
+        ids = [v.strip() for v in raw.split(",") if v.strip()]
+        bad = [v for v in ids if not pattern.fullmatch(v)]
+        if bad:
+            raise LakeConfigError(f"{var}: {bad[0]!r} is not a valid ID")
+        values[key] = ids
+    if bool(values["subnets"]) != bool(values["security_groups"]):
+        names = " and ".join(var for var, _ in NETWORK_VARS.values())
+        raise LakeConfigError(f"set both {names}, or neither")
+    return values[kind] or None
+
+
+RESOLVERS = {
+    "lake": lake_root,
+    "mlflow_tracking": mlflow_tracking,
+    "sagemaker_network": sagemaker_network,
+}

@@ -1,0 +1,66 @@
+variable "name" {
+  description = "Prefix of the dashboard, filters and alarms (for example mlops-prod)."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment name; metrics go to namespace MLOpsPlatform/<environment>."
+  type        = string
+}
+
+variable "cluster_name" {
+  description = "EKS cluster whose application log group receives the serving logs."
+  type        = string
+}
+
+variable "kms_key_arn" {
+  description = "KMS key for the log groups."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Retention of the serving and pipeline log groups."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "prediction_classes" {
+  description = "Use case => class labels, one metric filter each (Predicted_<label>)."
+  type        = map(list(string))
+  default = {
+    retail = ["High", "Medium", "Low"]
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic the alarms notify."
+  type        = string
+}
+
+variable "pipeline_failed_rule_name" {
+  description = "EventBridge rule matching failed pipeline executions."
+  type        = string
+}
+
+variable "error_rate_percent" {
+  description = "5xx share of requests (percent) that raises the alarm."
+  type        = number
+  default     = 1
+}
+
+variable "p99_latency_ms" {
+  description = "p99 latency (ms) that raises the alarm."
+  type        = number
+  default     = 100
+}
+
+variable "tags" {
+  description = "Tags for every resource of the module."
+  type        = map(string)
+  default     = {}
+}
