@@ -259,7 +259,8 @@ data "aws_iam_policy_document" "lbc_assume" {
   }
 }
 
-# Explicit actions only. Describe/Get calls have no resource-level permissions and take
+# Explicit actions only, for a controller started with --enable-waf=false,
+# --enable-wafv2=false and --enable-shield=false (docs/deploy.md). Describe/Get calls have no resource-level permissions and take
 # "*"; everything that creates or changes a load balancer, target group or security
 # group is limited to resources the controller tagged for this cluster.
 data "aws_iam_policy_document" "lbc" {
@@ -277,9 +278,6 @@ data "aws_iam_policy_document" "lbc" {
       "ec2:DescribeInstances",
       "ec2:DescribeNetworkInterfaces",
       "ec2:DescribeTags",
-      "ec2:DescribeCoipPools",
-      "ec2:GetCoipPoolUsage",
-      "ec2:GetSecurityGroupsForVpc",
       "ec2:DescribeIpamPools",
       "ec2:DescribeRouteTables",
       "elasticloadbalancing:DescribeLoadBalancers",
@@ -296,12 +294,20 @@ data "aws_iam_policy_document" "lbc" {
       "elasticloadbalancing:DescribeTrustStores",
       "elasticloadbalancing:DescribeCapacityReservation",
       "acm:ListCertificates",
-      "acm:DescribeCertificate",
-      "wafv2:GetWebACL",
-      "wafv2:GetWebACLForResource",
-      "shield:GetSubscriptionState",
     ]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "SecurityGroupsOfThisVpc"
+    actions   = ["ec2:GetSecurityGroupsForVpc"]
+    resources = ["arn:${local.partition}:ec2:${local.region}:${local.account_id}:vpc/${var.vpc_id}"]
+  }
+
+  statement {
+    sid       = "ReadCertificates"
+    actions   = ["acm:DescribeCertificate"]
+    resources = ["arn:${local.partition}:acm:${local.region}:${local.account_id}:certificate/*"]
   }
 
   statement {
@@ -421,7 +427,6 @@ data "aws_iam_policy_document" "lbc" {
       "elasticloadbalancing:ModifyRule",
       "elasticloadbalancing:AddListenerCertificates",
       "elasticloadbalancing:RemoveListenerCertificates",
-      "elasticloadbalancing:SetWebAcl",
     ]
     resources = [
       "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account_id}:loadbalancer/app/*/*",
