@@ -5,6 +5,8 @@
 # Kedro project files (pyproject.toml, conf/) sit in the working directory, which is
 # where the steps' entrypoint runs `kedro run --env aws --pipeline <use case>.<stage>`.
 
+# checkov:skip=CKV_DOCKER_7:FROM uses ARG PYTHON_IMAGE, an exact patch release (checkov does not resolve ARG defaults)
+# checkov:skip=CKV_DOCKER_2:A batch step image: SageMaker runs it to completion, nothing probes its health
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

@@ -3,6 +3,7 @@
 # Runs as a non-root user; settings are SERVING_* environment variables
 # (serving/README.md). The model store is mounted or on S3; no model is baked in.
 
+# checkov:skip=CKV_DOCKER_7:FROM uses ARG PYTHON_IMAGE, an exact patch release (checkov does not resolve ARG defaults)
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build

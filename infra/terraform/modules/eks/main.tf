@@ -464,6 +464,8 @@ resource "aws_eks_addon" "this" {
   addon_name                  = each.key
   addon_version               = each.value
   resolve_conflicts_on_update = "OVERWRITE"
-  tags                        = var.tags
-  depends_on                  = [aws_eks_node_group.this]
+  # The VPC CNI enforces Kubernetes NetworkPolicies (infra/k8s/base/networkpolicy.yaml).
+  configuration_values = each.key == "vpc-cni" ? jsonencode({ enableNetworkPolicy = "true" }) : null
+  tags                 = var.tags
+  depends_on           = [aws_eks_node_group.this]
 }

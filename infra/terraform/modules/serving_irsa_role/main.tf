@@ -36,6 +36,19 @@ data "aws_iam_policy_document" "this" {
     ]
   }
 
+  # Without ListBucket a missing pointer is 403, not 404: serving could not tell "no
+  # model promoted yet" from a permission error.
+  statement {
+    sid       = "ListPromotedModels"
+    actions   = ["s3:ListBucket"]
+    resources = [var.bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.models_prefix}/production/*", "${var.models_prefix}/versions/*"]
+    }
+  }
+
   statement {
     sid       = "DecryptModels"
     actions   = ["kms:Decrypt"]
