@@ -101,11 +101,12 @@ def lake(project, tmp_path_factory):
                     os.environ[k] = v
 
 
-def compile_definition(project: Path, out: Path) -> dict:
+def compile_definition(project: Path, out: Path, **env: str) -> dict:
     proc = subprocess.run(
         [str(BIN / "mlops-sagemaker"), "compile", "--use-case", "retail",
          "--project-path", str(project), "--output", str(out)],
         cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, **env},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(out.read_text())
@@ -195,6 +196,43 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
     assert len(sm.list_pipelines()["PipelineSummaries"]) == 1
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip
+    # upsert (what the pipeline delivery workflow runs) updates without starting
+    upsert = subprocess.run(
+        [str(BIN / "mlops-sagemaker"), "upsert", "--use-case", "retail",
+         "--project-path", str(project)],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert upsert.returncode == 0, upsert.stderr[-2000:]
+    assert "started" not in upsert.stdout
+    assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
+        "PipelineExecutionSummaries"]) == 2  # fmt: skip
+
+
+def test_steps_run_in_the_vpc_terraform_made(project, lake, tmp_path):
+    """MLOPS_SAGEMAKER_SUBNETS / _SECURITY_GROUPS (Terraform outputs) reach every step."""
+    d = compile_definition(
+        project,
+        tmp_path / "vpc.json",
+        MLOPS_SAGEMAKER_SUBNETS="subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+        MLOPS_SAGEMAKER_SECURITY_GROUPS="sg-0123456789abcdef0",
+    )
+    steps = [d["Steps"][0], d["Steps"][1], *d["Steps"][2]["Arguments"]["IfSteps"]]
+    for step in steps:
+        vpc = step["Arguments"]["NetworkConfig"]["VpcConfig"]
+        assert vpc == {
+            "SecurityGroupIds": ["sg-0123456789abcdef0"],
+            "Subnets": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"],
+        }
+    proc = subprocess.run(
+        [str(BIN / "mlops-sagemaker"), "compile", "--use-case", "retail",
+         "--project-path", str(project), "--output", str(tmp_path / "bad.json")],
+        cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, "MLOPS_SAGEMAKER_SUBNETS": "subnet-0123456789abcdef0"},
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "set both MLOPS_SAGEMAKER_SUBNETS and MLOPS_SAGEMAKER_SECURITY_GROUPS" in (
+        proc.stdout + proc.stderr
+    )
 
 
 def test_compiled_steps_execute(project, lake, tmp_path):

@@ -73,7 +73,12 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops-sagemaker", description=__doc__)
-    parser.add_argument("command", choices=["compile", "run"])
+    parser.add_argument(
+        "command",
+        choices=["compile", "upsert", "run"],
+        help="compile: definition JSON; upsert: create or update the pipeline "
+        "(what delivery does; the schedule starts it); run: upsert, then start",
+    )
     parser.add_argument("--use-case", required=True)
     parser.add_argument("--env", default="aws")
     parser.add_argument("--project-path", default=".")
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     role = args.role_arn or definition["Steps"][0]["Arguments"]["RoleArn"]
     response = pipeline.upsert(role_arn=role)
     print(f"upserted {pipeline.name}: {response['PipelineArn']}")
+    if args.command == "upsert":
+        return 0
     execution = pipeline.start(parameters=_parameters(args.param))
     arn = execution.arn
     print(f"started {arn}")
