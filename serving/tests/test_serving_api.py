@@ -346,11 +346,14 @@ def test_emf_and_json_log_line(client, capsys):
     (line,) = [x for x in lines if x.get("request_id") == "r1"]
     assert line["status"] == 200 and line["records"] == 2
     emf = line["_aws"]["CloudWatchMetrics"][0]
-    assert emf["Dimensions"] == [["UseCase", "ModelVersion"]]
-    assert {m["Name"] for m in emf["Metrics"]} == {
-        "PredictionLatency",
-        "PredictionCount",
-    }
+    assert emf["Dimensions"] == [["UseCase"], ["UseCase", "ModelVersion"]]
+    names = {m["Name"] for m in emf["Metrics"]}
+    per_class = {n for n in names if n.startswith("Predicted_")}
+    assert names - per_class == {"PredictionLatency", "PredictionCount"}
+    # both records are the same, so one class, counted twice; codes as trained
+    (name,) = per_class
+    assert name.removeprefix("Predicted_") in {"LA", "MM", "UM"}
+    assert line[name] == 2
     assert line["PredictionCount"] == 2 and line["PredictionLatency"] > 0
     assert line["UseCase"] == "retail" and line["ModelVersion"] == "v0001"
 

@@ -138,3 +138,29 @@ def test_promotion_and_rollback_reach_a_live_server_without_errors(
     log = log_path.read_text()
     assert '"msg": "retail: serving v0002' in log
     assert '"msg": "retail: serving v0001' in log
+
+
+SMOKE = Path(__file__).resolve().parents[2] / "infra" / "scripts" / "smoke_test.py"
+
+
+def test_delivery_smoke_test_passes_against_a_live_server(server):
+    """The serving workflow's smoke test (infra/scripts/smoke_test.py), as CD runs it."""
+    base, _ = server
+    proc = subprocess.run(
+        [sys.executable, str(SMOKE), base, "--timeout", "30"],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("smoke test ok: retail v0001: ")
+    label = proc.stdout.strip().rsplit(": ", 1)[1]
+    assert label in {f"{x} price sensitivity" for x in ("High", "Medium", "Low")}
+
+
+def test_delivery_smoke_test_fails_when_nothing_is_ready():
+    base = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    proc = subprocess.run(
+        [sys.executable, str(SMOKE), base, "--timeout", "3"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert f"{base}/ready not 200 within 3 s" in proc.stderr

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mlops_serving import __version__
 from mlops_serving.manager import ModelManager, Slot
-from mlops_serving.observability import Metrics, ObservabilityMiddleware
+from mlops_serving.observability import Metrics, ObservabilityMiddleware, metric_name
 from mlops_serving.settings import Settings
 from mlops_serving.store import ModelStoreReader, open_store
 from mlops_serving.usecases import load_use_case
@@ -238,6 +238,14 @@ class Service:
             extra = {
                 k: (v, "Count") for k, v in use_case.emf_metrics(predictions).items()
             }
+            # Predicted_<class code> per request: the dashboard's predictions per class
+            # (infra/terraform/modules/observability reads these fields).
+            for k, n in enumerate(counts.tolist()):
+                if n:
+                    extra[f"Predicted_{metric_name(str(model.classes[k]))}"] = (
+                        n,
+                        "Count",
+                    )
             state["emf"] = (
                 self.settings.emf_namespace,
                 use_case.name,

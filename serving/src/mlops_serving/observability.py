@@ -118,6 +118,11 @@ def configure_logging(level: str) -> None:
 request_log = logging.getLogger("mlops_serving.request")
 
 
+def metric_name(value: str) -> str:
+    """A class code as a CloudWatch metric name part (letters, digits, underscore)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", value)[:64] or "_"
+
+
 def emf_block(
     namespace: str, use_case: str, version: str, metrics: dict[str, tuple[float, str]]
 ) -> dict[str, Any]:
@@ -128,7 +133,9 @@ def emf_block(
             "CloudWatchMetrics": [
                 {
                     "Namespace": namespace,
-                    "Dimensions": [["UseCase", "ModelVersion"]],
+                    # By use case (what alarms and the dashboard use, stable across
+                    # promotions) and by use case and model version.
+                    "Dimensions": [["UseCase"], ["UseCase", "ModelVersion"]],
                     "Metrics": [
                         {"Name": name, "Unit": unit}
                         for name, (_, unit) in metrics.items()

@@ -5,7 +5,7 @@
 # The serving pods' stdout reaches the application log group through the
 # amazon-cloudwatch-observability add-on (Fluent Bit merges each JSON line's fields into
 # the record), so the filters read the fields the service logs: status, duration_ms,
-# UseCase, Predicted_<label>, PredictedCarCount (mlops_serving.observability).
+# UseCase, Predicted_<class code>, PredictedCarCount (mlops_serving.observability).
 data "aws_region" "current" {}
 
 locals {
@@ -13,8 +13,8 @@ locals {
   namespace  = "MLOpsPlatform/${var.environment}"
   app_group  = "/aws/containerinsights/${var.cluster_name}/application"
   sm_group   = "/aws/sagemaker/ProcessingJobs"
-  class_list = flatten([for uc, labels in var.prediction_classes : [for l in labels : { use_case = uc, label = l }]])
-  class_map  = { for c in local.class_list : "${c.use_case}-${c.label}" => c }
+  class_list = flatten([for uc, classes in var.prediction_classes : [for code, label in classes : { use_case = uc, code = code, label = label }]])
+  class_map  = { for c in local.class_list : "${c.use_case}-${c.code}" => c }
 }
 
 resource "aws_cloudwatch_log_group" "serving" {
@@ -72,11 +72,11 @@ resource "aws_cloudwatch_log_metric_filter" "predictions_by_class" {
   for_each       = local.class_map
   name           = "${var.name}-predicted-${each.key}"
   log_group_name = aws_cloudwatch_log_group.serving.name
-  pattern        = "{ $.UseCase = \"${each.value.use_case}\" && $.Predicted_${each.value.label} = * }"
+  pattern        = "{ $.UseCase = \"${each.value.use_case}\" && $.Predicted_${each.value.code} = * }"
   metric_transformation {
-    name      = "Predicted_${each.value.label}"
+    name      = "Predicted_${each.value.code}"
     namespace = local.namespace
-    value     = "$.Predicted_${each.value.label}"
+    value     = "$.Predicted_${each.value.code}"
     unit      = "Count"
     dimensions = {
       UseCase = "$.UseCase"
@@ -238,7 +238,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           region  = local.region
           stat    = "Sum"
           period  = 300
-          metrics = [for c in local.class_list : [local.namespace, "Predicted_${c.label}", "UseCase", c.use_case, { label = "${c.use_case} ${c.label}" }]]
+          metrics = [for c in local.class_list : [local.namespace, "Predicted_${c.code}", "UseCase", c.use_case, { label = "${c.use_case}: ${c.label}" }]]
         }
       },
       {

@@ -30,10 +30,10 @@ variable "log_retention_days" {
 }
 
 variable "prediction_classes" {
-  description = "Use case => class labels, one metric filter each (Predicted_<label>)."
-  type        = map(list(string))
+  description = "Use case => class code => label shown on the dashboard; one metric filter per class (Predicted_<code>)."
+  type        = map(map(string))
   default = {
-    retail = ["High", "Medium", "Low"]
+    retail = { LA = "High", MM = "Medium", UM = "Low" }
   }
 }
 

@@ -188,9 +188,9 @@ variable "log_retention_days" {
 }
 
 variable "prediction_classes" {
-  description = "Use case => class labels for the per-class prediction metrics."
-  type        = map(list(string))
-  default     = { retail = ["High", "Medium", "Low"] }
+  description = "Use case => class code => label for the per-class prediction metrics."
+  type        = map(map(string))
+  default     = { retail = { LA = "High", MM = "Medium", UM = "Low" } }
 }
 
 variable "p99_latency_alarm_ms" {
