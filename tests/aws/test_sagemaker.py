@@ -252,6 +252,14 @@ def test_compiled_steps_execute(project, lake, tmp_path):
         "retail-training", "retail-evaluation", "retail-reporting",
     ]  # fmt: skip
     assert first.property_files[("retail-drift", "DriftDecision")]["train"] is True
+    # the drift step's log line that CloudWatch's DriftDetected metric filter counts
+    (line,) = [
+        json.loads(x)
+        for x in first.logs["retail-drift"].splitlines()
+        if x.startswith('{"event": "drift_decision"')
+    ]
+    assert line["use_case"] == "retail" and line["train"] is True
+    assert line["drift_detected"] is False  # no champion yet: nothing to drift from
     pointer = read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")
     assert pointer["version"] == "v0001"
     keys = set(list_keys(endpoint, BUCKET, f"{PREFIX}/sagemaker/{first.execution_id}/"))

@@ -119,8 +119,29 @@ def main(argv: list[str] | None = None) -> int:
             name, _, target = spec.partition("=")
             path = Path(target)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(catalog.load(name), default=str))
+            value = catalog.load(name)
+            path.write_text(json.dumps(value, default=str))
+            if name.endswith("drift_decision"):
+                print(drift_log_line(use_case, value), flush=True)  # noqa: T201
     return 0
+
+
+def drift_log_line(use_case: str, decision: dict[str, Any]) -> str:
+    """One JSON line per drift decision on stdout (the step's CloudWatch log stream).
+
+    The Terraform observability module's metric filter counts the lines with
+    ``drift_detected`` true (metric DriftDetected, alarm "drift detected").
+    """
+    return json.dumps(
+        {
+            "event": "drift_decision",
+            "use_case": use_case,
+            "drift_detected": bool(decision.get("drift_detected")),
+            "train": bool(decision.get("train")),
+            "champion_version": decision.get("champion_version"),
+            "reason": decision.get("reason"),
+        }
+    )
 
 
 if __name__ == "__main__":
