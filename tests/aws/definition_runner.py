@@ -35,6 +35,7 @@ class Execution:
     skipped: list[str] = field(default_factory=list)
     property_files: dict[tuple[str, str], dict] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
+    stdout: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         values: dict[str, Any] = {}
@@ -137,6 +138,7 @@ class Execution:
             check=False,
         )
         self.logs[name] = proc.stdout[-3000:] + proc.stderr[-6000:]
+        self.stdout[name] = proc.stdout  # what CloudWatch Logs would receive
         if proc.returncode != 0:
             raise RuntimeError(
                 f"step {name} failed ({proc.returncode}):\n{self.logs[name]}"

@@ -255,7 +255,7 @@ def test_compiled_steps_execute(project, lake, tmp_path):
     # the drift step's log line that CloudWatch's DriftDetected metric filter counts
     (line,) = [
         json.loads(x)
-        for x in first.logs["retail-drift"].splitlines()
+        for x in first.stdout["retail-drift"].splitlines()
         if x.startswith('{"event": "drift_decision"')
     ]
     assert line["use_case"] == "retail" and line["train"] is True

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             path.parent.mkdir(parents=True, exist_ok=True)
             value = catalog.load(name)
             path.write_text(json.dumps(value, default=str))
-            if name.endswith("drift_decision"):
+            if name == f"{use_case}.decision_drift":  # the DriftDecision export
                 print(drift_log_line(use_case, value), flush=True)  # noqa: T201
     return 0
 
