@@ -1,6 +1,6 @@
 # dev: the smallest platform that still runs every part (two zones, as EKS requires):
 # Spot nodes, interface endpoints in one zone, short log retention, a public load
-# balancer for the smoke tests, and a 150 USD budget.
+# balancer for the smoke tests, and a 250 USD budget (docs/cost.md estimates 193).
 provider "aws" {
   region = var.region
 
@@ -31,7 +31,7 @@ module "platform" {
 
   create_github_oidc_provider = true
   log_retention_days          = 14
-  monthly_budget_usd          = 150
+  monthly_budget_usd          = 250
   kms_deletion_window_days    = 7
   ecr_keep_last_images        = 10
 }

@@ -27,12 +27,9 @@ variable "endpoint_az_count" {
 }
 
 variable "interface_endpoints" {
-  description = "Interface endpoint services reached without NAT (S3 is a gateway endpoint)."
+  description = "Interface endpoint services reached without NAT (S3 is a gateway endpoint): image pulls (ecr.api, ecr.dkr), logs, IRSA (sts), the VPC CNI (ec2), the load balancer controller (elasticloadbalancing) and the pipeline's model registry calls (sagemaker.api)."
   type        = list(string)
-  default = [
-    "ecr.api", "ecr.dkr", "logs", "sts", "sagemaker.api", "ec2",
-    "elasticloadbalancing", "eks", "monitoring",
-  ]
+  default     = ["ecr.api", "ecr.dkr", "logs", "sts", "sagemaker.api", "ec2", "elasticloadbalancing"]
 }
 
 variable "public_load_balancer" {

@@ -208,11 +208,12 @@ module "audit" {
 }
 
 module "budget" {
-  source            = "../budget"
-  name              = "${local.name}-monthly"
-  environment       = var.environment
-  monthly_limit_usd = var.monthly_budget_usd
-  alert_topic_arn   = module.notifications.topic_arn
-  email_addresses   = var.alert_emails
-  tags              = local.tags
+  source                  = "../budget"
+  name                    = "${local.name}-monthly"
+  environment             = var.environment
+  monthly_limit_usd       = var.monthly_budget_usd
+  alert_threshold_percent = var.budget_alert_percent
+  alert_topic_arn         = module.notifications.topic_arn
+  email_addresses         = var.alert_emails
+  tags                    = local.tags
 }

@@ -210,6 +210,12 @@ variable "monthly_budget_usd" {
   type        = number
 }
 
+variable "budget_alert_percent" {
+  description = "Share of the monthly budget (actual spend) that sends the first alert."
+  type        = number
+  default     = 80
+}
+
 variable "kms_deletion_window_days" {
   description = "Waiting period before the environment's KMS key is deleted after teardown."
   type        = number

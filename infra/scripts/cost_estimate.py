@@ -1,0 +1,189 @@
+"""Monthly cost estimate per environment, from the Terraform sizes and a price table.
+
+    python infra/scripts/cost_estimate.py            # print the table
+    python infra/scripts/cost_estimate.py --write    # refresh docs/cost.md
+
+Sizes come from the code, not from a copy: ``envs/<env>/main.tf`` (the platform module's
+arguments) over ``modules/platform/variables.tf`` defaults, the endpoint list of
+``modules/network``, and the SageMaker instance types of ``conf/aws/sagemaker.yml``.
+Prices and usage assumptions come from ``infra/cost/prices.json`` (dated, one region).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+TF = REPO / "infra" / "terraform"
+PRICES = REPO / "infra" / "cost" / "prices.json"
+DOC = REPO / "docs" / "cost.md"
+BEGIN, END = "<!-- cost-table:begin -->", "<!-- cost-table:end -->"
+TARGET_USD = 500.0
+ENVIRONMENTS = ("dev", "prod")
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps HCL quotes on strings and keys; drop them, recursively."""
+    if isinstance(value, str):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            return value[1:-1]
+        return value
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+    return value
+
+
+def load_tf(path: Path) -> dict[str, Any]:
+    with path.open() as fh:
+        return unquote(hcl2.load(fh))  # type: ignore[no-any-return]
+
+
+def variable_defaults(module: Path) -> dict[str, Any]:
+    out = {}
+    for block in load_tf(module / "variables.tf").get("variable", []):
+        for name, spec in block.items():
+            if "default" in spec:
+                out[name] = spec["default"]
+    return out
+
+
+def platform_settings(env: str) -> dict[str, Any]:
+    """The platform module's effective arguments in one environment."""
+    settings = variable_defaults(TF / "modules" / "platform")
+    for block in load_tf(TF / "envs" / env / "main.tf").get("module", []):
+        if "platform" in block:
+            settings.update(
+                {k: v for k, v in block["platform"].items() if not str(v).startswith("${")}
+            )
+    settings["interface_endpoints"] = variable_defaults(TF / "modules" / "network")[
+        "interface_endpoints"
+    ]
+    return settings
+
+
+def step_instance_types() -> dict[str, str]:
+    conf = yaml.safe_load((REPO / "conf" / "aws" / "sagemaker.yml").read_text())
+    resources = conf["aws"]["resources"]
+    default = resources["__default__"]["instance_type"]
+    stages = ("data_engineering", "drift", "training", "evaluation", "reporting")
+    return {s: resources.get(s, {}).get("instance_type", default) for s in stages}
+
+
+def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float]:
+    """Monthly USD per line item for one environment."""
+    p = prices or json.loads(PRICES.read_text())
+    s = platform_settings(env)
+    use = p["usage_assumptions"][env]
+    hours = p["hours_per_month"]
+    instance = s["node_instance_types"][0]
+    node_hour = p["ec2_on_demand_per_hour"][instance]
+    if s["node_capacity_type"] == "SPOT":
+        node_hour *= 1 - p["spot_discount"]
+    nodes = s["node_min_size"]
+    endpoints = len(s["interface_endpoints"]) * min(s["endpoint_az_count"], s["az_count"])
+    runs = p["usage_assumptions"]["pipeline_runs_per_month"]
+    share = p["usage_assumptions"]["training_share_of_runs"]
+    step_hours = p["usage_assumptions"]["step_hours"]
+    sm_prices = p["sagemaker_processing_per_hour"]
+    pipeline = 0.0
+    for stage, itype in step_instance_types().items():
+        runs_of_stage = runs if stage in ("data_engineering", "drift") else runs * share
+        pipeline += runs_of_stage * step_hours[stage] * sm_prices[itype]
+    n_classes = sum(len(v) for v in s["prediction_classes"].values())
+    metrics = 5 + n_classes  # requests, 5xx, latency, car count, drift + per class
+    log_gb = use["log_gb_per_month"]
+    retention_months = s["log_retention_days"] / 30
+    items = {
+        "EKS control plane": p["eks_cluster_per_hour"] * hours,
+        f"nodes: {nodes} x {instance} {s['node_capacity_type'].lower()}": nodes
+        * node_hour
+        * hours,
+        "node volumes (gp3)": nodes * 30 * p["ebs_gp3_per_gb_month"],
+        f"interface endpoints: {endpoints} endpoint-AZs": endpoints
+        * p["vpc_interface_endpoint_per_az_hour"]
+        * hours,
+        "load balancer (ALB)": p["alb_per_hour"] * hours
+        + p["alb_lcu_per_month_assumed"] * use["requests_alb_lcu_factor"],
+        "SageMaker pipeline steps": pipeline,
+        "CloudWatch logs": log_gb * p["cloudwatch_logs_ingest_per_gb"]
+        + log_gb * retention_months * p["cloudwatch_logs_storage_per_gb_month"],
+        "CloudWatch metrics, alarms, dashboard": metrics
+        * p["cloudwatch_custom_metric_per_month"]
+        + 4 * p["cloudwatch_alarm_per_month"]
+        + p["cloudwatch_dashboard_per_month"],
+        "S3 data lake": use["lake_gb"] * p["s3_standard_per_gb_month"],
+        "CloudTrail S3 data events": use["data_events_per_month"]
+        / 100_000
+        * p["cloudtrail_data_events_per_100k"],
+        "KMS key": p["kms_key_per_month"],
+    }
+    return {k: round(v, 2) for k, v in items.items()}
+
+
+def markdown(prices: dict[str, Any] | None = None) -> str:
+    p = prices or json.loads(PRICES.read_text())
+    lines = [
+        f"Prices: {p['region']}, {p['currency']}, as of {p['as_of']} "
+        f"(`infra/cost/prices.json`). Generated by `make cost`.",
+        "",
+    ]
+    totals = {}
+    for env in ENVIRONMENTS:
+        items = estimate(env, p)
+        totals[env] = sum(items.values())
+        settings = platform_settings(env)
+        budget = settings["monthly_budget_usd"]
+        alert = settings["budget_alert_percent"]
+        lines += [f"### {env}", "", "| item | USD / month |", "|---|---:|"]
+        lines += [f"| {k} | {v:,.2f} |" for k, v in items.items()]
+        lines += [
+            f"| **total** | **{totals[env]:,.2f}** |",
+            "",
+            f"Budget in Terraform: {budget:,.0f} USD (alerts at {alert:.0f}% actual and "
+            f"100% forecast). Target: below {TARGET_USD:,.0f} USD: "
+            f"{'met' if totals[env] < TARGET_USD else 'NOT met'}.",
+            "",
+        ]
+    lines.append(f"dev + prod: {sum(totals.values()):,.2f} USD / month.")
+    return "\n".join(lines) + "\n"
+
+
+def write_doc(text: str) -> None:
+    doc = DOC.read_text()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    if not pattern.search(doc):
+        raise SystemExit(f"{DOC}: markers {BEGIN} ... {END} not found")
+    DOC.write_text(pattern.sub(lambda _: f"{BEGIN}\n{text}{END}", doc))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help="refresh docs/cost.md")
+    args = parser.parse_args(argv)
+    text = markdown()
+    if args.write:
+        write_doc(text)
+    print(text, end="")  # noqa: T201
+    for env in ENVIRONMENTS:
+        total = sum(estimate(env).values())
+        budget = platform_settings(env)["monthly_budget_usd"]
+        if total >= budget:
+            print(  # noqa: T201
+                f"warning: {env} estimate {total:.2f} >= its budget {budget}",
+                file=sys.stderr,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
