@@ -20,7 +20,11 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export MPLBACKEND := Agg
 export KEDRO_LOGGING_CONFIG := $(CURDIR)/conf/logging.yml
 
-.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving clean-data help
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+ENV ?= dev
+
+.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving clean-data help infra-tools infra-check cost teardown
 
 help:
 	@echo "make run         install, generate retail data if data/raw has none, kedro run"
@@ -33,6 +37,9 @@ help:
 	@echo "make demo-drift  append a drifted week, run again; then an undrifted week"
 	@echo "make rollback    restore the previous retail champion"
 	@echo "make benchmark   LGSR-scale benchmark (about 2.67M lines), writes docs/benchmarks.md figures"
+	@echo "make infra-check terraform fmt, checkov, HCL security test, kustomize + schemas, actionlint"
+	@echo "make cost        monthly cost estimate per environment (refreshes docs/cost.md)"
+	@echo "make teardown ENV=dev [DRY_RUN=1]  empty and destroy an AWS environment"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -45,6 +52,25 @@ $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# checkov and actionlint in their own venv: checkov's dependency ranges conflict with
+# the project's pins (infra/tools-requirements.txt).
+$(INFRA_STAMP): infra/tools-requirements.txt
+	$(PYTHON) -m venv $(INFRA_VENV) || python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade "pip==25.3"
+	$(INFRA_VENV)/bin/python -m pip install --quiet --no-deps -r infra/tools-requirements.txt
+	touch $(INFRA_STAMP)
+
+infra-tools: $(INFRA_STAMP)
+
+infra-check: $(STAMP) $(INFRA_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/infra
+
+cost: $(STAMP)
+	$(BIN)/python infra/scripts/cost_estimate.py --write
+
+teardown: $(STAMP)
+	$(BIN)/python infra/scripts/teardown.py --env $(ENV) $(if $(DRY_RUN),--dry-run,)
+
 data: $(STAMP)
 	@if ! ls data/raw/$(USE_CASE)/transactions_*.csv >/dev/null 2>&1; then \
 		echo "no raw retail data: generating $(RETAIL_WEEKS) weeks"; \
@@ -56,19 +82,19 @@ data: $(STAMP)
 run: data
 	$(BIN)/kedro run
 
-test: $(STAMP)
+test: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks serving
-	$(BIN)/ruff format --check src tests benchmarks serving
+	$(BIN)/ruff check src tests benchmarks serving infra/scripts
+	$(BIN)/ruff format --check src tests benchmarks serving infra/scripts
 	$(BIN)/mypy
 	$(BIN)/hadolint infra/docker/serving.Dockerfile infra/docker/pipeline.Dockerfile
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests benchmarks serving
-	$(BIN)/ruff format src tests benchmarks serving
+	$(BIN)/ruff check --fix src tests benchmarks serving infra/scripts
+	$(BIN)/ruff format src tests benchmarks serving infra/scripts
 
 # Serves what `make run` promoted; SERVING_* variables override (serving/README.md).
 serve: $(STAMP)

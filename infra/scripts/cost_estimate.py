@@ -39,7 +39,11 @@ def unquote(value: Any) -> Any:
     if isinstance(value, list):
         return [unquote(v) for v in value]
     if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+        return {
+            unquote(k): unquote(v)
+            for k, v in value.items()
+            if not (k.startswith("__") and k.endswith("__"))  # parser metadata
+        }
     return value
 
 

@@ -2,6 +2,7 @@ output "platform" {
   description = "Everything the workflows and docs/deploy.md need: bucket, prefix, roles, repositories, cluster, subnets, topic, dashboard."
   value = {
     lake_bucket                  = module.platform.lake_bucket
+    audit_bucket                 = module.platform.audit_bucket
     lake_prefix                  = module.platform.lake_prefix
     ecr_repository_urls          = module.platform.ecr_repository_urls
     ecr_repository_names         = module.platform.ecr_repository_names

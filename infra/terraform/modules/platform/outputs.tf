@@ -72,3 +72,8 @@ output "pipeline_names" {
   description = "SageMaker pipelines by use case (created by the pipeline workflow, started by the schedules)."
   value       = var.pipelines
 }
+
+output "audit_bucket" {
+  description = "Bucket of the CloudTrail log files (emptied by teardown before destroy)."
+  value       = module.audit.log_bucket_id
+}

@@ -1,0 +1,316 @@
+"""Terraform, checked without providers (they cannot be downloaded here): formatting,
+the module contract, every module call and reference against what it names (what
+``terraform validate`` would catch), the security properties the platform promises,
+and checkov with zero failures and a written reason for every skip."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cost_estimate import load_tf
+
+from tests.infra.conftest import INFRA, REPO, TF, tool
+
+MODULES = sorted(p for p in (TF / "modules").iterdir() if p.is_dir())
+ENVS = sorted(p for p in (TF / "envs").iterdir() if p.is_dir())
+META_ARGS = {"source", "for_each", "count", "depends_on", "providers", "version"}
+
+
+def parse(folder: Path) -> dict[str, list[Any]]:
+    """All blocks of a Terraform folder, merged by block type."""
+    merged: dict[str, list[Any]] = {}
+    for path in sorted(folder.glob("*.tf")):
+        for kind, blocks in load_tf(path).items():
+            merged.setdefault(kind, []).extend(blocks)
+    return merged
+
+
+def named(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {name: body for block in blocks for name, body in block.items()}
+
+
+def resources(tree: dict[str, list[Any]], rtype: str) -> dict[str, Any]:
+    out = {}
+    for block in tree.get("resource", []):
+        for kind, items in block.items():
+            if kind == rtype:
+                out.update(items)
+    return out
+
+
+def data_sources(tree: dict[str, list[Any]], dtype: str) -> dict[str, Any]:
+    out = {}
+    for block in tree.get("data", []):
+        for kind, items in block.items():
+            if kind == dtype:
+                out.update(items)
+    return out
+
+
+ALL = {p.name: parse(p) for p in MODULES}
+
+
+def test_terraform_fmt():
+    proc = subprocess.run(
+        [tool("terraform"), "fmt", "-check", "-recursive", "-diff", str(TF)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda p: p.name)
+def test_module_contract(module):
+    assert {p.name for p in module.glob("*.tf")} == {
+        "main.tf", "variables.tf", "outputs.tf", "versions.tf",
+    }  # fmt: skip
+    tree = ALL[module.name]
+    for name, spec in named(tree.get("variable", [])).items():
+        assert spec.get("description"), f"{module.name}: variable {name} undescribed"
+        assert spec.get("type"), f"{module.name}: variable {name} untyped"
+    for name, spec in named(tree.get("output", [])).items():
+        assert spec.get("description"), f"{module.name}: output {name} undescribed"
+    (versions,) = tree["terraform"]
+    aws = versions["required_providers"][0]["aws"]
+    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 6.0, < 7.0"
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda p: p.name)
+def test_environment_roots_pin_providers_and_keep_remote_state(env):
+    tree = parse(env)
+    (versions,) = tree["terraform"]
+    aws = versions["required_providers"][0]["aws"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", aws["version"]), "exact provider version"
+    (backend,) = versions["backend"]
+    s3 = backend["s3"]
+    assert s3["encrypt"] is True and s3["use_lockfile"] is True
+    assert s3["key"] == f"mlops-platform/{env.name}/terraform.tfstate"
+    assert (env / "terraform.tfvars").is_file()
+
+
+def _references(folder: Path, kind: str) -> set[str]:
+    text = "\n".join(
+        re.sub(r"#[^\n]*", "", p.read_text()) for p in folder.glob("*.tf")
+    )
+    return set(re.findall(rf"\b{kind}\.([A-Za-z_][A-Za-z0-9_-]*)", text))
+
+
+@pytest.mark.parametrize("folder", [*MODULES, *ENVS], ids=lambda p: p.name)
+def test_every_reference_resolves(folder):
+    """What `terraform validate` would check: variables, locals, module arguments and
+    outputs all exist where they are used."""
+    tree = parse(folder)
+    variables = named(tree.get("variable", []))
+    locals_ = {k for block in tree.get("locals", []) for k in block}
+    assert _references(folder, "var") <= set(variables), "undeclared variable"
+    assert _references(folder, "local") <= locals_, "undeclared local"
+    calls = named(tree.get("module", []))
+    for name, call in calls.items():
+        target = (folder / call["source"]).resolve()
+        assert target.is_dir(), f"module {name}: no folder {call['source']}"
+        callee = parse(target)
+        declared = named(callee.get("variable", []))
+        passed = set(call) - META_ARGS
+        assert passed <= set(declared), f"module {name}: {passed - set(declared)}"
+        required = {v for v, spec in declared.items() if "default" not in spec}
+        assert required <= passed, f"module {name}: missing {required - passed}"
+        outputs = set(named(callee.get("output", [])))
+        text = "\n".join(p.read_text() for p in folder.glob("*.tf"))
+        used = set(re.findall(rf"module\.{name}(?:\[[^\]]+\])?\.(\w+)", text))
+        used |= {
+            m
+            for m in re.findall(rf"for \w+ in module\.{name} : \w+\.(\w+)", text)
+        }
+        assert used <= outputs, f"module {name}: no output {used - outputs}"
+
+
+# ------------------------------------------------------------ security properties
+def security_violations(trees: dict[str, dict[str, list[Any]]]) -> list[str]:
+    """What the platform promises about its AWS resources, over parsed modules."""
+    bad: list[str] = []
+    buckets = {m: resources(t, "aws_s3_bucket") for m, t in trees.items()}
+    for module, found in buckets.items():
+        if found and module != "s3_bucket":
+            bad.append(f"{module}: a bucket outside the s3_bucket module")
+    s3 = trees["s3_bucket"]
+    sse = resources(s3, "aws_s3_bucket_server_side_encryption_configuration")["this"]
+    default = sse["rule"][0]["apply_server_side_encryption_by_default"][0]
+    if default.get("sse_algorithm") != "aws:kms" or "kms_master_key_id" not in default:
+        bad.append("s3_bucket: not SSE-KMS with a customer key")
+    pab = resources(s3, "aws_s3_bucket_public_access_block").get("this", {})
+    for flag in (
+        "block_public_acls", "block_public_policy",
+        "ignore_public_acls", "restrict_public_buckets",
+    ):  # fmt: skip
+        if pab.get(flag) is not True:
+            bad.append(f"s3_bucket: public access block {flag} is not true")
+    versioning = resources(s3, "aws_s3_bucket_versioning").get("this", {})
+    if versioning.get("versioning_configuration", [{}])[0].get("status") != "Enabled":
+        bad.append("s3_bucket: versioning not enabled")
+    statements = data_sources(s3, "aws_iam_policy_document")["this"]["statement"]
+    tls = [s for s in statements if s.get("sid") == "DenyInsecureTransport"]
+    if not tls or tls[0]["condition"][0]["values"] != ["false"]:
+        bad.append("s3_bucket: no TLS-only deny statement")
+
+    repo = resources(trees["ecr_repository"], "aws_ecr_repository").get("this", {})
+    if repo.get("image_scanning_configuration", [{}])[0].get("scan_on_push") is not True:
+        bad.append("ecr_repository: scan on push is off")
+    if repo.get("image_tag_mutability") != "IMMUTABLE":
+        bad.append("ecr_repository: tags are mutable")
+    if repo.get("encryption_configuration", [{}])[0].get("encryption_type") != "KMS":
+        bad.append("ecr_repository: not KMS-encrypted")
+    if "this" not in resources(trees["ecr_repository"], "aws_ecr_lifecycle_policy"):
+        bad.append("ecr_repository: no lifecycle policy")
+
+    for module, tree in trees.items():
+        for name, group in resources(tree, "aws_cloudwatch_log_group").items():
+            if "retention_in_days" not in group:
+                bad.append(f"{module}: log group {name} keeps logs forever")
+            if "kms_key_id" not in group:
+                bad.append(f"{module}: log group {name} not KMS-encrypted")
+        for name, topic in resources(tree, "aws_sns_topic").items():
+            if "kms_master_key_id" not in topic:
+                bad.append(f"{module}: SNS topic {name} not encrypted")
+        for name, queue in resources(tree, "aws_sqs_queue").items():
+            if "kms_master_key_id" not in queue:
+                bad.append(f"{module}: SQS queue {name} not encrypted")
+        if resources(tree, "aws_nat_gateway"):
+            bad.append(f"{module}: a NAT gateway (the network is endpoint-only)")
+        for name, doc in data_sources(tree, "aws_iam_policy_document").items():
+            for st in doc.get("statement", []):
+                if st.get("effect", "Allow") != "Allow":
+                    continue
+                actions = st.get("actions", [])
+                if "*" in st.get("resources", []) and any("*" in a for a in actions):
+                    if (module, st.get("sid")) == ("kms_key", "AccountAdministration"):
+                        continue  # a key policy's "*" is the key itself
+                    bad.append(f"{module}: {name}/{st.get('sid')}: {actions} on *")
+        for name, policy in resources(tree, "aws_iam_role_policy").items():
+            if not str(policy.get("policy", "")).startswith("${data."):
+                bad.append(f"{module}: inline policy {name} is not a policy document")
+
+    trail = resources(trees["audit_trail"], "aws_cloudtrail")["this"]
+    if trail.get("enable_log_file_validation") is not True or "kms_key_id" not in trail:
+        bad.append("audit_trail: no log validation or no KMS")
+    cluster = resources(trees["eks"], "aws_eks_cluster")["this"]
+    if cluster["encryption_config"][0]["resources"] != ["secrets"]:
+        bad.append("eks: secrets not envelope-encrypted")
+    template = resources(trees["eks"], "aws_launch_template")["node"]
+    if template["metadata_options"][0]["http_tokens"] != "required":
+        bad.append("eks: nodes allow IMDSv1")
+    key = resources(trees["kms_key"], "aws_kms_key")["this"]
+    if key.get("enable_key_rotation") is not True:
+        bad.append("kms_key: rotation off")
+    return bad
+
+
+def test_security_properties_hold():
+    assert security_violations(ALL) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "path", "value", "expected"),
+    [
+        ("ecr_repository", ("aws_ecr_repository", "this", "image_scanning_configuration", 0, "scan_on_push"), False, "scan on push is off"),
+        ("s3_bucket", ("aws_s3_bucket_public_access_block", "this", "restrict_public_buckets"), False, "restrict_public_buckets is not true"),
+        ("network", ("aws_cloudwatch_log_group", "flow_logs", "retention_in_days"), None, "keeps logs forever"),
+    ],
+)  # fmt: skip
+def test_security_check_catches_a_regression(module, path, value, expected):
+    trees = copy.deepcopy(ALL)
+    for block in trees[module]["resource"]:
+        if path[0] in block and path[1] in block[path[0]]:
+            target = block[path[0]][path[1]]
+            for key in path[2:-1]:
+                target = target[key]
+            if value is None:
+                del target[path[-1]]
+            else:
+                target[path[-1]] = value
+    assert any(expected in v for v in security_violations(trees))
+
+
+def test_wildcard_action_on_every_resource_is_caught():
+    trees = copy.deepcopy(ALL)
+    doc = data_sources(trees["serving_irsa_role"], "aws_iam_policy_document")["this"]
+    doc["statement"].append({"actions": ["s3:*"], "resources": ["*"]})
+    assert any("['s3:*'] on *" in v for v in security_violations(trees))
+
+
+def test_alerts_and_schedule_match_only_what_matters():
+    text = (TF / "modules" / "notifications" / "main.tf").read_text()
+    assert 'ModelApprovalStatus   = ["Approved"]' in text
+    assert 'currentPipelineExecutionStatus = ["Failed"]' in text
+    schedule = named(ALL["pipeline_schedule"]["variable"])["schedule_expression"]
+    assert schedule["default"] == "cron(0 1 * * ? *)"  # daily at 01:00
+    endpoints = named(ALL["network"]["variable"])["interface_endpoints"]["default"]
+    assert {"ecr.api", "ecr.dkr", "logs", "sts", "sagemaker.api"} <= set(endpoints)
+
+
+def test_budgets_stay_below_the_target():
+    for env in ENVS:
+        (call,) = [
+            b["platform"] for b in parse(env)["module"] if "platform" in b
+        ]
+        assert 0 < call["monthly_budget_usd"] < 500
+
+
+# ------------------------------------------------------------------------ checkov
+def checkov(*args: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [tool("checkov"), *args, "--skip-download", "--quiet", "-o", "json"],
+        capture_output=True, text=True, check=False, cwd=REPO,
+        env={"BC_SKIP_MAPPING": "TRUE", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    reports = json.loads(proc.stdout)
+    return {"reports": reports if isinstance(reports, list) else [reports], "rc": proc.returncode}
+
+
+def _failures_and_skips(result: dict[str, Any]) -> tuple[list[str], list[dict]]:
+    failed, skipped = [], []
+    for report in result["reports"]:
+        results = report.get("results", {})
+        failed += [
+            f"{r['check_id']} {r['resource']} ({r['file_path']})"
+            for r in results.get("failed_checks", [])
+        ]
+        skipped += results.get("skipped_checks", [])
+    return failed, skipped
+
+
+def test_checkov_finds_no_failure_and_every_skip_has_a_reason():
+    result = checkov(
+        "-d", str(INFRA),
+        "--framework", "terraform", "kubernetes", "kustomize", "dockerfile",
+    )  # fmt: skip
+    failed, skipped = _failures_and_skips(result)
+    assert failed == [], "\n".join(failed)
+    passed = sum(r["summary"]["passed"] for r in result["reports"])
+    assert passed > 500  # it really scanned terraform, k8s and both Dockerfiles
+    for s in skipped:
+        reason = (s.get("check_result") or {}).get("suppress_comment", "")
+        assert len(reason) > 20, f"{s['check_id']} on {s['resource']}: no reason"
+    gha = checkov("-d", str(REPO / ".github"), "--framework", "github_actions")
+    failed, _ = _failures_and_skips(gha)
+    assert failed == [], "\n".join(failed)
+
+
+def test_checkov_fails_an_insecure_bucket(tmp_path):
+    module = tmp_path / "s3_bucket"
+    module.mkdir()
+    main = (TF / "modules" / "s3_bucket" / "main.tf").read_text()
+    main = re.sub(
+        r'resource "aws_s3_bucket_public_access_block" "this" \{.*?\n\}\n', "", main,
+        flags=re.S,
+    )
+    (module / "main.tf").write_text(main)
+    for name in ("variables.tf", "outputs.tf", "versions.tf"):
+        (module / name).write_text((TF / "modules" / "s3_bucket" / name).read_text())
+    failed, _ = _failures_and_skips(checkov("-d", str(module), "--framework", "terraform"))
+    assert any(f.startswith("CKV2_AWS_6 ") for f in failed), failed
