@@ -67,7 +67,11 @@ def platform_settings(env: str) -> dict[str, Any]:
     for block in load_tf(TF / "envs" / env / "main.tf").get("module", []):
         if "platform" in block:
             settings.update(
-                {k: v for k, v in block["platform"].items() if not str(v).startswith("${")}
+                {
+                    k: v
+                    for k, v in block["platform"].items()
+                    if not str(v).startswith("${")
+                }
             )
     settings["interface_endpoints"] = variable_defaults(TF / "modules" / "network")[
         "interface_endpoints"
@@ -94,7 +98,9 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float]
     if s["node_capacity_type"] == "SPOT":
         node_hour *= 1 - p["spot_discount"]
     nodes = s["node_min_size"]
-    endpoints = len(s["interface_endpoints"]) * min(s["endpoint_az_count"], s["az_count"])
+    endpoints = len(s["interface_endpoints"]) * min(
+        s["endpoint_az_count"], s["az_count"]
+    )
     runs = p["usage_assumptions"]["pipeline_runs_per_month"]
     share = p["usage_assumptions"]["training_share_of_runs"]
     step_hours = p["usage_assumptions"]["step_hours"]
@@ -153,8 +159,8 @@ def markdown(prices: dict[str, Any] | None = None) -> str:
         lines += [
             f"| **total** | **{totals[env]:,.2f}** |",
             "",
-            f"Budget in Terraform: {budget:,.0f} USD (alerts at {alert:.0f}% actual and "
-            f"100% forecast). Target: below {TARGET_USD:,.0f} USD: "
+            f"Budget in Terraform: {budget:,.0f} USD (alerts at {alert:.0f}% actual "
+            f"and 100% forecast). Target: below {TARGET_USD:,.0f} USD: "
             f"{'met' if totals[env] < TARGET_USD else 'NOT met'}.",
             "",
         ]
@@ -177,12 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown()
     if args.write:
         write_doc(text)
-    print(text, end="")  # noqa: T201
+    print(text, end="")
     for env in ENVIRONMENTS:
         total = sum(estimate(env).values())
         budget = platform_settings(env)["monthly_budget_usd"]
         if total >= budget:
-            print(  # noqa: T201
+            print(
                 f"warning: {env} estimate {total:.2f} >= its budget {budget}",
                 file=sys.stderr,
             )

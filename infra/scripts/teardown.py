@@ -100,8 +100,8 @@ def build_plan(outputs: dict[str, Any], aws: dict[str, Any]) -> Plan:
             continue
         versions: list[dict[str, str]] = []
         try:
-            pages = aws["s3"].get_paginator("list_object_versions").paginate(
-                Bucket=bucket
+            pages = (
+                aws["s3"].get_paginator("list_object_versions").paginate(Bucket=bucket)
             )
             for page in pages:
                 for kind in ("Versions", "DeleteMarkers"):
@@ -113,10 +113,14 @@ def build_plan(outputs: dict[str, Any], aws: dict[str, Any]) -> Plan:
             if not _missing(exc, "NoSuchBucket"):
                 raise
             continue
-        plan.objects[bucket] = sorted(versions, key=lambda v: (v["Key"], v["VersionId"]))
+        plan.objects[bucket] = sorted(
+            versions, key=lambda v: (v["Key"], v["VersionId"])
+        )
     for repo in outputs["ecr_repository_names"].values():
         try:
-            pages = aws["ecr"].get_paginator("list_images").paginate(repositoryName=repo)
+            pages = (
+                aws["ecr"].get_paginator("list_images").paginate(repositoryName=repo)
+            )
             images = [i for page in pages for i in page.get("imageIds", [])]
         except Exception as exc:
             if not _missing(exc, "RepositoryNotFoundException"):
@@ -163,7 +167,9 @@ def execute(plan: Plan, aws: dict[str, Any]) -> None:
                 raise SystemExit(f"{bucket}: could not delete {result['Errors'][:3]}")
     for repo, images in plan.images.items():
         for start in range(0, len(images), 100):
-            ids = [{"imageDigest": i["imageDigest"]} for i in images[start : start + 100]]
+            ids = [
+                {"imageDigest": i["imageDigest"]} for i in images[start : start + 100]
+            ]
             result = aws["ecr"].batch_delete_image(repositoryName=repo, imageIds=ids)
             if result.get("failures"):
                 raise SystemExit(f"{repo}: could not delete {result['failures'][:3]}")
@@ -177,7 +183,7 @@ def execute(plan: Plan, aws: dict[str, Any]) -> None:
 
 def destroy(env: str, terraform: str) -> bool:
     command = [terraform, f"-chdir={TF / 'envs' / env}", "destroy", "-auto-approve"]
-    print("$ " + " ".join(command), flush=True)  # noqa: T201
+    print("$ " + " ".join(command), flush=True)
     return subprocess.run(command, check=False).returncode == 0
 
 
@@ -210,26 +216,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     aws = clients(args.endpoint_url)
     plan = build_plan(outputs, aws)
-    print(f"teardown of {args.env}:")  # noqa: T201
+    print(f"teardown of {args.env}:")
     for line in plan.lines():
-        print(line)  # noqa: T201
+        print(line)
     if not args.empty_only:
-        print(f"then: terraform destroy of infra/terraform/envs/{args.env}")  # noqa: T201
+        print(f"then: terraform destroy of infra/terraform/envs/{args.env}")
     if args.dry_run:
-        print("dry run: nothing was deleted")  # noqa: T201
+        print("dry run: nothing was deleted")
         return 0
     if not args.yes:
         answer = input(f"type the environment name ({args.env}) to go on: ")
         if answer.strip() != args.env:
-            print("not confirmed: nothing was deleted")  # noqa: T201
+            print("not confirmed: nothing was deleted")
             return 1
     execute(plan, aws)
-    print("emptied")  # noqa: T201
+    print("emptied")
     if args.empty_only:
         return 0
     if destroy(args.env, args.terraform):
         return 0
-    print("destroy failed; emptying the buckets again and retrying once")  # noqa: T201
+    print("destroy failed; emptying the buckets again and retrying once")
     execute(build_plan(outputs, aws), aws)
     return 0 if destroy(args.env, args.terraform) else 1
 

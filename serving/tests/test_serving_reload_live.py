@@ -144,7 +144,7 @@ SMOKE = Path(__file__).resolve().parents[2] / "infra" / "scripts" / "smoke_test.
 
 
 def test_delivery_smoke_test_passes_against_a_live_server(server):
-    """The serving workflow's smoke test (infra/scripts/smoke_test.py), as CD runs it."""
+    """The serving workflow's smoke test (infra/scripts/smoke_test.py), as CD runs."""
     base, _ = server
     proc = subprocess.run(
         [sys.executable, str(SMOKE), base, "--timeout", "30"],

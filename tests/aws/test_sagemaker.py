@@ -209,7 +209,7 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
 
 
 def test_steps_run_in_the_vpc_terraform_made(project, lake, tmp_path):
-    """MLOPS_SAGEMAKER_SUBNETS / _SECURITY_GROUPS (Terraform outputs) reach every step."""
+    """MLOPS_SAGEMAKER_SUBNETS/_SECURITY_GROUPS (Terraform outputs) reach each step."""
     d = compile_definition(
         project,
         tmp_path / "vpc.json",

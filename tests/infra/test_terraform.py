@@ -94,9 +94,7 @@ def test_environment_roots_pin_providers_and_keep_remote_state(env):
 
 
 def _references(folder: Path, kind: str) -> set[str]:
-    text = "\n".join(
-        re.sub(r"#[^\n]*", "", p.read_text()) for p in folder.glob("*.tf")
-    )
+    text = "\n".join(re.sub(r"#[^\n]*", "", p.read_text()) for p in folder.glob("*.tf"))
     return set(re.findall(rf"\b{kind}\.([A-Za-z_][A-Za-z0-9_-]*)", text))
 
 
@@ -123,8 +121,7 @@ def test_every_reference_resolves(folder):
         text = "\n".join(p.read_text() for p in folder.glob("*.tf"))
         used = set(re.findall(rf"module\.{name}(?:\[[^\]]+\])?\.(\w+)", text))
         used |= {
-            m
-            for m in re.findall(rf"for \w+ in module\.{name} : \w+\.(\w+)", text)
+            m for m in re.findall(rf"for \w+ in module\.{name} : \w+\.(\w+)", text)
         }
         assert used <= outputs, f"module {name}: no output {used - outputs}"
 
@@ -158,7 +155,10 @@ def security_violations(trees: dict[str, dict[str, list[Any]]]) -> list[str]:
         bad.append("s3_bucket: no TLS-only deny statement")
 
     repo = resources(trees["ecr_repository"], "aws_ecr_repository").get("this", {})
-    if repo.get("image_scanning_configuration", [{}])[0].get("scan_on_push") is not True:
+    if (
+        repo.get("image_scanning_configuration", [{}])[0].get("scan_on_push")
+        is not True
+    ):
         bad.append("ecr_repository: scan on push is off")
     if repo.get("image_tag_mutability") != "IMMUTABLE":
         bad.append("ecr_repository: tags are mutable")
@@ -213,14 +213,19 @@ def test_security_properties_hold():
     assert security_violations(ALL) == []
 
 
+ECR = ("aws_ecr_repository", "this", "image_scanning_configuration", 0)
+PAB = ("aws_s3_bucket_public_access_block", "this")
+FLOW = ("aws_cloudwatch_log_group", "flow_logs")
+
+
 @pytest.mark.parametrize(
     ("module", "path", "value", "expected"),
     [
-        ("ecr_repository", ("aws_ecr_repository", "this", "image_scanning_configuration", 0, "scan_on_push"), False, "scan on push is off"),
-        ("s3_bucket", ("aws_s3_bucket_public_access_block", "this", "restrict_public_buckets"), False, "restrict_public_buckets is not true"),
-        ("network", ("aws_cloudwatch_log_group", "flow_logs", "retention_in_days"), None, "keeps logs forever"),
+        ("ecr_repository", (*ECR, "scan_on_push"), False, "scan on push is off"),
+        ("s3_bucket", (*PAB, "restrict_public_buckets"), False, "restrict_public"),
+        ("network", (*FLOW, "retention_in_days"), None, "keeps logs forever"),
     ],
-)  # fmt: skip
+)
 def test_security_check_catches_a_regression(module, path, value, expected):
     trees = copy.deepcopy(ALL)
     for block in trees[module]["resource"]:
@@ -254,9 +259,7 @@ def test_alerts_and_schedule_match_only_what_matters():
 
 def test_budgets_stay_below_the_target():
     for env in ENVS:
-        (call,) = [
-            b["platform"] for b in parse(env)["module"] if "platform" in b
-        ]
+        (call,) = [b["platform"] for b in parse(env)["module"] if "platform" in b]
         assert 0 < call["monthly_budget_usd"] < 500
 
 
@@ -269,7 +272,10 @@ def checkov(*args: str) -> dict[str, Any]:
     )  # fmt: skip
     assert proc.stdout.strip(), proc.stderr[-3000:]
     reports = json.loads(proc.stdout)
-    return {"reports": reports if isinstance(reports, list) else [reports], "rc": proc.returncode}
+    return {
+        "reports": reports if isinstance(reports, list) else [reports],
+        "rc": proc.returncode,
+    }
 
 
 def _failures_and_skips(result: dict[str, Any]) -> tuple[list[str], list[dict]]:
@@ -306,11 +312,15 @@ def test_checkov_fails_an_insecure_bucket(tmp_path):
     module.mkdir()
     main = (TF / "modules" / "s3_bucket" / "main.tf").read_text()
     main = re.sub(
-        r'resource "aws_s3_bucket_public_access_block" "this" \{.*?\n\}\n', "", main,
+        r'resource "aws_s3_bucket_public_access_block" "this" \{.*?\n\}\n',
+        "",
+        main,
         flags=re.S,
     )
     (module / "main.tf").write_text(main)
     for name in ("variables.tf", "outputs.tf", "versions.tf"):
         (module / name).write_text((TF / "modules" / "s3_bucket" / name).read_text())
-    failed, _ = _failures_and_skips(checkov("-d", str(module), "--framework", "terraform"))
+    failed, _ = _failures_and_skips(
+        checkov("-d", str(module), "--framework", "terraform")
+    )
     assert any(f.startswith("CKV2_AWS_6 ") for f in failed), failed

@@ -1,0 +1,49 @@
+"""docs/cost.md is what the estimate script computes from the current Terraform."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cost_estimate
+
+from tests.infra.conftest import REPO
+
+
+def test_docs_match_the_current_terraform_and_prices():
+    doc = (REPO / "docs" / "cost.md").read_text()
+    block = re.search(
+        re.escape(cost_estimate.BEGIN) + r"\n(.*?)" + re.escape(cost_estimate.END),
+        doc,
+        re.S,
+    )
+    assert block, "cost table markers missing"
+    assert block.group(1) == cost_estimate.markdown(), "run make cost"
+
+
+def test_estimate_follows_the_sizes_in_the_code():
+    prices = json.loads(cost_estimate.PRICES.read_text())
+    dev, prod = (
+        cost_estimate.estimate("dev", prices),
+        cost_estimate.estimate("prod", prices),
+    )
+    # dev: one Spot t3.large; prod: two On-Demand m7i.large (envs/*/main.tf)
+    dev_nodes = [v for k, v in dev.items() if k.startswith("nodes: 1 x t3.large spot")]
+    prod_nodes = [v for k, v in prod.items() if k.startswith("nodes: 2 x m7i.large")]
+    assert dev_nodes == [round(0.0912 * 0.35 * 730, 2)]
+    assert prod_nodes == [round(2 * 0.1134 * 730, 2)]
+    # interface endpoints: 7 services, in 1 zone in dev and 2 in prod
+    assert "interface endpoints: 7 endpoint-AZs" in dev
+    assert "interface endpoints: 14 endpoint-AZs" in prod
+    for env, items in (("dev", dev), ("prod", prod)):
+        total = sum(items.values())
+        budget = cost_estimate.platform_settings(env)["monthly_budget_usd"]
+        assert total < budget < 500, (env, total, budget)
+
+
+def test_a_price_change_moves_the_total():
+    prices = json.loads(cost_estimate.PRICES.read_text())
+    before = sum(cost_estimate.estimate("prod", prices).values())
+    prices["eks_cluster_per_hour"] *= 2
+    after = sum(cost_estimate.estimate("prod", prices).values())
+    assert round(after - before, 2) == 73.0
