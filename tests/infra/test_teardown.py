@@ -35,7 +35,7 @@ def estate(tmp_path, request):
     with moto_server() as endpoint:
         # moto keeps its state in the process: start from an empty account (the
         # URL is the loopback moto server)
-        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+        reset = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")  # noqa: S310
         urllib.request.urlopen(reset).close()  # noqa: S310
         env = {**os.environ, **lake_env(endpoint, LAKE, "mlops", "sqlite:///x.db")}
         session = boto3.Session(
