@@ -90,9 +90,7 @@ def check(base: str, timeout: float = 120.0) -> list[str]:
 
 def _example(spec: dict[str, Any], schema: dict[str, Any]) -> Any:
     """The first example of a request schema, following $ref and anyOf."""
-    seen = 0
-    while seen < 10:
-        seen += 1
+    for _ in range(10):  # a bound on $ref chains
         if "examples" in schema:
             return schema["examples"][0]
         if "$ref" in schema:

@@ -197,13 +197,16 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip
     # upsert (what the pipeline delivery workflow runs) updates without starting
+    record = tmp_path / "deployed.json"
     upsert = subprocess.run(
         [str(BIN / "mlops-sagemaker"), "upsert", "--use-case", "retail",
-         "--project-path", str(project)],
+         "--project-path", str(project), "--output", str(record)],
         cwd=project, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert upsert.returncode == 0, upsert.stderr[-2000:]
     assert "started" not in upsert.stdout
+    deployed = sm.describe_pipeline(PipelineName="mlops-retail")["PipelineDefinition"]
+    assert json.loads(record.read_text()) == json.loads(deployed)  # what was upserted
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip
 

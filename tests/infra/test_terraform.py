@@ -107,8 +107,8 @@ def test_every_reference_resolves(folder):
     locals_ = {k for block in tree.get("locals", []) for k in block}
     assert _references(folder, "var") <= set(variables), "undeclared variable"
     assert _references(folder, "local") <= locals_, "undeclared local"
-    calls = named(tree.get("module", []))
-    for name, call in calls.items():
+    text = "\n".join(p.read_text() for p in folder.glob("*.tf"))
+    for name, call in named(tree.get("module", [])).items():
         target = (folder / call["source"]).resolve()
         assert target.is_dir(), f"module {name}: no folder {call['source']}"
         callee = parse(target)
@@ -118,11 +118,8 @@ def test_every_reference_resolves(folder):
         required = {v for v, spec in declared.items() if "default" not in spec}
         assert required <= passed, f"module {name}: missing {required - passed}"
         outputs = set(named(callee.get("output", [])))
-        text = "\n".join(p.read_text() for p in folder.glob("*.tf"))
         used = set(re.findall(rf"module\.{name}(?:\[[^\]]+\])?\.(\w+)", text))
-        used |= {
-            m for m in re.findall(rf"for \w+ in module\.{name} : \w+\.(\w+)", text)
-        }
+        used |= set(re.findall(rf"for \w+ in module\.{name} : \w+\.(\w+)", text))
         assert used <= outputs, f"module {name}: no output {used - outputs}"
 
 

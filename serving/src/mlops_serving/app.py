@@ -229,23 +229,19 @@ class Service:
         for f, n in unknown_total.items():
             m.unknown_categories.labels(use_case.name, f).inc(n)
         counts = np.bincount(proba.argmax(axis=1), minlength=len(model.classes))
-        for k, n in enumerate(counts.tolist()):
-            if n:
-                m.predictions.labels(
-                    use_case.name, model.version, model.classes[k]
-                ).inc(n)
+        per_class = {
+            str(model.classes[k]): n for k, n in enumerate(counts.tolist()) if n
+        }
+        for cls, n in per_class.items():
+            m.predictions.labels(use_case.name, model.version, cls).inc(n)
         if self.settings.emf_enabled:
             extra = {
                 k: (v, "Count") for k, v in use_case.emf_metrics(predictions).items()
             }
             # Predicted_<class code> per request: the dashboard's predictions per class
             # (infra/terraform/modules/observability reads these fields).
-            for k, n in enumerate(counts.tolist()):
-                if n:
-                    extra[f"Predicted_{metric_name(str(model.classes[k]))}"] = (
-                        n,
-                        "Count",
-                    )
+            for cls, n in per_class.items():
+                extra[f"Predicted_{metric_name(cls)}"] = (n, "Count")
             state["emf"] = (
                 self.settings.emf_namespace,
                 use_case.name,

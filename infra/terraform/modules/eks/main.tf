@@ -194,48 +194,36 @@ resource "aws_eks_node_group" "this" {
 }
 
 # ---------------------------------------------------------------- cluster access
-resource "aws_eks_access_entry" "deployers" {
-  for_each      = toset(var.deploy_role_arns)
+# Access entries instead of aws-auth: deployers may edit the serving namespace only,
+# admins get cluster-admin. Keyed by static labels: a role created in the same apply
+# has an ARN unknown at plan time, which for_each keys cannot be.
+locals {
+  access = merge(
+    { for label, arn in var.deploy_role_arns : "deploy-${label}" => { arn = arn, policy = "AmazonEKSEditPolicy", namespaces = [var.serving_namespace] } },
+    { for label, arn in var.admin_role_arns : "admin-${label}" => { arn = arn, policy = "AmazonEKSClusterAdminPolicy", namespaces = [] } },
+  )
+}
+
+resource "aws_eks_access_entry" "this" {
+  for_each      = local.access
   cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
+  principal_arn = each.value.arn
   type          = "STANDARD"
   tags          = var.tags
 }
 
-# Deployers may edit the serving namespace only.
-resource "aws_eks_access_policy_association" "deployers" {
-  for_each      = toset(var.deploy_role_arns)
+resource "aws_eks_access_policy_association" "this" {
+  for_each      = local.access
   cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+  principal_arn = each.value.arn
+  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/${each.value.policy}"
 
   access_scope {
-    type       = "namespace"
-    namespaces = [var.serving_namespace]
+    type       = length(each.value.namespaces) > 0 ? "namespace" : "cluster"
+    namespaces = length(each.value.namespaces) > 0 ? each.value.namespaces : null
   }
 
-  depends_on = [aws_eks_access_entry.deployers]
-}
-
-resource "aws_eks_access_entry" "admins" {
-  for_each      = toset(var.admin_role_arns)
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-  type          = "STANDARD"
-  tags          = var.tags
-}
-
-resource "aws_eks_access_policy_association" "admins" {
-  for_each      = toset(var.admin_role_arns)
-  cluster_name  = aws_eks_cluster.this.name
-  principal_arn = each.value
-  policy_arn    = "arn:${local.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-
-  access_scope {
-    type = "cluster"
-  }
-
-  depends_on = [aws_eks_access_entry.admins]
+  depends_on = [aws_eks_access_entry.this]
 }
 
 # ------------------------------------------------- AWS Load Balancer Controller (IRSA)

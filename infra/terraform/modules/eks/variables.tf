@@ -95,15 +95,15 @@ variable "serving_namespace" {
 }
 
 variable "deploy_role_arns" {
-  description = "IAM roles (the CI deploy role) allowed to edit the serving namespace."
-  type        = list(string)
-  default     = []
+  description = "Label => IAM role ARN allowed to edit the serving namespace (the CI deploy role)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "admin_role_arns" {
-  description = "IAM roles with cluster-admin access (break-glass operators)."
-  type        = list(string)
-  default     = []
+  description = "Label => IAM role ARN with cluster-admin access (break-glass operators)."
+  type        = map(string)
+  default     = {}
 }
 
 variable "addons" {

@@ -32,39 +32,21 @@ resource "aws_cloudwatch_log_group" "pipeline" {
 }
 
 # ----------------------------------------------------------------- metric filters
-resource "aws_cloudwatch_log_metric_filter" "requests" {
-  name           = "${var.name}-requests"
-  log_group_name = aws_cloudwatch_log_group.serving.name
-  pattern        = "{ $.request_id = * && $.status = * }"
-  metric_transformation {
-    name      = "Requests"
-    namespace = local.namespace
-    value     = "1"
-    unit      = "Count"
+# One per request line (health, readiness and metrics probes are not logged).
+resource "aws_cloudwatch_log_metric_filter" "serving" {
+  for_each = {
+    Requests  = { pattern = "{ $.request_id = * && $.status = * }", value = "1", unit = "Count" }
+    Errors5xx = { pattern = "{ $.request_id = * && $.status >= 500 }", value = "1", unit = "Count" }
+    LatencyMs = { pattern = "{ $.request_id = * && $.duration_ms = * }", value = "$.duration_ms", unit = "Milliseconds" }
   }
-}
-
-resource "aws_cloudwatch_log_metric_filter" "errors_5xx" {
-  name           = "${var.name}-5xx"
+  name           = "${var.name}-${lower(each.key)}"
   log_group_name = aws_cloudwatch_log_group.serving.name
-  pattern        = "{ $.request_id = * && $.status >= 500 }"
+  pattern        = each.value.pattern
   metric_transformation {
-    name      = "Errors5xx"
+    name      = each.key
     namespace = local.namespace
-    value     = "1"
-    unit      = "Count"
-  }
-}
-
-resource "aws_cloudwatch_log_metric_filter" "latency" {
-  name           = "${var.name}-latency"
-  log_group_name = aws_cloudwatch_log_group.serving.name
-  pattern        = "{ $.request_id = * && $.duration_ms = * }"
-  metric_transformation {
-    name      = "LatencyMs"
-    namespace = local.namespace
-    value     = "$.duration_ms"
-    unit      = "Milliseconds"
+    value     = each.value.value
+    unit      = each.value.unit
   }
 }
 

@@ -143,8 +143,8 @@ module "eks" {
   node_desired_size            = var.node_min_size
   node_max_size                = var.node_max_size
   serving_namespace            = var.serving_namespace
-  deploy_role_arns             = [module.github_deploy_role.role_arn]
-  admin_role_arns              = var.eks_admin_role_arns
+  deploy_role_arns             = { github = module.github_deploy_role.role_arn }
+  admin_role_arns              = { for i, arn in var.eks_admin_role_arns : tostring(i) => arn }
   tags                         = local.tags
 }
 

@@ -84,7 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-path", default=".")
     parser.add_argument("--image", default=None, help="pipeline image URI")
     parser.add_argument("--role-arn", default=None, help="SageMaker execution role")
-    parser.add_argument("--output", default=None, help="definition JSON (compile)")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="write the definition JSON here (compile: by default "
+        "build/sagemaker/<uc>.json; upsert, run: a record of what was deployed)",
+    )
     parser.add_argument("--param", action="append", default=[], help="Name=value")
     parser.add_argument("--wait", action="store_true")
     parser.add_argument("--poll-seconds", type=float, default=30.0)
@@ -92,12 +97,13 @@ def main(argv: list[str] | None = None) -> int:
 
     pipeline = build(args)
     definition = json.loads(pipeline.definition())
-    if args.command == "compile":
+    if args.command == "compile" or args.output:
         out = Path(args.output or f"build/sagemaker/{args.use_case}.json")
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(definition, indent=2) + "\n")
         steps = [s["Name"] for s in definition["Steps"]]
         print(f"{pipeline.name}: {len(steps)} top-level steps {steps} -> {out}")
+    if args.command == "compile":
         return 0
 
     role = args.role_arn or definition["Steps"][0]["Arguments"]["RoleArn"]
