@@ -13,18 +13,20 @@ import skl2onnx
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
+from mlops_platform.flavours import SklearnFlavour
 from mlops_platform.onnx_export import (
     OnnxExportError,
     _categorical_imputers,
     _skl2onnx_convert,
-    check_parity,
     export_onnx,
     missing_category,
     onnx_feed,
-    onnx_probabilities,
+    run_onnx,
 )
 from mlops_platform.params import CandidateParams, TrainingParams
 from mlops_platform.use_cases.retail.models import build_candidates
+
+SKLEARN = SklearnFlavour()
 
 PARAMS = TrainingParams(
     random_state=0,
@@ -70,17 +72,16 @@ def fitted(retail, data):
 )
 def test_every_candidate_exports_faithfully(retail, data, fitted, name):
     _, _, check = data
-    export = export_onnx(
-        fitted[name], retail.numeric_features, retail.categorical_features, check
-    )
+    export = export_onnx(SKLEARN, fitted[name], retail, check)
     parity = export.info["parity"]
     assert parity["rows"] == len(check)
-    assert parity["class_agreement"] == 1.0
-    assert parity["max_probability_diff"] <= 1e-6
+    assert parity["decision_agreement"] == 1.0
+    assert parity["max_abs_diff"] <= 1e-6
     assert export.info["missing_category"] == "missing"
+    assert export.info["output"] == "probabilities"
     if name == "hist_gradient_boosting":  # our float64 TreeEnsemble: exact
         assert export.info["numeric_dtype"] == "float64"
-        assert parity["max_probability_diff"] < 1e-12
+        assert parity["max_abs_diff"] < 1e-12
 
 
 def test_hgb_binary_uses_sigmoid(retail, data):
@@ -95,30 +96,47 @@ def test_hgb_binary_uses_sigmoid(retail, data):
             }
         ),
     )["hist_gradient_boosting"].fit(x, binary)
-    export = export_onnx(
-        model, retail.numeric_features, retail.categorical_features, check
-    )
-    assert export.info["parity"]["max_probability_diff"] < 1e-12
+    export = export_onnx(SKLEARN, model, retail, check)
+    assert export.info["parity"]["max_abs_diff"] < 1e-12
 
 
 def test_a_graph_of_another_model_is_refused(retail, data, fitted):
+    """The parity check compares the graph with the model it claims to be."""
     _, _, check = data
-    other = export_onnx(
-        fitted["decision_tree"],
-        retail.numeric_features,
-        retail.categorical_features,
-        check,
-    )
-    with pytest.raises(OnnxExportError, match="does not match scikit-learn"):
-        check_parity(
-            fitted["logistic_regression"],
-            other.model,
-            check,
-            retail.numeric_features,
-            retail.categorical_features,
-            "missing",
-            np.float32,
-        )
+    other = SKLEARN.to_onnx(fitted["decision_tree"], retail)
+
+    class Swapped(SklearnFlavour):
+        def to_onnx(self, model, use_case):
+            return other
+
+    with pytest.raises(OnnxExportError, match="does not match the model"):
+        export_onnx(Swapped(), fitted["logistic_regression"], retail, check)
+
+
+def test_hgb_regressor_exports_exactly():
+    """Regression: our TreeEnsemble without categorical features, output prediction."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+
+    from mlops_platform.onnx_export import sklearn_to_onnx
+
+    rng = np.random.default_rng(1)
+    x = pd.DataFrame(rng.normal(size=(400, 3)), columns=["a", "b", "c"])
+    x.loc[::7, "b"] = np.nan
+    y = 3 * x["a"] - x["b"].fillna(0) ** 2 + rng.normal(size=400)
+    model = Pipeline(
+        [
+            (
+                "preprocess",
+                ColumnTransformer([("numeric", "passthrough", ["a", "b", "c"])]),
+            ),
+            ("model", HistGradientBoostingRegressor(max_iter=50, random_state=0)),
+        ]
+    ).fit(x, y)
+    graph, info = sklearn_to_onnx(model, ["a", "b", "c"], [], "prediction")
+    got = run_onnx(graph, SKLEARN.onnx_feed(model, x, info), "prediction")
+    np.testing.assert_allclose(got[:, 0], model.predict(x), atol=1e-10)
 
 
 def test_a_model_skl2onnx_cannot_convert_is_refused_by_name(retail, data):
@@ -133,7 +151,7 @@ def test_a_model_skl2onnx_cannot_convert_is_refused_by_name(retail, data):
     model.set_params(preprocess__categorical__encode__min_frequency=500)
     model.fit(x, y)
     with pytest.raises(OnnxExportError, match="Infrequent categories"):
-        export_onnx(model, retail.numeric_features, retail.categorical_features, check)
+        export_onnx(SKLEARN, model, retail, check)
 
 
 def test_missing_category_is_what_the_imputer_writes(retail, data, fitted):
@@ -142,9 +160,7 @@ def test_missing_category_is_what_the_imputer_writes(retail, data, fitted):
     model = fitted["hist_gradient_boosting"]
     rows = check[check["basket_type"].isna()].head(20)
     assert len(rows) == 20
-    export = export_onnx(
-        model, retail.numeric_features, retail.categorical_features, check
-    )
+    export = export_onnx(SKLEARN, model, retail, check)
     feed = onnx_feed(
         rows,
         retail.numeric_features,
@@ -154,7 +170,9 @@ def test_missing_category_is_what_the_imputer_writes(retail, data, fitted):
     )
     assert set(feed["basket_type"].ravel()) == {"missing"}
     np.testing.assert_allclose(
-        onnx_probabilities(export.model, feed), model.predict_proba(rows), atol=1e-12
+        run_onnx(export.model, feed, "probabilities"),
+        model.predict_proba(rows),
+        atol=1e-12,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,6 +70,17 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True)
+class RowCheck:
+    """A rule over several columns or rows (a count above its capacity, a duplicate
+    reading). ``find`` takes the typed rows that passed every column rule and returns
+    a reason per row (empty or missing where the row is fine)."""
+
+    name: str
+    description: str
+    find: Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
 class DataContract:
     """An ordered set of column specs for one raw record type."""
 
@@ -77,6 +89,10 @@ class DataContract:
     description: str = ""
     # Raw names that are accepted and renamed (real-file quirks), old -> new.
     aliases: dict[str, str] = field(default_factory=dict)
+    # Rules over several columns or rows, run after the column rules (in pandas: the
+    # Great Expectations suite validates distinct values per column, see
+    # _validate_with_gx, which cannot express a relation between rows).
+    row_checks: tuple[RowCheck, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -121,6 +137,16 @@ class DataContract:
                 }
                 for c in self.columns
             ],
+            **(
+                {
+                    "row_checks": [
+                        {"name": r.name, "description": r.description}
+                        for r in self.row_checks
+                    ]
+                }
+                if self.row_checks
+                else {}
+            ),
         }
 
 
@@ -322,6 +348,21 @@ def enforce_contract(
     gx_reasons, summary = _validate_with_gx(typed, contract)
     for idx, rs in gx_reasons.items():
         reasons[idx].extend(rs)
+    for check in contract.row_checks:
+        passed = typed.drop(index=list(reasons))
+        found = check.find(passed).reindex(passed.index)
+        hits = found[found.notna() & (found.astype(str) != "")]
+        for idx, reason in hits.items():
+            reasons[int(idx)].append(f"{check.name}: {reason}")
+        summary.append(
+            {
+                "expectation": f"row_check:{check.name}",
+                "column": None,
+                "success": hits.empty,
+                "unexpected_count": len(hits),
+                "rows_checked": len(passed),
+            }
+        )
 
     bad_index = np.fromiter(sorted(reasons), dtype=np.int64, count=len(reasons))
     is_bad = np.zeros(len(frame), dtype=bool)

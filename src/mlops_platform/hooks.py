@@ -86,17 +86,17 @@ class LifecycleHooks:
         elif local == "evaluate_models":
             report = outputs[f"{ns}.metrics_evaluation"]
             mlflow.log_dict(report, f"{ns}/evaluation_report.json")
-            mlflow.log_figure(
-                outputs[f"{ns}.plot_confusion_matrix"], f"{ns}/confusion_matrix.png"
-            )
+            mlflow.log_figure(outputs[f"{ns}.plot_evaluation"], f"{ns}/evaluation.png")
+            names = list(report.get("metrics", {}))
             metrics = {}
             for who in ("challenger", "champion"):
                 r = report.get(who) or {}
-                for k in ("accuracy", "macro_f1"):
+                for k in names:
                     if k in r:
                         metrics[f"{ns}.test_{who}_{k}"] = float(r[k])
             for name, b in report["baselines"].items():
-                metrics[f"{ns}.test_baseline_{name}_accuracy"] = float(b["accuracy"])
+                for k in names:
+                    metrics[f"{ns}.test_baseline_{name}_{k}"] = float(b[k])
             mlflow.log_metrics(metrics)
         elif local == "decide_promotion":
             decision = outputs[f"{ns}.decision_promotion"]
@@ -105,8 +105,7 @@ class LifecycleHooks:
     def _log_training(
         self, mlflow: Any, ns: str, inputs: dict[str, Any], outputs: dict[str, Any]
     ) -> None:
-        import sklearn  # noqa: PLC0415
-        from mlflow.models import infer_signature  # noqa: PLC0415
+        from mlops_platform.flavours import get_flavour  # noqa: PLC0415
 
         report = outputs[f"{ns}.report_training"]
         challenger = outputs[f"{ns}.staging_challenger"]
@@ -119,6 +118,7 @@ class LifecycleHooks:
                     {
                         "use_case": ns,
                         "candidate": name,
+                        "flavour": r.get("flavour", ""),
                         "challenger": str(name == report["challenger"]),
                     }
                 )
@@ -127,17 +127,16 @@ class LifecycleHooks:
                     {f"validation_{k}": v for k, v in r["validation"].items()}
                 )
                 mlflow.log_metric("fit_seconds", r["fit_seconds"])
+                fit = r.get("fit") or {}
+                for step, value in enumerate(fit.get("val_loss_history", [])):
+                    mlflow.log_metric("val_loss", value, step=step)
         use_case = USE_CASES[ns]
         example = use_case.model_input(inputs[f"{ns}.gold_validation"].head(5))
-        signature = infer_signature(example, challenger.model.predict(example))
-        mlflow.sklearn.log_model(
+        get_flavour(challenger.flavour or "sklearn").log_mlflow(
             challenger.model,
-            name=f"{ns}_challenger",
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
-            registered_model_name=registered_model_name(ns),
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+            f"{ns}_challenger",
+            example,
+            registered_model_name(ns),
         )
         mlflow.set_tag(f"{ns}.challenger", challenger.name)
 

@@ -5,7 +5,7 @@ on AWS)::
 
     production/<use_case>.json          the production pointer (replaced atomically)
     versions/<use_case>/<version>/      one immutable bundle per promoted model
-        manifest.json  model.joblib  input_schema.json  metrics.json
+        manifest.json  model.<flavour's format>  input_schema.json  metrics.json
         golden.json    reference.parquet  [model.onnx]
     audit/<use_case>.jsonl              append-only record of every decision
     staging/<use_case>/                 working artifacts of the last training run
@@ -33,20 +33,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
-import joblib
 import pandas as pd
+
+from mlops_platform.flavours import get_flavour
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: optional model.onnx and manifest "runtimes"
-MODEL_FILE = "model.joblib"
+# 2: optional model.onnx and manifest "runtimes"; 3: model.flavor names the flavour
+# (sklearn: model.joblib, keras: model.keras), input_schema.json carries the task and
+# typed fields, golden.json names its output ("probabilities" or "prediction").
+FORMAT_VERSION = 3
+MODEL_FILE = "model.joblib"  # the scikit-learn flavour's file
 ONNX_FILE = "model.onnx"
 MANIFEST = "manifest.json"
 INPUT_SCHEMA = "input_schema.json"
 METRICS = "metrics.json"
 GOLDEN = "golden.json"
 REFERENCE = "reference.parquet"
-BUNDLE_FILES = (MODEL_FILE, INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
+BUNDLE_FILES = (INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
 
 
 class ModelStoreError(RuntimeError):
@@ -75,6 +79,10 @@ class Bundle:
     reference: pd.DataFrame
     onnx: bytes | None = None
 
+    @property
+    def flavour(self) -> str:
+        return str(self.manifest.get("model", {}).get("flavor", "sklearn"))
+
 
 @dataclass
 class PromotionRequest:
@@ -84,6 +92,7 @@ class PromotionRequest:
     promote: bool
     reason: str
     model: Any = None
+    flavour: str = "sklearn"
     input_schema: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     golden: dict[str, Any] = field(default_factory=dict)
@@ -190,8 +199,14 @@ class ModelStore:
     def load_bundle(self, version: str, verify: bool = True) -> Bundle:
         manifest = self.read_manifest(version)
         base = self.version_path(version)
+        described = manifest.get("model", {})
+        flavour = get_flavour(described.get("flavor", "sklearn"))
+        model_file = described.get("file", MODEL_FILE)
         blobs: dict[str, bytes] = {}
-        for name in [*BUNDLE_FILES, *(set(manifest["files"]) - set(BUNDLE_FILES))]:
+        for name in [
+            *BUNDLE_FILES,
+            *sorted(set(manifest["files"]) - set(BUNDLE_FILES)),
+        ]:
             with self.fs.open(posixpath.join(base, name), "rb") as f:
                 blobs[name] = f.read()
             if verify:
@@ -206,7 +221,7 @@ class ModelStore:
             use_case=self.use_case,
             version=version,
             manifest=manifest,
-            model=joblib.load(io.BytesIO(blobs[MODEL_FILE])),
+            model=flavour.loads(blobs[model_file], described),
             input_schema=json.loads(blobs[INPUT_SCHEMA]),
             metrics=json.loads(blobs[METRICS]),
             golden=json.loads(blobs[GOLDEN]),
@@ -221,15 +236,14 @@ class ModelStore:
     def write_bundle(self, request: PromotionRequest, run_info: dict[str, Any]) -> str:
         """Write an immutable bundle; return its version. Does not move the pointer."""
         version = self.next_version()
-        buf = io.BytesIO()
-        joblib.dump(request.model, buf, compress=3)
+        flavour = get_flavour(request.flavour)
         ref = io.BytesIO()
         reference = (
             request.reference if request.reference is not None else pd.DataFrame()
         )
         reference.to_parquet(ref, index=False)
         blobs = {
-            MODEL_FILE: buf.getvalue(),
+            flavour.model_file: flavour.dumps(request.model),
             INPUT_SCHEMA: _json_bytes(request.input_schema),
             METRICS: _json_bytes(request.metrics),
             GOLDEN: _json_bytes(request.golden),
@@ -237,22 +251,21 @@ class ModelStore:
         }
         if request.onnx is not None:
             blobs[ONNX_FILE] = request.onnx
-        import sklearn  # noqa: PLC0415
-
+        versions = flavour.versions()
         manifest = {
             "format_version": FORMAT_VERSION,
             "use_case": self.use_case,
             "version": version,
             "created_at": utc_now(),
             "model": {
-                "file": MODEL_FILE,
-                "flavor": "sklearn",
-                "serialization": "joblib",
-                "sklearn_version": sklearn.__version__,
+                "file": flavour.model_file,
+                "flavor": flavour.name,
+                **flavour.describe(request.model),
+                **versions,
                 "python_version": platform.python_version(),
             },
             "runtimes": {
-                "sklearn": {"file": MODEL_FILE, "sklearn_version": sklearn.__version__},
+                flavour.name: {"file": flavour.model_file, **versions},
                 "onnx": (
                     {**request.onnx_info, "file": ONNX_FILE, "available": True}
                     if request.onnx is not None

@@ -36,8 +36,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
@@ -72,8 +76,10 @@ def _categorical_imputers(model: Any) -> Iterator[SimpleImputer]:
             yield from _categorical_imputers(item[1])
 
 
-def missing_category(model: Pipeline) -> str:
+def missing_category(model: Pipeline, categorical: Sequence[str] = ("?",)) -> str:
     """The string the model's categorical imputer writes for a missing value."""
+    if not categorical:
+        return ""
     fills = {
         str(imp.fill_value)
         for imp in _categorical_imputers(model)
@@ -113,7 +119,7 @@ def onnx_feed(
 # ------------------------------------------------- HistGradientBoosting -> TreeEnsemble
 def _ordinal_parts(
     model: Pipeline, numeric: Sequence[str], categorical: Sequence[str]
-) -> tuple[OrdinalEncoder, HistGradientBoostingClassifier]:
+) -> tuple[OrdinalEncoder | None, Any]:
     pre, est = model.steps[0][1], model.steps[-1][1]
     if not (isinstance(pre, ColumnTransformer) and len(model.steps) == 2):
         raise OnnxExportError("expected Pipeline([preprocess, model])")
@@ -123,6 +129,8 @@ def _ordinal_parts(
     cat_t = pre.named_transformers_.get("categorical")
     if num_t != "passthrough" or list(num_cols) != list(numeric):
         raise OnnxExportError("numeric features must be passed through unchanged")
+    if not categorical:
+        return None, est
     if list(cat_cols) != list(categorical) or not isinstance(cat_t, Pipeline):
         raise OnnxExportError("categorical features must be one imputer+encoder")
     encoder = cat_t.steps[-1][1]
@@ -132,7 +140,10 @@ def _ordinal_parts(
 
 
 def _hgb_graph(
-    model: Pipeline, numeric: Sequence[str], categorical: Sequence[str]
+    model: Pipeline,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    output: str = PROBABILITIES,
 ) -> bytes:
     from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
 
@@ -146,6 +157,8 @@ def _hgb_graph(
     if inner is None:
         tree_cols = outer_cols
         for j, col in enumerate(categorical):
+            if encoder is None:
+                raise OnnxExportError(f"categorical feature {col!r} has no encoder")
             code_maps[col] = {
                 str(c): float(i) for i, c in enumerate(encoder.categories_[j])
             }
@@ -157,7 +170,7 @@ def _hgb_graph(
         tree_cols = [outer_cols[i] for i in cat_pos + num_pos]
         for k, pos in enumerate(cat_pos):
             col = outer_cols[pos]
-            if pos < n_num:
+            if pos < n_num or encoder is None:
                 raise OnnxExportError(f"numeric feature {col!r} marked categorical")
             outer_cats = encoder.categories_[pos - n_num]
             inner_codes = {
@@ -300,22 +313,25 @@ def _hgb_graph(
     baseline = np.asarray(hgb._baseline_prediction, dtype=np.float64).reshape(1, -1)
     initializers = [numpy_helper.from_array(baseline, "baseline")]
     graph_nodes.append(helper.make_node("Add", ["raw", "baseline"], ["score"]))
-    if n_classes > 1:
-        graph_nodes.append(
-            helper.make_node("Softmax", ["score"], [PROBABILITIES], axis=1)
-        )
+    if isinstance(hgb, HistGradientBoostingRegressor):
+        link = type(hgb._loss.link).__name__
+        if link != "IdentityLink":
+            raise OnnxExportError(f"regression loss with a {link} is not exported")
+        graph_nodes.append(helper.make_node("Identity", ["score"], [output]))
+    elif n_classes > 1:
+        graph_nodes.append(helper.make_node("Softmax", ["score"], [output], axis=1))
     else:  # binary: one tree per iteration, sigmoid of the positive class
         initializers.append(numpy_helper.from_array(np.array([1.0]), "one"))
         graph_nodes += [
             helper.make_node("Sigmoid", ["score"], ["p1"]),
             helper.make_node("Sub", ["one", "p1"], ["p0"]),
-            helper.make_node("Concat", ["p0", "p1"], [PROBABILITIES], axis=1),
+            helper.make_node("Concat", ["p0", "p1"], [output], axis=1),
         ]
     graph = helper.make_graph(
         graph_nodes,
         "hist_gradient_boosting",
         inputs,
-        [helper.make_tensor_value_info(PROBABILITIES, dbl, [None, None])],
+        [helper.make_tensor_value_info(output, dbl, [None, None])],
         initializer=initializers,
     )
     onnx_model = helper.make_model(
@@ -374,103 +390,147 @@ def _skl2onnx_convert(
         onx = to_onnx(
             export,
             initial_types=initial_types,
-            options={"zipmap": False},
+            # zipmap exists for classifiers only (a regressor refuses the option)
+            options={"zipmap": False} if is_classifier(model) else None,
             target_opset={"": OPSET, "ai.onnx.ml": 3},
         )
     return bytes(onx.SerializeToString())
 
 
 # ----------------------------------------------------------------------------- public
-def onnx_probabilities(model_bytes: bytes, feed: dict[str, np.ndarray]) -> np.ndarray:
+def run_onnx(
+    model_bytes: bytes, feed: dict[str, np.ndarray], output: str
+) -> np.ndarray:
+    """Run an exported graph once; ``[n, k]`` float64 outputs."""
     import onnxruntime as ort  # noqa: PLC0415
 
     sess = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
-    if PROBABILITIES not in names:
-        raise OnnxExportError(
-            f"exported graph has no {PROBABILITIES!r} output: {names}"
-        )
+    if output not in names:
+        raise OnnxExportError(f"exported graph has no {output!r} output: {names}")
     wanted = {i.name: i.type for i in sess.get_inputs()}
+    missing = sorted(set(wanted) - set(feed))
+    if missing:
+        raise OnnxExportError(f"exported graph wants inputs {missing} it is not fed")
     cast = {
         k: (v.astype(np.float64) if wanted[k] == "tensor(double)" else v)
         for k, v in feed.items()
+        if k in wanted
     }
-    (proba,) = sess.run([PROBABILITIES], cast)
-    return np.asarray(proba, dtype=np.float64)
+    (out,) = sess.run([output], cast)
+    out = np.asarray(out, dtype=np.float64)
+    return out.reshape(len(out), -1)
 
 
-def check_parity(
-    model: Pipeline,
-    model_bytes: bytes,
-    frame: pd.DataFrame,
-    numeric: Sequence[str],
-    categorical: Sequence[str],
-    missing: str,
-    float_dtype: type[np.floating[Any]],
-) -> dict[str, Any]:
-    """Compare the ONNX graph with scikit-learn on ``frame``; raise if it differs."""
-    x = frame[[*numeric, *categorical]]
-    expected = model.predict_proba(x)
-    got = onnx_probabilities(
-        model_bytes, onnx_feed(x, numeric, categorical, missing, float_dtype)
-    )
-    if got.shape != expected.shape:
-        raise OnnxExportError(f"ONNX output shape {got.shape} != {expected.shape}")
-    agreement = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
-    max_diff = float(np.abs(got - expected).max()) if len(x) else 0.0
-    report = {
-        "rows": len(x),
-        "class_agreement": round(agreement, 6),
-        "max_probability_diff": max_diff,
-        "required": {
-            "class_agreement": MIN_CLASS_AGREEMENT,
-            "max_probability_diff": MAX_PROBABILITY_DIFF,
-        },
-    }
-    if agreement < MIN_CLASS_AGREEMENT or max_diff > MAX_PROBABILITY_DIFF:
-        raise OnnxExportError(f"ONNX export does not match scikit-learn: {report}")
-    return report
-
-
-def export_onnx(
+def sklearn_to_onnx(
     model: Pipeline,
     numeric: Sequence[str],
     categorical: Sequence[str],
-    check_rows: pd.DataFrame,
-) -> OnnxExport:
-    """Convert ``model`` and check it on ``check_rows``; raise OnnxExportError."""
-    import onnxruntime  # noqa: PLC0415
+    output: str = PROBABILITIES,
+) -> tuple[bytes, dict[str, Any]]:
+    """Convert a scikit-learn Pipeline; the graph's output is named ``output``."""
+    from mlops_platform.estimators import ScaledTargetRegressor  # noqa: PLC0415
 
-    missing = missing_category(model)
-    estimator = model.steps[-1][1]
-    if isinstance(estimator, HistGradientBoostingClassifier):
+    if isinstance(model, ScaledTargetRegressor):
+        return _scaled_graph(model, numeric, categorical, output)
+    missing = missing_category(model, categorical)
+    estimator = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    if isinstance(
+        estimator, HistGradientBoostingClassifier | HistGradientBoostingRegressor
+    ):
         converter = "mlops_platform.onnx_export:TreeEnsemble"
-        float_dtype: type[np.floating[Any]] = np.float64
-        model_bytes = _hgb_graph(model, numeric, categorical)
+        exact = True
+        model_bytes = _hgb_graph(model, numeric, categorical, output)
     else:
         import skl2onnx  # noqa: PLC0415
 
         converter = f"skl2onnx {skl2onnx.__version__}"
-        float_dtype = np.float32
+        exact = False
         try:
             model_bytes = _skl2onnx_convert(model, numeric, categorical, missing)
+            model_bytes = _rename_output(model_bytes, output)
+        except OnnxExportError:
+            raise
         except Exception as exc:  # converter coverage varies by estimator
             raise OnnxExportError(f"skl2onnx cannot convert: {exc}") from exc
-    exact = float_dtype is np.float64
-    parity = check_parity(
-        model, model_bytes, check_rows, numeric, categorical, missing, float_dtype
-    )
     info = {
-        "file": ONNX_FILE,
         "converter": converter,
-        "onnxruntime_version": onnxruntime.__version__,
-        "opset": {
-            "": OPSET,
-            "ai.onnx.ml": ML_OPSET if exact else 3,
-        },
+        "opset": {"": OPSET, "ai.onnx.ml": ML_OPSET if exact else 3},
         "numeric_dtype": "float64" if exact else "float32",
         "missing_category": missing,
-        "output": PROBABILITIES,
+        "inputs": [
+            *({"name": c, "kind": "numeric"} for c in numeric),
+            *({"name": c, "kind": "categorical"} for c in categorical),
+        ],
+    }
+    return model_bytes, info
+
+
+def _scaled_graph(
+    model: Any, numeric: Sequence[str], categorical: Sequence[str], output: str
+) -> tuple[bytes, dict[str, Any]]:
+    """The inner regressor's graph times the scale input (``ScaledTargetRegressor``)."""
+    import onnx  # noqa: PLC0415
+    from onnx import helper  # noqa: PLC0415
+
+    if model.scale not in numeric:
+        raise OnnxExportError(f"scale column {model.scale!r} is not a numeric input")
+    inner, info = sklearn_to_onnx(model.estimator_, numeric, categorical, "unscaled")
+    graph = onnx.load_from_string(inner)
+    graph.graph.node.append(
+        helper.make_node("Mul", ["unscaled", model.scale], [output])
+    )
+    (out,) = graph.graph.output
+    out.name = output
+    onnx.checker.check_model(graph)
+    info = {**info, "converter": f"{info['converter']} x {model.scale}"}
+    return graph.SerializeToString(), info
+
+
+def _rename_output(model_bytes: bytes, output: str) -> bytes:
+    """skl2onnx names a classifier's probabilities ``probabilities`` (zipmap off) and a
+    regressor's output ``variable``; the bundle contract names it after the task."""
+    import onnx  # noqa: PLC0415
+
+    graph = onnx.load_from_string(model_bytes)
+    outs = list(graph.graph.output)
+    if any(o.name == output for o in outs):
+        keep = [o for o in outs if o.name == output]
+    elif len(outs) == 1 or (len(outs) == 2 and output != PROBABILITIES):
+        old = outs[-1].name if len(outs) == 1 else outs[0].name
+        for node in graph.graph.node:
+            node.output[:] = [output if o == old else o for o in node.output]
+        keep = [o for o in outs if o.name == old]
+        keep[0].name = output
+    else:
+        raise OnnxExportError(
+            f"cannot tell which graph output is {output!r}: {[o.name for o in outs]}"
+        )
+    del graph.graph.output[:]
+    graph.graph.output.extend(keep)
+    return bytes(graph.SerializeToString())
+
+
+def export_onnx(
+    flavour: Any, model: Any, use_case: Any, check_rows: pd.DataFrame
+) -> OnnxExport:
+    """Convert ``model`` with its flavour and check it against the model itself on
+    ``check_rows`` (gold rows) within the task's parity; raise OnnxExportError."""
+    import onnxruntime  # noqa: PLC0415
+
+    task = use_case.task
+    model_bytes, info = flavour.to_onnx(model, use_case)
+    x = use_case.model_input(check_rows)
+    expected = task.outputs(flavour, model, x)
+    got = run_onnx(model_bytes, flavour.onnx_feed(model, x, info), task.output_name)
+    ok, parity = task.compare(expected, got)
+    if not ok:
+        raise OnnxExportError(f"ONNX export does not match the model: {parity}")
+    info = {
+        "file": ONNX_FILE,
+        **info,
+        "onnxruntime_version": onnxruntime.__version__,
+        "output": task.output_name,
         "parity": parity,
     }
     return OnnxExport(model=model_bytes, info=info)

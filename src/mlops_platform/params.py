@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,14 +12,18 @@ class _Strict(BaseModel):
 
 
 class SplitParams(_Strict):
-    validation_weeks: int = Field(1, ge=1)
-    test_weeks: int = Field(1, ge=1)
-    latest_weeks: int = Field(1, ge=1)
+    """Counts of the use case's time periods (weeks for retail, days for parking)."""
+
+    validation_periods: int = Field(1, ge=1)
+    test_periods: int = Field(1, ge=1)
+    latest_periods: int = Field(1, ge=1)
 
 
 class DataEngineeringParams(_Strict):
     max_quarantine_share: float = Field(0.05, ge=0.0, le=1.0)
     split: SplitParams = Field(default_factory=SplitParams)
+    # Options of the use case's gold builder (parking: horizon_minutes, ...).
+    gold: dict[str, Any] = Field(default_factory=dict)
 
 
 class DriftParams(_Strict):
@@ -33,6 +37,9 @@ class DriftParams(_Strict):
     severe_psi: float = Field(0.5, gt=0.0)
     severe_js: float = Field(0.2, gt=0.0, le=1.0)
     check_label_drift: bool = True
+    # Relative worsening of the champion's own score on the newest batch against its
+    # test score at training time that counts as drift (None: not checked).
+    max_performance_drop: float | None = Field(None, gt=0.0)
     force_retrain: bool = False
     reference_sample_rows: int = Field(20000, ge=100)
 
@@ -44,16 +51,25 @@ class CandidateParams(_Strict):
 
 class TrainingParams(_Strict):
     random_state: int = 42
-    selection_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
+    # A metric of the use case's task; None: the task's default (macro F1, MAE).
+    selection_metric: str | None = None
     candidates: dict[str, CandidateParams]
 
 
 class GateParams(_Strict):
-    min_accuracy: float = Field(0.5, ge=0.0, le=1.0)
-    min_macro_f1: float = Field(0.5, ge=0.0, le=1.0)
-    min_lift_over_majority: float = 0.0
+    """Quality gates, in the terms of the use case's task.
+
+    ``bounds``: metric -> the worst acceptable test value (a floor for metrics where
+    higher is better, a ceiling where lower is). ``min_improvement_over_baselines``:
+    baseline name -> how much the challenger must beat it on ``comparison_metric``
+    (in the metric's better direction). ``min_improvement_over_champion``: likewise
+    against the champion scored on the same test rows.
+    """
+
+    bounds: dict[str, float] = Field(default_factory=dict)
+    min_improvement_over_baselines: dict[str, float] = Field(default_factory=dict)
     min_improvement_over_champion: float = 0.0
-    comparison_metric: Literal["accuracy", "macro_f1"] = "macro_f1"
+    comparison_metric: str | None = None
 
 
 class EvaluationParams(_Strict):

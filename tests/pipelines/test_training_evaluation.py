@@ -140,7 +140,7 @@ class TestModelBehaviour:
 
     def test_golden_rows_reproduce(self, retail, trained, splits):
         ch, _ = trained
-        golden = golden_rows(retail, ch.model, splits[2], 12)
+        golden = golden_rows(retail, ch.flavour, ch.model, splits[2], 12)
         assert len(golden["rows"]) == 12
         assert any(None in r.values() for r in golden["rows"])
         again = ch.model.predict_proba(retail.model_input(pd.DataFrame(golden["rows"])))
@@ -183,21 +183,46 @@ class TestEvaluationAndGates:
             "baselines": {"majority_class": {"accuracy": 0.46, "macro_f1": 0.21}},
         }
 
+    GATES = EvaluationParams(
+        gates=GateParams(
+            bounds={"accuracy": 0.52, "macro_f1": 0.5},
+            min_improvement_over_baselines={"majority_class": 0.03},
+        )
+    )
+
     def test_gates_pass(self, retail):
-        d = decide_promotion(retail, self._report(0.6, 0.58), EvaluationParams())
+        d = decide_promotion(retail, self._report(0.6, 0.58), self.GATES)
         assert d["promote"] and d["reason"].startswith("all 3 gates passed")
 
     def test_gate_failure_names_the_check(self, retail):
-        params = EvaluationParams(gates=GateParams(min_accuracy=0.7))
+        params = EvaluationParams(gates=GateParams(bounds={"accuracy": 0.7}))
         d = decide_promotion(retail, self._report(0.6, 0.58), params)
         assert not d["promote"]
-        assert d["reason"] == "gate failed: accuracy >= min_accuracy -> champion kept"
+        assert d["reason"] == "gate failed: accuracy >= 0.7 -> champion kept"
 
     def test_challenger_must_not_lose_to_champion(self, retail):
         champ = {"version": "v0003", "accuracy": 0.61, "macro_f1": 0.6}
-        d = decide_promotion(retail, self._report(0.6, 0.58, champ), EvaluationParams())
+        d = decide_promotion(retail, self._report(0.6, 0.58, champ), self.GATES)
         assert not d["promote"]
         assert "champion v0003" in d["reason"]
+
+    def test_unknown_metric_or_baseline_is_named(self, retail):
+        with pytest.raises(ValueError, match="unknown metric 'mae'"):
+            decide_promotion(
+                retail,
+                self._report(0.6, 0.58),
+                EvaluationParams(gates=GateParams(bounds={"mae": 1.0})),
+            )
+        with pytest.raises(ValueError, match="baseline 'persistence'"):
+            decide_promotion(
+                retail,
+                self._report(0.6, 0.58),
+                EvaluationParams(
+                    gates=GateParams(
+                        min_improvement_over_baselines={"persistence": 0.0}
+                    )
+                ),
+            )
 
     def test_no_challenger_keeps_champion(self, retail):
         d = decide_promotion(

@@ -1,26 +1,58 @@
 """The use-case interface: what a use case writes; everything else is generic.
 
 A use case supplies its data contract, how to read its raw files (with the quirks of
-real files), how silver rows become model-ready gold rows, its feature lists and its
-candidate models. The generic pipelines (data_engineering, drift, training,
-evaluation) call these methods and are instantiated once per use case under a Kedro
-namespace named after it.
+real files), how silver rows become model-ready gold rows, its typed feature schema,
+its task (what it predicts: :mod:`mlops_platform.tasks`) and its candidate models,
+each with the flavour that fits it (:mod:`mlops_platform.flavours`). The generic
+pipelines (data_engineering, drift, training, evaluation) call these and are
+instantiated once per use case under a Kedro namespace named after it.
+
+The feature schema is the one definition of a use case's inputs: ``model_input``,
+the bundle's ``input_schema`` (which serving reads), the drift test chosen per feature
+and the Keras input layout all derive from it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
 from mlops_platform.contracts import DataContract
+from mlops_platform.flavours import Candidate
 from mlops_platform.params import TrainingParams
+from mlops_platform.tasks import Task
 
 PartitionLoaders = dict[str, Callable[[], pd.DataFrame]]
+FeatureKind = Literal["numeric", "categorical", "text", "window"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input.
+
+    ``numeric`` (a float, NaN for missing), ``categorical`` (a string, ``None`` for
+    missing), ``text`` (a string) or ``window`` (a time series window: ``columns`` are
+    its gold columns, oldest first, one per step of ``step_minutes``).
+    """
+
+    name: str
+    kind: FeatureKind
+    description: str = ""
+    columns: tuple[str, ...] = ()
+    step_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == "window") != bool(self.columns):
+            raise ValueError(f"feature {self.name}: only a window has columns")
+
+    @property
+    def gold_columns(self) -> tuple[str, ...]:
+        return self.columns if self.kind == "window" else (self.name,)
 
 
 class UseCase(ABC):
@@ -28,16 +60,14 @@ class UseCase(ABC):
 
     name: ClassVar[str]
     contract: ClassVar[DataContract]
+    task: ClassVar[Task]
+    feature_schema: ClassVar[tuple[Feature, ...]]
     # Silver dataset name: ``<use_case>.silver_<silver_name>`` in the catalog.
     silver_name: ClassVar[str] = "records"
     # Gold columns
     label: ClassVar[str]
     time_column: ClassVar[str]
     id_columns: ClassVar[tuple[str, ...]]
-    numeric_features: ClassVar[tuple[str, ...]]
-    categorical_features: ClassVar[tuple[str, ...]]
-    classes: ClassVar[tuple[str, ...]]
-    class_labels: ClassVar[dict[str, str]]
     # Features that change with the calendar by construction (e.g. a customer's count
     # of earlier baskets grows every week): tested and reported, never counted in the
     # drift verdict, or every run would "drift".
@@ -45,10 +75,46 @@ class UseCase(ABC):
     # Label values kept in gold but never trained or scored on (e.g. unclassified).
     excluded_labels: ClassVar[tuple[str, ...]] = ()
 
+    # ---- derived from the feature schema
+    def _of_kind(self, *kinds: str) -> tuple[str, ...]:
+        return tuple(
+            c for f in self.feature_schema if f.kind in kinds for c in f.gold_columns
+        )
+
+    @property
+    def numeric_features(self) -> tuple[str, ...]:
+        """Gold columns holding numbers: numeric features and window steps."""
+        return self._of_kind("numeric", "window")
+
+    @property
+    def categorical_features(self) -> tuple[str, ...]:
+        return self._of_kind("categorical")
+
+    @property
+    def text_features(self) -> tuple[str, ...]:
+        return self._of_kind("text")
+
     @property
     def features(self) -> list[str]:
-        return [*self.numeric_features, *self.categorical_features]
+        """Every gold column a model reads, in schema order."""
+        return [c for f in self.feature_schema for c in f.gold_columns]
 
+    @property
+    def drift_features(self) -> dict[str, str]:
+        """Columns the drift stage tests, with the test family (numeric/categorical).
+
+        A window is represented by its newest step (the current value): its other
+        steps are the same series shifted in time and would only repeat the vote.
+        """
+        out: dict[str, str] = {}
+        for f in self.feature_schema:
+            if f.kind == "window":
+                out[f.columns[-1]] = "numeric"
+            elif f.kind in ("numeric", "categorical"):
+                out[f.name] = f.kind
+        return out
+
+    # ---- what a use case writes
     @abstractmethod
     def ingest(
         self, partitions: PartitionLoaders
@@ -61,17 +127,29 @@ class UseCase(ABC):
         """
 
     @abstractmethod
-    def build_gold(self, silver: pd.DataFrame) -> pd.DataFrame:
-        """Turn contract-checked silver rows into one model-ready row per entity."""
+    def build_gold(
+        self, silver: pd.DataFrame, options: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Turn contract-checked silver rows into model-ready rows.
+
+        ``options`` is ``data_engineering.gold`` from the parameters (for parking, the
+        forecast horizon); a use case validates its own.
+        """
 
     @abstractmethod
-    def candidates(self, params: TrainingParams) -> dict[str, Pipeline]:
-        """Unfitted candidate models, each a Pipeline that takes raw gold features."""
+    def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
+        """Unfitted candidates, each with the flavour that fits it."""
+
+    def schema_options(self, train: pd.DataFrame) -> dict[str, Any]:
+        """Settings serving needs beside the fields (the bundle's input schema
+        ``options``), e.g. parking's forecast horizon."""
+        return {}
 
     def baseline_predictions(
         self, train: pd.DataFrame, test: pd.DataFrame
     ) -> dict[str, np.ndarray]:
-        """Simple baselines beside the majority class (override to add more)."""
+        """The use case's strong baselines, beside the task's own (majority class,
+        train mean); scored on the test rows like every model."""
         return {}
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,9 +160,13 @@ class UseCase(ABC):
         one-row input is encoded exactly as a batch row is.
         """
         out = pd.DataFrame(index=frame.index)
-        for col in self.numeric_features:
-            out[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
-        for col in self.categorical_features:
-            values = frame[col].astype(object)
-            out[col] = values.where(pd.notna(values), None)
+        for f in self.feature_schema:
+            for col in f.gold_columns:
+                if f.kind in ("numeric", "window"):
+                    out[col] = pd.to_numeric(frame[col], errors="coerce").astype(
+                        "float64"
+                    )
+                else:
+                    values = frame[col].astype(object)
+                    out[col] = values.where(pd.notna(values), None)
         return out

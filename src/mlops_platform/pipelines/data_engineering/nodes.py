@@ -40,9 +40,11 @@ def enforce_data_contract(
     return result.valid, result.quarantine, report
 
 
-def build_gold_table(use_case: UseCase, silver: pd.DataFrame) -> pd.DataFrame:
-    """One model-ready row per entity (a basket for retail)."""
-    gold = use_case.build_gold(silver)
+def build_gold_table(
+    use_case: UseCase, silver: pd.DataFrame, params: DataEngineeringParams
+) -> pd.DataFrame:
+    """Model-ready rows (a basket for retail, a forecast origin for parking)."""
+    gold = use_case.build_gold(silver, params.gold)
     logger.info("%s: %d gold rows", use_case.name, len(gold))
     return gold
 
@@ -57,18 +59,18 @@ def split_by_time(
     """
     split = params.split
     periods = sorted(gold[use_case.time_column].unique())
-    needed = split.validation_weeks + split.test_weeks + 1
+    needed = split.validation_periods + split.test_periods + 1
     if len(periods) < needed:
         raise ValueError(
             f"{use_case.name}: gold has {len(periods)} period(s) of "
             f"'{use_case.time_column}' ({periods}); the split needs at least {needed} "
-            f"(validation_weeks={split.validation_weeks}, "
-            f"test_weeks={split.test_weeks}, and one to train on)"
+            f"(validation_periods={split.validation_periods}, "
+            f"test_periods={split.test_periods}, and one to train on)"
         )
-    test_p = periods[-split.test_weeks :]
-    val_p = periods[-needed + 1 : -split.test_weeks]
+    test_p = periods[-split.test_periods :]
+    val_p = periods[-needed + 1 : -split.test_periods]
     train_p = periods[: -needed + 1]
-    latest_p = periods[-split.latest_weeks :]
+    latest_p = periods[-split.latest_periods :]
     t = gold[use_case.time_column]
     labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
     train = gold[t.isin(train_p) & labelled].reset_index(drop=True)

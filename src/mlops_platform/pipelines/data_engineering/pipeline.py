@@ -30,7 +30,7 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             ),
             Node(
                 bind(nodes.build_gold_table, use_case),
-                inputs=contract_output,
+                inputs=[contract_output, "params:data_engineering"],
                 outputs="gold_table",
                 name="build_gold_table",
                 tags=["data_engineering"],

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle
 from mlops_platform.params import DriftParams
 from mlops_platform.pipelines.drift.stats import (
@@ -94,6 +95,42 @@ def _categorical_test(
     return out
 
 
+def _performance_drift(
+    use_case: UseCase,
+    latest: pd.DataFrame,
+    champion: Bundle,
+    params: DriftParams,
+) -> dict[str, Any] | None:
+    """The champion's own score on the newest labelled rows against its test score
+    at training time (in the metric's better direction)."""
+    if params.max_performance_drop is None:
+        return None
+    task = use_case.task
+    metric = task.default_metric
+    at_training = (champion.metrics.get("test") or {}).get(metric)
+    rows = latest[~latest[use_case.label].isin(use_case.excluded_labels)]
+    if at_training is None or rows.empty:
+        return None
+    try:
+        pred = task.predict(
+            get_flavour(champion.flavour), champion.model, use_case.model_input(rows)
+        )
+    except Exception as exc:  # a champion that cannot read today's features
+        return {"metric": metric, "error": repr(exc), "drifted": True}
+    current = task.scores(rows[use_case.label], pred)[metric]
+    worse_by = -task.improvement(metric, current, float(at_training))
+    relative = worse_by / max(abs(float(at_training)), 1e-12)
+    return {
+        "metric": metric,
+        "current": round(current, 6),
+        "at_training": float(at_training),
+        "relative_worsening": round(relative, 4),
+        "threshold": params.max_performance_drop,
+        "rows": len(rows),
+        "drifted": bool(relative > params.max_performance_drop),
+    }
+
+
 def detect_drift(
     use_case: UseCase,
     latest: pd.DataFrame,
@@ -121,11 +158,12 @@ def detect_drift(
         return report, decision
 
     reference = champion.reference
-    features = [f for f in use_case.features if f in reference.columns]
+    tested = use_case.drift_features
+    features = [f for f in tested if f in reference.columns]
     alpha = params.p_value / max(1, len(features))
     results: dict[str, dict[str, Any]] = {}
     for f in features:
-        if f in use_case.numeric_features:
+        if tested[f] == "numeric":
             results[f] = _numeric_test(reference[f], latest[f], params, alpha)
         else:
             results[f] = _categorical_test(reference[f], latest[f], params, alpha)
@@ -144,10 +182,22 @@ def detect_drift(
         cur_y = latest[use_case.label][
             ~latest[use_case.label].isin(use_case.excluded_labels)
         ]
+        test = (
+            _numeric_test
+            if use_case.task.label_kind == "numeric"
+            else _categorical_test
+        )
         if len(cur_y):
-            label_result = _categorical_test(ref_y, cur_y, params, params.p_value)
+            label_result = test(ref_y, cur_y, params, params.p_value)
     label_drift = bool(label_result and label_result["drifted"])
-    detected = share >= params.drifted_feature_share or bool(severe) or label_drift
+    performance = _performance_drift(use_case, latest, champion, params)
+    performance_drift = bool(performance and performance["drifted"])
+    detected = (
+        share >= params.drifted_feature_share
+        or bool(severe)
+        or label_drift
+        or performance_drift
+    )
     report.update(
         status="compared",
         reference_rows=len(reference),
@@ -160,6 +210,8 @@ def detect_drift(
         drifted_share_threshold=params.drifted_feature_share,
         label=label_result,
         label_drift=label_drift,
+        performance=performance,
+        performance_drift=performance_drift,
         drift_detected=bool(detected),
     )
     if params.force_retrain:
@@ -170,6 +222,13 @@ def detect_drift(
             f"({', '.join(drifted[:6])}{' ...' if len(drifted) > 6 else ''})"
             + (f"; severe shift in {', '.join(severe)}" if severe else "")
             + ("; label distribution drifted" if label_drift else "")
+            + (
+                f"; champion's {performance['metric']} worse on the newest batch "
+                f"({performance.get('current', performance.get('error'))} vs "
+                f"{performance.get('at_training')})"
+                if performance_drift and performance
+                else ""
+            )
         )
     else:
         reason = (
@@ -231,7 +290,7 @@ def render_drift_report(
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     ref = champion.reference
     for ax, name in zip(axes.ravel(), top, strict=False):
-        if name in use_case.numeric_features:
+        if report["features"][name]["type"] == "numeric":
             r = ref[name].dropna().to_numpy(dtype=float)
             c = latest[name].dropna().to_numpy(dtype=float)
             hi = np.nanquantile(np.r_[r, c], 0.99) if len(r) + len(c) else 1.0

@@ -1,4 +1,9 @@
-"""Score the challenger and the champion on the same test set; gate; promote."""
+"""Score the challenger and the champion on the same test set; gate; promote.
+
+Everything model-specific is asked of the use case's task (metrics and their
+direction, baselines, figure, golden outputs) and of the model's flavour (predict,
+ONNX export); nothing here names a metric or a framework.
+"""
 
 from __future__ import annotations
 
@@ -12,54 +17,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    ConfusionMatrixDisplay,
-    confusion_matrix,
-    precision_recall_fscore_support,
-)
 
+from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle, PromotionRequest
-from mlops_platform.onnx_export import (
-    MAX_PROBABILITY_DIFF,
-    OnnxExportError,
-    export_onnx,
-)
+from mlops_platform.onnx_export import OnnxExportError, export_onnx
 from mlops_platform.params import DriftParams, EvaluationParams
-from mlops_platform.pipelines.training.nodes import (
-    Challenger,
-    classification_scores,
-)
+from mlops_platform.pipelines.training.nodes import Challenger, predictions
 from mlops_platform.tracking import registered_model_name
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
-
-
-def classification_report(
-    classes: tuple[str, ...], y_true: pd.Series, y_pred: np.ndarray
-) -> dict[str, Any]:
-    scores = classification_scores(y_true, y_pred)
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=list(classes), zero_division=0
-    )
-    return {
-        **{k: round(v, 6) for k, v in scores.items()},
-        "per_class": {
-            c: {
-                "precision": round(float(p), 6),
-                "recall": round(float(r), 6),
-                "f1": round(float(f), 6),
-                "support": int(s),
-            }
-            for c, p, r, f, s in zip(
-                classes, precision, recall, f1, support, strict=True
-            )
-        },
-        "confusion_matrix": {
-            "labels": list(classes),
-            "matrix": confusion_matrix(y_true, y_pred, labels=list(classes)).tolist(),
-        },
-    }
 
 
 def evaluate_models(
@@ -70,42 +37,53 @@ def evaluate_models(
     test: pd.DataFrame,
 ) -> tuple[dict[str, Any], plt.Figure]:
     """Metrics on the test split for the challenger, the champion and baselines."""
+    task = use_case.task
     y = test[use_case.label]
     x = use_case.model_input(test)
     report: dict[str, Any] = {
         "use_case": use_case.name,
+        "task": task.name,
+        "metrics": {
+            m.name: {"higher_is_better": m.higher_is_better} for m in task.metrics
+        },
         "test_rows": len(test),
         "test_periods": sorted(int(p) for p in test[use_case.time_column].unique()),
         "challenger": None,
         "champion": None,
         "baselines": {},
     }
-    majority = train[use_case.label].mode().iloc[0]
-    report["baselines"]["majority_class"] = {
-        "predicts": str(majority),
-        **classification_scores(y, np.full(len(y), majority, dtype=object)),
-    }
+    for name, (what, pred) in task.default_baselines(
+        train[use_case.label], len(y)
+    ).items():
+        report["baselines"][name] = {"predicts": what, **task.scores(y, pred)}
     for name, pred in use_case.baseline_predictions(train, test).items():
-        report["baselines"][name] = classification_scores(y, pred)
+        report["baselines"][name] = task.scores(y, pred)
 
-    matrices: list[tuple[str, dict[str, Any]]] = []
+    panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]] = []
     if challenger.trained and challenger.model is not None:
-        result = classification_report(use_case.classes, y, challenger.model.predict(x))
-        report["challenger"] = {"name": challenger.name, **result}
-        matrices.append((f"challenger ({challenger.name})", result))
+        pred = predictions(
+            use_case, challenger.flavour or "sklearn", challenger.model, x
+        )
+        result = task.report(y, pred)
+        report["challenger"] = {
+            "name": challenger.name,
+            "flavour": challenger.flavour,
+            **result,
+        }
+        panels.append((f"challenger ({challenger.name})", y, pred, result))
     else:
         report["challenger_skipped"] = challenger.reason
     if champion is not None:
         try:
-            result = classification_report(
-                use_case.classes, y, champion.model.predict(x)
-            )
+            pred = predictions(use_case, champion.flavour, champion.model, x)
+            result = task.report(y, pred)
             report["champion"] = {
                 "version": champion.version,
                 "name": champion.manifest.get("model_name"),
+                "flavour": champion.flavour,
                 **result,
             }
-            matrices.append((f"champion ({champion.version})", result))
+            panels.append((f"champion ({champion.version})", y, pred, result))
         except Exception as exc:  # an old champion that cannot score today's features
             report["champion"] = {"version": champion.version, "error": repr(exc)}
             logger.warning(
@@ -114,71 +92,65 @@ def evaluate_models(
                 champion.version,
                 exc,
             )
-
-    fig, axes = plt.subplots(
-        1, max(1, len(matrices)), figsize=(5.5 * max(1, len(matrices)), 4.5)
+    labels = getattr(task, "labels", {})
+    fig = task.figure(
+        f"{use_case.name}: test periods {report['test_periods']}", panels, labels
     )
-    axes = np.atleast_1d(axes)
-    if not matrices:
-        axes[0].axis("off")
-        axes[0].text(0.5, 0.5, "no model to evaluate", ha="center")
-    for ax, (title, result) in zip(axes, matrices, strict=False):
-        cm = np.array(result["confusion_matrix"]["matrix"])
-        ConfusionMatrixDisplay(
-            cm,
-            display_labels=[
-                f"{c}\n{use_case.class_labels.get(c, '')}" for c in use_case.classes
-            ],
-        ).plot(ax=ax, colorbar=False, values_format="d")
-        ax.set_title(
-            f"{title}\nacc {result['accuracy']:.3f}  macro F1 {result['macro_f1']:.3f}",
-            fontsize=9,
-        )
-        ax.tick_params(labelsize=7)
-    fig.suptitle(f"{use_case.name}: test periods {report['test_periods']}")
-    fig.tight_layout()
     return report, fig
 
 
 def decide_promotion(
     use_case: UseCase, evaluation: dict[str, Any], params: EvaluationParams
 ) -> dict[str, Any]:
-    """Apply the quality gates; every check is reported with its value and threshold."""
+    """Apply the quality gates; every check is reported with its value and threshold.
+
+    Bounds compare in each metric's direction (a floor where higher is better, a
+    ceiling where lower is); improvements are signed so that positive is better.
+    """
+    task = use_case.task
     gates = params.gates
     challenger = evaluation.get("challenger")
     champion = evaluation.get("champion")
     if not challenger:
         reason = evaluation.get("challenger_skipped") or "no challenger"
         return {"promote": False, "reason": f"champion kept: {reason}", "checks": []}
-    metric = gates.comparison_metric
-    majority = evaluation["baselines"]["majority_class"]
-    checks = [
-        {
-            "check": "accuracy >= min_accuracy",
-            "value": challenger["accuracy"],
-            "threshold": gates.min_accuracy,
-            "passed": challenger["accuracy"] >= gates.min_accuracy,
-        },
-        {
-            "check": "macro_f1 >= min_macro_f1",
-            "value": challenger["macro_f1"],
-            "threshold": gates.min_macro_f1,
-            "passed": challenger["macro_f1"] >= gates.min_macro_f1,
-        },
-        {
-            "check": f"{metric} - majority baseline >= min_lift_over_majority",
-            "value": round(challenger[metric] - majority[metric], 6),
-            "threshold": gates.min_lift_over_majority,
-            "passed": challenger[metric] - majority[metric]
-            >= gates.min_lift_over_majority,
-        },
-    ]
-    if champion and "error" not in champion:
-        delta = challenger[metric] - champion[metric]
+    metric = gates.comparison_metric or task.default_metric
+    checks = []
+    for name, bound in gates.bounds.items():
+        higher = task.metric(name).higher_is_better
+        op = ">=" if higher else "<="
+        value = challenger[name]
         checks.append(
             {
-                "check": f"{metric} - champion {champion['version']} >= "
-                "min_improvement_over_champion",
+                "check": f"{name} {op} {bound}",
+                "value": value,
+                "threshold": bound,
+                "passed": bool(value >= bound if higher else value <= bound),
+            }
+        )
+    for name, margin in gates.min_improvement_over_baselines.items():
+        if name not in evaluation["baselines"]:
+            raise ValueError(
+                f"{use_case.name}: gates name baseline {name!r}; the evaluation has "
+                f"{sorted(evaluation['baselines'])}"
+            )
+        delta = task.improvement(
+            metric, challenger[metric], evaluation["baselines"][name][metric]
+        )
+        checks.append(
+            {
+                "check": f"{metric} better than baseline {name} by >= {margin}",
+                "value": round(delta, 6),
+                "threshold": margin,
+                "passed": delta >= margin,
+            }
+        )
+    if champion and "error" not in champion:
+        delta = task.improvement(metric, challenger[metric], champion[metric])
+        checks.append(
+            {
+                "check": f"{metric} better than champion {champion['version']} by >= "
+                f"{gates.min_improvement_over_champion}",
                 "value": round(delta, 6),
                 "threshold": gates.min_improvement_over_champion,
                 "passed": delta >= gates.min_improvement_over_champion,
@@ -202,41 +174,52 @@ def decide_promotion(
 
 
 def input_schema(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:
-    """The bundle's input contract: fields, types, seen categories, ranges, classes."""
+    """The bundle's input contract, from the use case's feature schema: each field's
+    kind, description and what training saw (ranges, categories); and the task."""
     x = use_case.model_input(train)
     fields: list[dict[str, Any]] = []
-    for col in use_case.numeric_features:
-        s = x[col]
-        fields.append(
-            {
-                "name": col,
-                "type": "number",
-                "nullable": True,
-                "min": float(s.min()),
-                "max": float(s.max()),
-                "missing_share": round(float(s.isna().mean()), 6),
-            }
-        )
-    for col in use_case.categorical_features:
-        s = x[col]
-        fields.append(
-            {
-                "name": col,
-                "type": "category",
-                "nullable": True,
-                "categories": sorted(map(str, s.dropna().unique())),
-                "missing_share": round(float(s.isna().mean()), 6),
-                "unknown_category": "encoded as unseen (all-zero one-hot or "
+    for f in use_case.feature_schema:
+        field: dict[str, Any] = {"name": f.name, "kind": f.kind}
+        if f.description:
+            field["description"] = f.description
+        if f.kind == "numeric":
+            s = x[f.name]
+            field.update(
+                type="number",
+                nullable=True,
+                min=float(s.min()),
+                max=float(s.max()),
+                missing_share=round(float(s.isna().mean()), 6),
+            )
+        elif f.kind == "categorical":
+            s = x[f.name]
+            field.update(
+                type="category",
+                nullable=True,
+                categories=sorted(map(str, s.dropna().unique())),
+                missing_share=round(float(s.isna().mean()), 6),
+                unknown_category="encoded as unseen (all-zero one-hot or "
                 "the unknown code)",
-            }
-        )
+            )
+        elif f.kind == "window":
+            values = x[list(f.columns)].to_numpy(dtype=float)
+            field.update(
+                type="window",
+                columns=list(f.columns),
+                length=len(f.columns),
+                step_minutes=f.step_minutes,
+                min=float(np.nanmin(values)),
+                max=float(np.nanmax(values)),
+            )
+        else:
+            field.update(type="text")
+        fields.append(field)
     return {
         "use_case": use_case.name,
-        "task": "classification",
+        **use_case.task.schema(),
         "label": use_case.label,
-        "classes": list(use_case.classes),
-        "class_labels": dict(use_case.class_labels),
         "fields": fields,
+        **({"options": o} if (o := use_case.schema_options(train)) else {}),
         "missing_value": "null (JSON) / None; NaN is treated the same",
     }
 
@@ -253,11 +236,13 @@ def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def golden_rows(
-    use_case: UseCase, model: Any, test: pd.DataFrame, n: int
+    use_case: UseCase, flavour_name: str, model: Any, test: pd.DataFrame, n: int
 ) -> dict[str, Any]:
     """A few test rows, some with missing values, and the model's outputs on them."""
+    task = use_case.task
+    flavour = get_flavour(flavour_name)
     x = use_case.model_input(test)
-    has_missing = x[list(use_case.categorical_features)].isna().any(axis=1)
+    has_missing = x.isna().any(axis=1)
     rng = np.random.default_rng(0)
     idx_missing = x.index[has_missing].to_numpy()
     idx_full = x.index[~has_missing].to_numpy()
@@ -267,20 +252,17 @@ def golden_rows(
         rng.choice(idx_full, size=min(len(idx_full), n - k), replace=False),
     ]
     sample = x.loc[np.sort(pick.astype(int))]
-    proba = model.predict_proba(sample)
-    classes = [str(c) for c in model.classes_]
-    return {
+    outputs = task.outputs(flavour, model, sample)
+    golden: dict[str, Any] = {
         "rows": json_records(sample),
-        "expected": [
-            {
-                "class": classes[int(np.argmax(p))],
-                "probabilities": {c: float(v) for c, v in zip(classes, p, strict=True)},
-            }
-            for p in proba
-        ],
-        # The same bound the ONNX export is held to (float32 graphs differ by ~2e-7).
-        "probability_tolerance": MAX_PROBABILITY_DIFF,
+        "output": task.output_name,
+        "expected": task.expected_rows(outputs, flavour.classes(model)),
+        # The same bound the ONNX export is held to.
+        "tolerance": task.parity.max_abs_diff,
     }
+    if task.output_name == "probabilities":  # format 2 readers look for this key
+        golden["probability_tolerance"] = task.parity.max_abs_diff
+    return golden
 
 
 def data_hash(*frames: pd.DataFrame) -> str:
@@ -307,15 +289,20 @@ def prepare_promotion(
             use_case=use_case.name, promote=False, reason=decision["reason"]
         )
     model = challenger.model
-    reference = train[[*use_case.features, use_case.label]]
+    flavour = challenger.flavour or "sklearn"
+    drift_only = [c for c in use_case.drift_features if c not in use_case.features]
+    reference = train[[*use_case.features, *drift_only, use_case.label]]
     if len(reference) > drift_params.reference_sample_rows:
         reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
-    golden = golden_rows(use_case, model, test, params.golden_rows)
+    golden = golden_rows(use_case, flavour, model, test, params.golden_rows)
     onnx, onnx_info = bundle_onnx(
-        use_case, model, [validation, test, pd.DataFrame(golden["rows"])]
+        use_case, flavour, model, [validation, test, pd.DataFrame(golden["rows"])]
     )
     metrics = {
-        "headline": {k: evaluation["challenger"][k] for k in ("accuracy", "macro_f1")},
+        "task": use_case.task.name,
+        "headline": {
+            m.name: evaluation["challenger"][m.name] for m in use_case.task.metrics
+        },
         "validation": challenger.validation_scores,
         "test": evaluation["challenger"],
         "baselines": evaluation["baselines"],
@@ -327,6 +314,7 @@ def prepare_promotion(
         promote=True,
         reason=decision["reason"],
         model=model,
+        flavour=flavour,
         input_schema=input_schema(use_case, train),
         metrics=metrics,
         golden=golden,
@@ -347,26 +335,24 @@ def prepare_promotion(
 
 
 def bundle_onnx(
-    use_case: UseCase, model: Any, frames: list[pd.DataFrame]
+    use_case: UseCase, flavour: str, model: Any, frames: list[pd.DataFrame]
 ) -> tuple[bytes | None, dict[str, Any]]:
     """The bundle's ONNX graph, checked against the model on validation, test and golden
-    rows; a model that cannot be exported faithfully is served with scikit-learn."""
+    rows; a model that cannot be exported faithfully gets no ONNX file (serving then
+    uses the flavour's own runtime where it has one, or refuses the bundle)."""
     rows = pd.concat(
         [use_case.model_input(f) for f in frames if len(f)], ignore_index=True
     )
     try:
-        export = export_onnx(
-            model, use_case.numeric_features, use_case.categorical_features, rows
-        )
+        export = export_onnx(get_flavour(flavour), model, use_case, rows)
     except OnnxExportError as exc:
-        logger.warning(
-            "%s: no ONNX export (%s); serving uses scikit-learn", use_case.name, exc
-        )
+        logger.warning("%s: no ONNX export (%s)", use_case.name, exc)
         return None, {"reason": str(exc)[:2000]}
     logger.info(
-        "%s: ONNX export matches scikit-learn on %d rows (max |dp| %.1e)",
+        "%s: ONNX export matches the %s model on %d rows (max |diff| %.1e)",
         use_case.name,
+        flavour,
         export.info["parity"]["rows"],
-        export.info["parity"]["max_probability_diff"],
+        export.info["parity"]["max_abs_diff"],
     )
     return export.model, export.info

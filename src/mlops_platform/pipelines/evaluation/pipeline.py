@@ -15,7 +15,7 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             Node(
                 bind(nodes.evaluate_models, use_case),
                 inputs=["staging_challenger", "champion", "gold_train", "gold_test"],
-                outputs=["metrics_evaluation", "plot_confusion_matrix"],
+                outputs=["metrics_evaluation", "plot_evaluation"],
                 name="evaluate_models",
                 tags=["evaluation"],
             ),

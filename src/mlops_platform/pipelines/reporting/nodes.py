@@ -29,33 +29,24 @@ def summarise_lifecycle(
         f"/ test {split['rows']['test']:,})",
         f"- drift: {drift_decision['reason']}",
     ]
+    task = use_case.task
     if training.get("trained"):
         lines.append(f"- candidates (validation {training['selection_metric']}):")
         for name, r in training["candidates"].items():
-            v = r["validation"]
             mark = "  <- challenger" if name == training["challenger"] else ""
+            flavour = r.get("flavour", "sklearn")
             lines.append(
-                f"  - {name}: accuracy {v['accuracy']:.4f}, macro F1 "
-                f"{v['macro_f1']:.4f}{mark}"
+                f"  - {name} ({flavour}): {task.summary(r['validation'])}{mark}"
             )
     else:
         lines.append(f"- training: {training.get('reason')}")
     ch = evaluation.get("challenger")
     if ch:
-        lines.append(
-            f"- test: challenger {ch['name']} accuracy {ch['accuracy']:.4f}, "
-            f"macro F1 {ch['macro_f1']:.4f}"
-        )
+        lines.append(f"- test: challenger {ch['name']} {task.summary(ch)}")
     cp = evaluation.get("champion")
     if cp and "error" not in cp:
-        lines.append(
-            f"- test: champion {cp['version']} accuracy {cp['accuracy']:.4f}, "
-            f"macro F1 {cp['macro_f1']:.4f}"
-        )
+        lines.append(f"- test: champion {cp['version']} {task.summary(cp)}")
     for name, b in evaluation.get("baselines", {}).items():
-        lines.append(
-            f"- baseline {name}: accuracy {b['accuracy']:.4f}, macro F1 "
-            f"{b['macro_f1']:.4f}"
-        )
+        lines.append(f"- baseline {name}: {task.summary(b)}")
     lines.append(f"- decision: {promotion['reason']}")
     return "\n".join(lines) + "\n"

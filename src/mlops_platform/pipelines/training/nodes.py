@@ -1,4 +1,9 @@
-"""Train the use case's candidates on the train split; pick one on validation."""
+"""Train the use case's candidates on the train split; pick one on validation.
+
+Each candidate is fitted by its flavour (scikit-learn, Keras) and scored with the
+use case's task; the best on the selection metric, in the metric's direction, becomes
+the challenger whatever its flavour.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
-from sklearn.base import clone
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.pipeline import Pipeline
 
+from mlops_platform.flavours import get_flavour
 from mlops_platform.params import TrainingParams
 from mlops_platform.use_cases.base import UseCase
 
@@ -27,18 +30,23 @@ class Challenger:
     trained: bool
     reason: str
     name: str | None = None
-    model: Pipeline | None = None
+    flavour: str | None = None
+    model: Any = None
     validation_scores: dict[str, float] = field(default_factory=dict)
     training_periods: list[int] = field(default_factory=list)
     validation_periods: list[int] = field(default_factory=list)
     trained_at: str | None = None
 
 
-def classification_scores(y_true: pd.Series, y_pred: Any) -> dict[str, float]:
-    return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
-    }
+def selection_metric(use_case: UseCase, params: TrainingParams) -> str:
+    metric = params.selection_metric or use_case.task.default_metric
+    use_case.task.metric(metric)  # raises naming the task's metrics
+    return metric
+
+
+def predictions(use_case: UseCase, flavour_name: str, model: Any, x: pd.DataFrame):
+    """What the model predicts for ``x`` (class codes or values), via the task."""
+    return use_case.task.predict(get_flavour(flavour_name), model, x)
 
 
 def train_candidates(
@@ -68,6 +76,8 @@ def train_candidates(
             ),
             {"trained": False, "reason": reason, "candidates": {}},
         )
+    task = use_case.task
+    metric = selection_metric(use_case, params)
     x_train, y_train = use_case.model_input(train), train[use_case.label]
     x_val, y_val = use_case.model_input(validation), validation[use_case.label]
     candidates = use_case.candidates(params)
@@ -76,42 +86,47 @@ def train_candidates(
             f"{use_case.name}: parameters_training.yml enables no candidate"
         )
     results: dict[str, dict[str, Any]] = {}
-    fitted: dict[str, Pipeline] = {}
-    for i, (name, estimator) in enumerate(candidates.items(), start=1):
+    fitted: dict[str, Any] = {}
+    for i, (name, candidate) in enumerate(candidates.items(), start=1):
         logger.info(
-            "%s: training candidate %d/%d %s on %d rows",
+            "%s: training candidate %d/%d %s (%s) on %d rows",
             use_case.name,
             i,
             len(candidates),
             name,
+            candidate.flavour,
             len(x_train),
         )
+        flavour = get_flavour(candidate.flavour)
         start = time.perf_counter()
-        model = clone(estimator).fit(x_train, y_train)
+        fit = flavour.fit(candidate.spec, x_train, y_train, x_val, y_val)
         seconds = time.perf_counter() - start
-        scores = classification_scores(y_val, model.predict(x_val))
+        scores = task.scores(
+            y_val, predictions(use_case, candidate.flavour, fit.model, x_val)
+        )
         results[name] = {
-            "params": params.candidates[name].params,
+            "flavour": candidate.flavour,
+            "params": candidate.params,
             "validation": scores,
             "fit_seconds": round(seconds, 2),
+            **({"fit": fit.info} if fit.info else {}),
         }
-        fitted[name] = model
+        fitted[name] = fit.model
         logger.info(
-            "%s: %s validation accuracy %.4f macro F1 %.4f (%.1fs)",
+            "%s: %s validation %s (%.1fs)",
             use_case.name,
             name,
-            scores["accuracy"],
-            scores["macro_f1"],
+            task.summary(scores),
             seconds,
         )
-    metric = params.selection_metric
-    best = max(results, key=lambda n: (results[n]["validation"][metric], n))
+    best = task.best({n: r["validation"] for n, r in results.items()}, metric)
     reason = f"{drift_decision.get('reason')}; best on validation {metric}: {best}"
     challenger = Challenger(
         use_case=use_case.name,
         trained=True,
         reason=reason,
         name=best,
+        flavour=results[best]["flavour"],
         model=fitted[best],
         validation_scores=results[best]["validation"],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -121,7 +136,9 @@ def train_candidates(
     report = {
         "trained": True,
         "reason": reason,
+        "task": task.name,
         "selection_metric": metric,
+        "higher_is_better": task.metric(metric).higher_is_better,
         "challenger": best,
         "candidates": results,
         "rows": {"train": len(x_train), "validation": len(x_val)},

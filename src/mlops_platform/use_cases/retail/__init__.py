@@ -6,10 +6,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.pipeline import Pipeline
 
+from mlops_platform.flavours import Candidate
 from mlops_platform.params import TrainingParams
-from mlops_platform.use_cases.base import PartitionLoaders, UseCase
+from mlops_platform.tasks import ClassificationTask
+from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
 from mlops_platform.use_cases.retail import features, ingest, models, schema
 
 
@@ -20,10 +21,17 @@ class RetailUseCase(UseCase):
     label = features.LABEL
     time_column = features.TIME_COLUMN
     id_columns = features.ID_COLUMNS
-    numeric_features = features.NUMERIC_FEATURES
-    categorical_features = features.CATEGORICAL_FEATURES
-    classes = schema.CLASSES
-    class_labels = schema.CLASS_LABELS
+    task = ClassificationTask(schema.CLASSES, schema.CLASS_LABELS)
+    feature_schema = (
+        *(
+            Feature(c, "numeric", features.DESCRIPTIONS.get(c, ""))
+            for c in features.NUMERIC_FEATURES
+        ),
+        *(
+            Feature(c, "categorical", features.DESCRIPTIONS.get(c, ""))
+            for c in features.CATEGORICAL_FEATURES
+        ),
+    )
     excluded_labels = ("XX",)
     time_dependent_features = features.HISTORY_COLUMNS
 
@@ -32,13 +40,21 @@ class RetailUseCase(UseCase):
     ) -> tuple[pd.DataFrame, dict[str, Any]]:
         return ingest.read_lgsr(partitions)
 
-    def build_gold(self, silver: pd.DataFrame) -> pd.DataFrame:
+    def build_gold(
+        self, silver: pd.DataFrame, options: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        if options:
+            raise ValueError(f"retail gold takes no options, got {sorted(options)}")
         return features.build_basket_features(silver)
 
-    def candidates(self, params: TrainingParams) -> dict[str, Pipeline]:
-        return models.build_candidates(
+    def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
+        pipelines = models.build_candidates(
             self.numeric_features, self.categorical_features, params
         )
+        return {
+            name: Candidate("sklearn", pipe, dict(params.candidates[name].params))
+            for name, pipe in pipelines.items()
+        }
 
     def baseline_predictions(
         self, train: pd.DataFrame, test: pd.DataFrame
@@ -46,7 +62,7 @@ class RetailUseCase(UseCase):
         """The customer's own segment, where known (else the training majority)."""
         majority = train[self.label].mode().iloc[0]
         own = test["cust_price_sensitivity"].astype(object)
-        pred = own.where(own.isin(self.classes), majority)
+        pred = own.where(own.isin(self.task.classes), majority)
         return {"customer_sensitivity": pred.to_numpy(dtype=object)}
 
 

@@ -43,6 +43,42 @@ CATEGORICAL_FEATURES = (
     "cust_price_sensitivity",
     "cust_lifestage",
 )
+# What each input means (the bundle's input schema carries these to the API docs).
+DESCRIPTIONS = {
+    "n_lines": "lines (products) in the basket",
+    "n_departments": "distinct departments (PROD_CODE_20) in the basket",
+    "total_quantity": "items in the basket (sum of QUANTITY)",
+    "total_spend": "basket spend in GBP (sum of SPEND)",
+    "unit_price_mean": "mean unit price (SPEND / QUANTITY) over the lines, GBP",
+    "unit_price_median": "median unit price over the lines, GBP",
+    "unit_price_std": "standard deviation of the unit prices (0 for one line)",
+    "unit_price_min": "cheapest unit price in the basket, GBP",
+    "unit_price_max": "dearest unit price in the basket, GBP",
+    **{
+        f"share_{d.lower()}": f"share of the basket's spend in division {d}"
+        for d in DIVISIONS
+    },
+    "share_other": "spend share of divisions outside the named ones",
+    "shop_hour": "hour of the basket (0-23)",
+    "shop_weekday": "day of week, 1 = Sunday .. 7 = Saturday",
+    "cust_prev_baskets": "the customer's earlier baskets; 0 for a new or anonymous one",
+    "cust_prev_mean_spend": "mean spend of the customer's earlier baskets; null if "
+    "none",
+    **{
+        f"cust_prev_share_{c.lower()}": f"share of the customer's earlier baskets "
+        f"labelled {c}; null if none"
+        for c in CLASSES
+    },
+    "cust_days_since_prev": "days since the customer's previous basket; null if none",
+    "basket_size": "S, M or L",
+    "basket_type": "Small Shop, Top Up or Full Shop",
+    "basket_dominant_mission": "Fresh, Grocery, Mixed or Nonfood",
+    "store_format": "LS, MS, SS or XLS",
+    "store_region": "store region code such as E02",
+    "cust_price_sensitivity": "the customer's own segment (LA, MM, UM, XX); null if "
+    "the shopper has no loyalty card",
+    "cust_lifestage": "YA, OA, YF, OF, PE, OT or XX; null if unknown",
+}
 
 _BASKET_ATTRIBUTES = {
     "SHOP_WEEK": "shop_week",
