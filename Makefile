@@ -11,6 +11,10 @@ RETAIL_WEEKS ?= 12
 RETAIL_CUSTOMERS ?= 3000
 RETAIL_STORES ?= 120
 RETAIL_SEED ?= 7
+# Parking: car parks and days of readings (daily files), ending on a Wednesday.
+PARKING_DAYS ?= 45
+PARKING_CAR_PARKS ?= 4
+PARKING_SEED ?= 7
 
 # No telemetry or analytics from any part of the stack: this project runs offline.
 export DO_NOT_TRACK := 1
@@ -24,10 +28,10 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 ENV ?= dev
 
-.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving clean-data help infra-tools infra-check cost teardown
+.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving benchmark-parking clean-data help infra-tools infra-check cost teardown
 
 help:
-	@echo "make run         install, generate retail data if data/raw has none, kedro run"
+	@echo "make run         install, generate retail and parking data if data/raw has none, kedro run"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff, ruff format --check, mypy"
 	@echo "make viz         kedro viz run (lineage with medallion layers)"
@@ -35,8 +39,9 @@ help:
 	@echo "make serve       HTTP inference on the local model store (http://127.0.0.1:8080/docs)"
 	@echo "make mlflow-ui   MLflow UI on the local store"
 	@echo "make demo-drift  append a drifted week, run again; then an undrifted week"
-	@echo "make rollback    restore the previous retail champion"
+	@echo "make rollback    restore the previous champion (USE_CASE=retail|parking)"
 	@echo "make benchmark   LGSR-scale benchmark (about 2.67M lines), writes docs/benchmarks.md figures"
+	@echo "make benchmark-parking  real-sample MAE, daily run time and memory, forecast latency"
 	@echo "make infra-check terraform fmt, checkov, HCL security test, kustomize + schemas, actionlint"
 	@echo "make cost        monthly cost estimate per environment (refreshes docs/cost.md)"
 	@echo "make teardown ENV=dev [DRY_RUN=1]  empty and destroy an AWS environment"
@@ -72,12 +77,18 @@ teardown: $(STAMP)
 	$(BIN)/python infra/scripts/teardown.py --env $(ENV) $(if $(DRY_RUN),--dry-run,)
 
 data: $(STAMP)
-	@if ! ls data/raw/$(USE_CASE)/transactions_*.csv >/dev/null 2>&1; then \
+	@if ! ls data/raw/retail/transactions_*.csv >/dev/null 2>&1; then \
 		echo "no raw retail data: generating $(RETAIL_WEEKS) weeks"; \
 		$(BIN)/python -m mlops_platform.datagen retail --out data/raw/retail \
 			--weeks $(RETAIL_WEEKS) --customers $(RETAIL_CUSTOMERS) \
 			--stores $(RETAIL_STORES) --seed $(RETAIL_SEED); \
-	else echo "data/raw/$(USE_CASE) already has transaction files: not generating"; fi
+	else echo "data/raw/retail already has transaction files: not generating"; fi
+	@if ! ls data/raw/parking/*.csv >/dev/null 2>&1; then \
+		echo "no raw parking data: generating $(PARKING_DAYS) days"; \
+		$(BIN)/python -m mlops_platform.datagen parking --out data/raw/parking \
+			--days $(PARKING_DAYS) --car-parks $(PARKING_CAR_PARKS) \
+			--seed $(PARKING_SEED) --quiet; \
+	else echo "data/raw/parking already has reading files: not generating"; fi
 
 run: data
 	$(BIN)/kedro run
@@ -124,6 +135,10 @@ rollback: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/lifecycle_benchmark.py
+
+# Real-sample accuracy, daily lifecycle time and forecast latency (needs wrk).
+benchmark-parking: $(STAMP)
+	$(BIN)/python benchmarks/parking_benchmark.py
 
 # Needs a promoted champion (make run) and wrk (apt-get install wrk).
 benchmark-serving: $(STAMP)

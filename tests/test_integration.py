@@ -1,8 +1,11 @@
 """The default pipeline on small generated data, in a temporary copy of the project.
 
-Runs the real ``kedro run`` (kedro-mlflow, the model store, the hooks), then a forced
-retrain that promotes a second version, then the rollback command; checks the files,
-the MLflow runs, the registry alias and the audit log at each step.
+Runs the real ``kedro run`` of every use case once (retail with scikit-learn
+candidates, parking with a Keras LSTM beside boosted trees: kedro-mlflow, the model
+store, the hooks), then, for retail only, a forced retrain that promotes a second
+version and the rollback command; checks the files, the MLflow runs, the registry
+alias and the audit log at each step. The end-to-end run is done once for both use
+cases (it is the slowest test); later runs name the retail pipeline.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mlops_platform.scratch import scratch_project
@@ -38,6 +42,11 @@ def make_project(root: Path) -> Path:
          "--quiet"],
         project,
     )  # fmt: skip
+    _run(
+        [sys.executable, "-m", "mlops_platform.datagen", "parking", "--out",
+         "data/raw/parking", "--days", "24", "--car-parks", "3", "--quiet"],
+        project,
+    )  # fmt: skip
     return project
 
 
@@ -61,10 +70,12 @@ def _alias(project: Path) -> str:
 
 
 def test_lifecycle_promotion_and_rollback(project):
-    kedro = [sys.executable, "-m", "kedro", "run"]
-    first = _run(kedro, project)
+    kedro = [sys.executable, "-m", "kedro", "run", "--pipeline", "retail"]
+    first = _run([sys.executable, "-m", "kedro", "run"], project)  # every use case
     assert "## retail: lifecycle summary" in first.stdout
+    assert "## parking: lifecycle summary" in first.stdout
     assert "drift: no champion yet" in first.stdout
+    _check_parking(project, first.stdout)
 
     data = project / "data"
     for path in (
@@ -79,7 +90,7 @@ def test_lifecycle_promotion_and_rollback(project):
         "reports/retail/drift_report.md",
         "reports/retail/drift_report.png",
         "reports/retail/evaluation.json",
-        "reports/retail/confusion_matrix.png",
+        "reports/retail/evaluation.png",
         "reports/retail/lifecycle.md",
         "models/staging/retail/challenger.pkl",
     ):
@@ -160,6 +171,59 @@ def test_lifecycle_promotion_and_rollback(project):
     # A third run with no drift keeps the (rolled back) champion and says so.
     third = _run(kedro, project)
     assert "champion v0001 kept" in third.stdout
+
+
+def _check_parking(project: Path, stdout: str) -> None:
+    """Parking's first lifecycle: both flavours trained and tracked, forecasts scored
+    against persistence, and a promoted bundle whatever flavour won."""
+    data = project / "data"
+    summary = stdout.split("## parking: lifecycle summary")[1]
+    assert "lstm (keras): mae" in summary
+    assert "hist_gradient_boosting (sklearn): mae" in summary
+    assert "baseline persistence: mae" in summary
+    training = json.loads((data / "reports/parking/training.json").read_text())
+    lstm = training["candidates"]["lstm"]
+    assert lstm["flavour"] == "keras"
+    assert lstm["fit"]["epochs_run"] >= 1 and lstm["fit"]["val_loss"] > 0
+    evaluation = json.loads((data / "reports/parking/evaluation.json").read_text())
+    assert evaluation["task"] == "regression"
+    assert set(evaluation["baselines"]) == {
+        "train_mean",
+        "persistence",
+        "same_time_yesterday",
+    }
+    quarantine = pd.read_parquet(data / "silver/parking/quarantine.parquet")
+    reasons = " ".join(quarantine["quarantine_reason"])
+    assert "count_above_capacity" in reasons and "duplicate_reading" in reasons
+    decision = json.loads(
+        (data / "reports/parking/promotion_decision.json").read_text()
+    )
+    # On this seed the challenger beats persistence and the day before: promoted.
+    assert decision["promote"], decision["reason"]
+    bundle = data / "models/versions/parking/v0001"
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    flavour = manifest["model"]["flavor"]
+    assert flavour == training["candidates"][training["challenger"]]["flavour"]
+    assert (bundle / manifest["model"]["file"]).exists()
+    assert manifest["runtimes"]["onnx"]["available"], manifest["runtimes"]["onnx"]
+    assert manifest["runtimes"]["onnx"]["parity"]["max_abs_diff"] <= 0.01
+    schema = json.loads((bundle / "input_schema.json").read_text())
+    assert schema["task"] == "regression" and schema["unit"] == "cars"
+    window = next(f for f in schema["fields"] if f["kind"] == "window")
+    assert window["length"] == 24 and window["step_minutes"] == 5
+    client = _mlflow_client(project)
+    version = client.get_model_version_by_alias("mlops_platform.parking", "champion")
+    assert str(version.version) == "1"
+    run = client.get_run(manifest["mlflow"]["run_id"])
+    assert "parking.test_challenger_mae" in run.data.metrics
+    children = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+    )
+    flavours = {c.data.tags["candidate"]: c.data.tags["flavour"] for c in children}
+    assert (
+        flavours["lstm"] == "keras" and flavours["hist_gradient_boosting"] == "sklearn"
+    )
 
 
 def test_kedro_viz_build_shows_the_medallion_layers(project):

@@ -27,7 +27,7 @@ def test_notebook_executes(tmp_path):
     import sys
 
     project = make_project(tmp_path)
-    _run([sys.executable, "-m", "kedro", "run"], project)
+    _run([sys.executable, "-m", "kedro", "run", "-p", "retail"], project)
     nb = nbformat.read(project / "notebooks" / NOTEBOOK.name, as_version=4)
     os.environ["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
     NotebookClient(

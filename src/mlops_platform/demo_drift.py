@@ -24,8 +24,10 @@ MODELS = "data/models"
 
 
 def _kedro_run(title: str) -> None:
-    print(f"\n=== {title}: kedro run", flush=True)
-    subprocess.run([sys.executable, "-m", "kedro", "run"], check=True)
+    print(f"\n=== {title}: kedro run --pipeline retail", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipeline", "retail"], check=True
+    )
 
 
 def _next_week() -> int:

@@ -1,4 +1,4 @@
-"""CLI: ``python -m mlops_platform.datagen retail --out data/raw/retail ...``."""
+"""CLI: ``python -m mlops_platform.datagen retail|parking --out data/raw/<uc> ...``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 
+from mlops_platform.datagen import parking
 from mlops_platform.datagen.retail import FIRST_WEEK, DriftSpec, RetailConfig, generate
 
 
@@ -53,6 +54,46 @@ def _retail(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parking(args: argparse.Namespace) -> int:
+    drift = parking.ParkingDrift(
+        start_day=args.drift_start_day,
+        new_car_park=args.new_car_park,
+        capacity_change=args.capacity_change,
+        demand_shift=args.demand_shift,
+        event_day=args.event_day,
+        sensor_failure=args.sensor_failure,
+    )
+    knobs = [
+        drift.new_car_park,
+        drift.capacity_change,
+        drift.demand_shift,
+        drift.event_day,
+        drift.sensor_failure,
+    ]
+    if any(k < 0 or k > 1 for k in knobs):
+        print("error: drift severities must be in [0, 1]", file=sys.stderr)
+        return 2
+    if drift.active() and drift.start_day is None:
+        print("error: drift knobs need --drift-start-day YYYY-MM-DD", file=sys.stderr)
+        return 2
+    cfg = parking.ParkingConfig(
+        seed=args.seed,
+        days=args.days,
+        car_parks=args.car_parks,
+        first_day=args.first_day,
+        output_format=args.format,
+        contract_errors=not args.no_contract_errors,
+        drift=drift,
+    )
+    stats = parking.generate(cfg, args.out, progress=not args.quiet)
+    print(
+        f"parking: {stats['readings']:,} readings of {len(stats['car_parks'])} car "
+        f"parks in {len(stats['files'])} files ({stats['days'][0]}.."
+        f"{stats['days'][-1]}) -> {stats['out_dir']}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_platform.datagen")
     sub = parser.add_subparsers(dest="use_case", required=True)
@@ -89,9 +130,35 @@ def main(argv: list[str] | None = None) -> int:
         help="write drifted weeks like circulating real copies",
     )
     r.add_argument("--quiet", action="store_true")
+    p = sub.add_parser("parking", help="car-park occupancy readings, daily files")
+    p.add_argument("--out", default="data/raw/parking")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--days", type=int, default=45)
+    p.add_argument("--car-parks", type=int, default=4)
+    p.add_argument("--first-day", default=parking.FIRST_DAY, help="YYYY-MM-DD")
+    p.add_argument(
+        "--format",
+        choices=["uci", "seed"],
+        default="uci",
+        help="uci: readings_YYYYMMDD.csv (Birmingham columns); seed: car_count,"
+        "timestamp per car park plus car_parks.csv",
+    )
+    p.add_argument(
+        "--no-contract-errors",
+        action="store_true",
+        help="do not write the few rows that the contract quarantines",
+    )
+    pg = p.add_argument_group("drift (severity 0..1 from --drift-start-day)")
+    pg.add_argument("--drift-start-day", default=None)
+    pg.add_argument("--new-car-park", type=float, default=0.0)
+    pg.add_argument("--capacity-change", type=float, default=0.0)
+    pg.add_argument("--demand-shift", type=float, default=0.0)
+    pg.add_argument("--event-day", type=float, default=0.0)
+    pg.add_argument("--sensor-failure", type=float, default=0.0)
+    p.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return _retail(args)
+    return _retail(args) if args.use_case == "retail" else _parking(args)
 
 
 if __name__ == "__main__":

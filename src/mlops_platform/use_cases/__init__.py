@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from mlops_platform.use_cases.base import UseCase
+from mlops_platform.use_cases.parking import ParkingUseCase
 from mlops_platform.use_cases.retail import RetailUseCase
 
-USE_CASES: dict[str, UseCase] = {uc.name: uc for uc in (RetailUseCase(),)}
+USE_CASES: dict[str, UseCase] = {
+    uc.name: uc for uc in (RetailUseCase(), ParkingUseCase())
+}
 
 
 def get_use_case(name: str) -> UseCase:

@@ -1,0 +1,78 @@
+"""Parking use case: car-park occupancy one hour ahead, daily, drift-gated.
+
+Readings of several car parks (the seed's ``parking_data.csv`` or the UCI Birmingham
+format) become forecasting examples on a 5-minute grid, scored on real readings only.
+Candidates: a Keras LSTM and HistGradientBoosting on the same window; baselines
+persistence and same time yesterday. One period is one day.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from mlops_platform.flavours import Candidate
+from mlops_platform.params import TrainingParams
+from mlops_platform.tasks import RegressionTask
+from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
+from mlops_platform.use_cases.parking import features, ingest, models, schema
+
+
+class ParkingUseCase(UseCase):
+    name: ClassVar[str] = "parking"
+    contract = schema.PARKING_CONTRACT
+    silver_name = "readings"
+    task = RegressionTask(unit="cars", tolerance=0.01)
+    feature_schema = (
+        Feature(
+            "occupancy",
+            "window",
+            features.DESCRIPTIONS["occupancy"],
+            columns=features.WINDOW,
+            step_minutes=features.STEP_MINUTES,
+        ),
+        *(Feature(c, "numeric", features.DESCRIPTIONS[c]) for c in features.CONTEXT),
+    )
+    label = features.LABEL
+    time_column = features.TIME_COLUMN
+    id_columns = features.ID_COLUMNS
+    # One day's batch holds one weekday: tested and reported, never in the verdict
+    # (it would "drift" every day against weeks of training data).
+    time_dependent_features = ("weekday",)
+
+    @property
+    def drift_features(self) -> dict[str, str]:
+        return {**super().drift_features, features.HOUR_BAND: "categorical"}
+
+    def ingest(
+        self, partitions: PartitionLoaders
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
+        return ingest.read_readings(partitions)
+
+    def build_gold(
+        self, silver: pd.DataFrame, options: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        return features.build_examples(silver, features.GoldParams(**(options or {})))
+
+    def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
+        return models.build_candidates(self.numeric_features, params)
+
+    def schema_options(self, train: pd.DataFrame) -> dict[str, Any]:
+        return features.schema_options(train)
+
+    def baseline_predictions(
+        self, train: pd.DataFrame, test: pd.DataFrame
+    ) -> dict[str, np.ndarray]:
+        """Persistence (the last reading) and the same time yesterday (persistence
+        where there was no reading then)."""
+        now = test["count_now"].to_numpy(dtype=float)
+        yesterday = test["count_yesterday"].to_numpy(dtype=float)
+        return {
+            "persistence": now,
+            "same_time_yesterday": np.where(np.isnan(yesterday), now, yesterday),
+        }
+
+
+__all__ = ["ParkingUseCase"]

@@ -1,0 +1,136 @@
+"""Read car-park readings in either real format into one frame of raw strings.
+
+- UCI "Parking Birmingham": ``SystemCodeNumber,Capacity,Occupancy,LastUpdated``
+  (``YYYY-MM-DD HH:MM:SS``), many car parks per file. What the generator writes, one
+  file per day (``readings_YYYYMMDD.csv``).
+- The seed's ``parking_data.csv``: ``car_count,timestamp`` (``dd/mm/YYYY HH:MM:SS``),
+  one car park per file and no capacity. The car park is named after the file, and
+  its capacity comes from ``car_parks.csv`` (``SystemCodeNumber,Capacity``) in the same
+  folder; a seed-format file without one stops the run naming the file.
+
+Every row keeps its file and line (``source_file``, ``source_row``) for quarantine.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops_platform.contracts import SOURCE_FILE, SOURCE_ROW, SchemaViolation
+from mlops_platform.use_cases.base import PartitionLoaders
+from mlops_platform.use_cases.parking.schema import (
+    CAPACITY,
+    CAR_PARK,
+    COUNT,
+    ISO_FORMAT,
+    TIMESTAMP,
+)
+
+logger = logging.getLogger(__name__)
+
+CAR_PARKS_FILE = "car_parks"
+UCI_COLUMNS = ("SystemCodeNumber", "Capacity", "Occupancy", "LastUpdated")
+SEED_COLUMNS = ("car_count", "timestamp")
+SEED_TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+UCI_TIME_FORMAT = ISO_FORMAT
+
+
+def normalise_timestamps(raw: pd.Series, fmt: str) -> pd.Series:
+    """``fmt`` -> ISO text; a value that does not parse keeps its raw text (the
+    contract's pattern rule then quarantines it, naming the value)."""
+    text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    iso = parsed.dt.strftime(ISO_FORMAT)
+    return iso.where(parsed.notna(), text)
+
+
+def _format_of(frame: pd.DataFrame, source: str) -> str:
+    cols = {c.strip() for c in frame.columns}
+    if set(UCI_COLUMNS) <= cols:
+        return "uci"
+    if set(SEED_COLUMNS) <= cols:
+        return "seed"
+    raise SchemaViolation(
+        source,
+        None,
+        f"neither the UCI format ({','.join(UCI_COLUMNS)}) nor the seed format "
+        f"({','.join(SEED_COLUMNS)}); columns are {list(frame.columns)}",
+    )
+
+
+def read_capacities(frame: pd.DataFrame, source: str) -> dict[str, str]:
+    frame = frame.rename(columns=lambda c: c.strip())
+    for col in ("SystemCodeNumber", "Capacity"):
+        if col not in frame.columns:
+            raise SchemaViolation(source, col, "missing column in the car-park list")
+    return dict(
+        zip(
+            frame["SystemCodeNumber"].astype(str).str.strip(),
+            frame["Capacity"].astype(str).str.strip(),
+            strict=True,
+        )
+    )
+
+
+def read_readings(
+    partitions: PartitionLoaders,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    capacities: dict[str, str] = {}
+    if CAR_PARKS_FILE in partitions:
+        capacities = read_capacities(
+            partitions[CAR_PARKS_FILE](), f"{CAR_PARKS_FILE}.csv"
+        )
+    frames: list[pd.DataFrame] = []
+    files: dict[str, Any] = {}
+    for name in sorted(partitions):
+        if name == CAR_PARKS_FILE:
+            continue
+        source = f"{name}.csv"
+        raw = partitions[name]().rename(columns=lambda c: str(c).strip())
+        kind = _format_of(raw, source)
+        if kind == "uci":
+            out = pd.DataFrame(
+                {
+                    CAR_PARK: raw["SystemCodeNumber"],
+                    CAPACITY: raw["Capacity"],
+                    COUNT: raw["Occupancy"],
+                    TIMESTAMP: normalise_timestamps(
+                        raw["LastUpdated"], UCI_TIME_FORMAT
+                    ),
+                }
+            )
+        else:
+            park = PurePosixPath(name).name
+            if park not in capacities:
+                raise SchemaViolation(
+                    source,
+                    "capacity",
+                    f"a seed-format file ({','.join(SEED_COLUMNS)}) has no capacity: "
+                    f"add '{park},<spaces>' to {CAR_PARKS_FILE}.csv "
+                    "(SystemCodeNumber,Capacity)",
+                )
+            out = pd.DataFrame(
+                {
+                    CAR_PARK: park,
+                    CAPACITY: capacities[park],
+                    COUNT: raw["car_count"],
+                    TIMESTAMP: normalise_timestamps(raw["timestamp"], SEED_TIME_FORMAT),
+                }
+            )
+        out[SOURCE_FILE] = source
+        out[SOURCE_ROW] = np.arange(2, len(out) + 2, dtype=np.int64)  # header is 1
+        frames.append(out)
+        files[source] = {"format": kind, "rows": len(out)}
+    if not frames:
+        raise SchemaViolation("raw/parking", None, "no reading files")
+    frame = pd.concat(frames, ignore_index=True)
+    for col in (CAR_PARK, CAPACITY, COUNT):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+        frame[col] = frame[col].map(lambda v: v.strip() if isinstance(v, str) else v)
+    report = {"files": files, "rows": len(frame), "car_parks_file": bool(capacities)}
+    logger.info("parking: %d readings from %d files", len(frame), len(files))
+    return frame, report

@@ -1,0 +1,295 @@
+"""Parking: both real formats, the contract, forecasting examples on real readings
+only, the generator's realism against the real sample, and the Keras flavour (fit,
+ONNX parity, bundle round trip)."""
+
+from __future__ import annotations
+
+import functools
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_platform.contracts import SchemaViolation, enforce_contract
+from mlops_platform.datagen.parking import ParkingConfig, ParkingDrift, generate
+from mlops_platform.flavours import KerasFlavour, KerasModel
+from mlops_platform.onnx_export import export_onnx
+from mlops_platform.params import CandidateParams, TrainingParams
+from mlops_platform.use_cases.parking import ParkingUseCase
+from mlops_platform.use_cases.parking.features import (
+    WINDOW,
+    GoldParams,
+    build_examples,
+)
+from tests.conftest import REPO, partitions_of, read_partition
+
+REAL = REPO.parent / "shared" / "real-samples" / "parking_data.csv"
+real_sample = pytest.mark.skipif(not REAL.exists(), reason="no ../shared real sample")
+
+
+@pytest.fixture(scope="module")
+def parking() -> ParkingUseCase:
+    return ParkingUseCase()
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("parking")
+    generate(ParkingConfig(seed=5, days=10, car_parks=3), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def silver(parking, raw) -> pd.DataFrame:
+    frame, _ = parking.ingest(partitions_of(raw))
+    return enforce_contract(frame, parking.contract).valid
+
+
+@pytest.fixture(scope="module")
+def gold(parking, silver) -> pd.DataFrame:
+    return parking.build_gold(silver, {})
+
+
+def seed_partitions(tmp_path: Path, rows: str, capacity: int | None = 100) -> dict:
+    (tmp_path / "lot_a.csv").write_text("car_count,timestamp\n" + rows)
+    if capacity is not None:
+        (tmp_path / "car_parks.csv").write_text(
+            f"SystemCodeNumber,Capacity\nlot_a,{capacity}\n"
+        )
+    return partitions_of(tmp_path)
+
+
+class TestIngestAndContract:
+    def test_both_formats_give_the_same_record(self, parking, tmp_path):
+        uci = tmp_path / "uci"
+        uci.mkdir()
+        (uci / "readings_20121001.csv").write_text(
+            "SystemCodeNumber,Capacity,Occupancy,LastUpdated\n"
+            "lot_a,100,42,2012-10-01 08:05:11\n"
+        )
+        seed_dir = tmp_path / "seed"
+        seed_dir.mkdir()
+        seed_p = seed_partitions(seed_dir, "42,01/10/2012 08:05:11\n")
+        a, _ = parking.ingest(partitions_of(uci))
+        b, _ = parking.ingest(seed_p)
+        cols = ["car_park", "capacity", "count", "timestamp"]
+        assert (
+            a[cols].to_dict("records")
+            == b[cols].to_dict("records")
+            == [
+                {
+                    "car_park": "lot_a",
+                    "capacity": "100",
+                    "count": "42",
+                    "timestamp": "2012-10-01 08:05:11",
+                }
+            ]
+        )
+
+    def test_seed_format_without_capacity_names_the_file(self, parking, tmp_path):
+        parts = seed_partitions(tmp_path, "1,01/10/2012 08:00:00\n", capacity=None)
+        with pytest.raises(SchemaViolation, match=r"lot_a\.csv.*car_parks\.csv"):
+            parking.ingest(parts)
+
+    def test_unknown_format_is_refused(self, parking, tmp_path):
+        (tmp_path / "x.csv").write_text("a,b\n1,2\n")
+        with pytest.raises(SchemaViolation, match=r"x\.csv.*neither the UCI"):
+            parking.ingest(partitions_of(tmp_path))
+
+    def test_bad_rows_are_quarantined_with_reasons(self, parking, tmp_path):
+        rows = (
+            "10,01/10/2012 08:00:00\n"  # line 2: fine
+            "-3,01/10/2012 08:05:00\n"  # 3: negative
+            "130,01/10/2012 08:10:00\n"  # 4: above capacity 100
+            "12,01/10/2012 08:00:00\n"  # 5: duplicate of line 2
+            "11,31/02/2012 08:15:00\n"  # 6: no such date
+            "abc,01/10/2012 08:20:00\n"  # 7: not a number
+            "14,01/10/2012 08:25:00\n"  # 8: fine
+        )
+        frame, _ = parking.ingest(seed_partitions(tmp_path, rows))
+        result = enforce_contract(frame, parking.contract)
+        q = result.quarantine.set_index("source_row")["quarantine_reason"]
+        assert len(result.valid) + len(q) == 7  # nothing dropped
+        assert sorted(result.valid["count"]) == [10, 14]
+        assert "count: outside [0, 100000] (-3)" in q[3]
+        assert q[4] == "count_above_capacity: count 130 above capacity 100"
+        assert q[5] == (
+            "duplicate_reading: lot_a already read at 2012-10-01 08:00:00 "
+            "(lot_a.csv line 2)"
+        )
+        assert "timestamp: does not match" in q[6] and "31/02/2012" in q[6]
+        assert "count: not a number ('abc')" in q[7]
+
+    def test_generated_files_quarantine_a_few_rows(self, parking, raw):
+        frame, report = parking.ingest(partitions_of(raw))
+        result = enforce_contract(frame, parking.contract)
+        assert set(report["files"]) == {f.name for f in raw.glob("*.csv")}
+        reasons = " ".join(result.quarantine["quarantine_reason"])
+        for rule in ("count_above_capacity", "duplicate_reading", "outside", "match"):
+            assert rule in reasons
+        assert result.report["quarantined_share"] < 0.02
+
+
+class TestGold:
+    def test_origins_and_targets_are_real_readings(self, silver, gold):
+        t = pd.to_datetime(silver["timestamp"]).dt.floor("5min")
+        real = set(
+            zip(silver["car_park"], t.dt.strftime("%Y-%m-%d %H:%M"), strict=True)
+        )
+        assert all(
+            k in real for k in zip(gold["car_park"], gold["origin"], strict=True)
+        )
+        assert all(
+            k in real for k in zip(gold["car_park"], gold["target_time"], strict=True)
+        )
+        gap = pd.to_datetime(gold["target_time"]) - pd.to_datetime(gold["origin"])
+        assert (gap == pd.Timedelta(minutes=60)).all()
+
+    def test_persistence_is_the_last_reading_and_no_night_is_crossed(self, gold):
+        np.testing.assert_allclose(
+            gold["count_now"], gold[WINDOW[-1]] * gold["capacity"], atol=1e-9
+        )
+        origin_day = pd.to_datetime(gold["origin"]).dt.date
+        assert (origin_day == pd.to_datetime(gold["target_time"]).dt.date).all()
+        assert gold[list(WINDOW)].notna().all().all()
+        assert gold[list(WINDOW)].to_numpy().max() <= 1.0
+
+    def test_horizon_is_a_parameter(self, silver):
+        two = build_examples(silver, GoldParams(horizon_minutes=120))
+        gap = pd.to_datetime(two["target_time"]) - pd.to_datetime(two["origin"])
+        assert (gap == pd.Timedelta(minutes=120)).all()
+        with pytest.raises(ValueError, match="multiple of 5"):
+            build_examples(silver, GoldParams(horizon_minutes=62))
+
+    def test_drift_features_stand_for_the_window_once(self, parking):
+        drift = parking.drift_features
+        assert drift["occ_m000"] == "numeric"
+        assert not any(c in drift for c in WINDOW[:-1])
+        assert drift["occupancy_by_hour"] == "categorical"
+
+
+class TestGenerator:
+    def test_deterministic_and_drift_knobs(self, tmp_path):
+        a = generate(ParkingConfig(seed=1, days=4, car_parks=2), tmp_path / "a")
+        generate(ParkingConfig(seed=1, days=4, car_parks=2), tmp_path / "b")
+        for name in a["files"]:
+            assert (tmp_path / "a" / name).read_bytes() == (
+                tmp_path / "b" / name
+            ).read_bytes()
+        drift = ParkingDrift(start_day="2012-09-12", new_car_park=1.0)
+        c = generate(
+            ParkingConfig(seed=1, days=4, car_parks=2, drift=drift), tmp_path / "c"
+        )
+        assert len(c["car_parks"]) == 3
+        first = read_partition(tmp_path / "c" / "readings_20120910.csv")
+        last = read_partition(tmp_path / "c" / "readings_20120913.csv")
+        assert (
+            first["SystemCodeNumber"].nunique()
+            <= 2
+            < last["SystemCodeNumber"].nunique()
+        )
+
+    def test_seed_format_round_trips(self, parking, tmp_path):
+        generate(
+            ParkingConfig(seed=2, days=3, car_parks=2, output_format="seed"), tmp_path
+        )
+        frame, report = parking.ingest(partitions_of(tmp_path))
+        assert {f["format"] for f in report["files"].values()} == {"seed"}
+        assert frame["car_park"].nunique() == 2
+
+    @pytest.mark.real_sample
+    @real_sample
+    def test_as_hard_as_the_real_file(self, tmp_path):
+        """At the unit the model predicts (a count one hour ahead, real readings
+        only): persistence error per 100 spaces and the room a model has over it."""
+        from mlops_platform.datagen.parking_realism import difficulty, load_examples
+
+        real = difficulty(load_examples(REAL, capacity=100)).iloc[0]
+        generate(ParkingConfig(seed=7, days=45, car_parks=4), tmp_path)
+        fake = difficulty(load_examples(tmp_path))
+        lot = fake[fake["capacity"] == 100].iloc[0]
+        assert 0.7 <= lot["persistence_per100"] / real["persistence_per100"] <= 1.3
+        assert 0.7 <= lot["hgb_per100"] / real["hgb_per100"] <= 1.3
+        assert (fake["hgb_over_persistence"] >= 0.4).all()  # not trivially easy
+        assert (fake["hgb_over_persistence"] <= 0.9).all()  # learnable
+
+    @pytest.mark.real_sample
+    @real_sample
+    def test_real_file_loads_and_gives_examples(self, parking):
+        parts = {
+            "parking_data": functools.partial(read_partition, REAL),
+            "car_parks": lambda: pd.DataFrame(
+                {"SystemCodeNumber": ["parking_data"], "Capacity": ["100"]}
+            ),
+        }
+        frame, _ = parking.ingest(parts)
+        result = enforce_contract(frame, parking.contract)
+        assert len(frame) == 4473 and result.report["rows_quarantined"] == 0
+        gold = parking.build_gold(result.valid, {})
+        assert 3000 < len(gold) < 4473  # origins with a real reading an hour later
+
+
+class TestKerasFlavour:
+    @pytest.fixture(scope="class")
+    def fitted(self, parking, gold):
+        days = sorted(gold["day"].unique())
+        train, val = gold[gold["day"] < days[-1]], gold[gold["day"] == days[-1]]
+        params = TrainingParams(
+            candidates={
+                "lstm": CandidateParams(
+                    params={"units": 8, "dense": 8, "epochs": 2, "batch_size": 512}
+                )
+            }
+        )
+        candidate = parking.candidates(params)["lstm"]
+        fit = KerasFlavour().fit(
+            candidate.spec,
+            parking.model_input(train),
+            train["target_count"],
+            parking.model_input(val),
+            val["target_count"],
+        )
+        return fit, val
+
+    def test_fit_reports_val_loss_and_predicts_cars(self, parking, fitted):
+        fit, val = fitted
+        assert fit.info["epochs_run"] == 2 and len(fit.info["val_loss_history"]) == 2
+        pred = KerasFlavour().predict(fit.model, parking.model_input(val))
+        assert pred.shape == (len(val),)
+        assert np.isfinite(pred).all()
+
+    def test_onnx_export_matches_the_network(self, parking, fitted):
+        fit, val = fitted
+        export = export_onnx(KerasFlavour(), fit.model, parking, val)
+        assert export.info["output"] == "prediction"
+        assert export.info["parity"]["max_abs_diff"] <= parking.task.parity.max_abs_diff
+        names = [i["name"] for i in export.info["layout"]["inputs"]]
+        assert names == ["occupancy", "context", "capacity"]
+
+    def test_pickle_and_bundle_round_trip(self, parking, fitted, tmp_path):
+        from mlops_platform.model_store import ModelStore, PromotionRequest
+
+        fit, val = fitted
+        x = parking.model_input(val)
+        again = pickle.loads(pickle.dumps(fit.model))
+        assert isinstance(again, KerasModel)
+        np.testing.assert_array_equal(again.predict(x), fit.model.predict(x))
+        store = ModelStore(str(tmp_path), "parking")
+        version = store.write_bundle(
+            PromotionRequest(
+                use_case="parking",
+                promote=True,
+                reason="test",
+                model=fit.model,
+                flavour="keras",
+                reference=val.head(5),
+            ),
+            {},
+        )
+        bundle = store.load_bundle(version)
+        assert bundle.flavour == "keras"
+        assert bundle.manifest["model"]["file"] == "model.keras"
+        assert "keras_version" in bundle.manifest["model"]
+        np.testing.assert_array_equal(bundle.model.predict(x), fit.model.predict(x))
