@@ -184,24 +184,24 @@ def agreement(base: str, path: str, args) -> dict:
 def in_process(bundle: Path, test: pd.DataFrame, n: int = 3000) -> dict:
     sys.path.insert(0, str(REPO / "serving" / "src"))
     from mlops_serving.runtime import OnnxRuntime  # noqa: PLC0415
-    from mlops_serving.usecases.retail import USE_CASE  # noqa: PLC0415
+    from mlops_serving.schema import build_schema  # noqa: PLC0415
 
     manifest = json.loads((bundle / "manifest.json").read_text())
-    rt = OnnxRuntime(
-        (bundle / "model.onnx").read_bytes(),
-        manifest["runtimes"]["onnx"]["missing_category"],
+    rt = OnnxRuntime((bundle / "model.onnx").read_bytes(), manifest["runtimes"]["onnx"])
+    schema = build_schema(
+        json.loads((bundle / "input_schema.json").read_text()), "retail"
     )
     recs = json_records(test)
     times = []
     for i in range(n):
         t = time.perf_counter()
-        rt.predict_proba(USE_CASE.columns([recs[i % len(recs)]]))
+        rt.predict(schema.columns([recs[i % len(recs)]]))
         times.append(time.perf_counter() - t)
     batch_times = []
     for i in range(300):
         chunk = [recs[(i * 100 + j) % len(recs)] for j in range(100)]
         t = time.perf_counter()
-        rt.predict_proba(USE_CASE.columns(chunk))
+        rt.predict(schema.columns(chunk))
         batch_times.append(time.perf_counter() - t)
     ms = np.array(times) * 1000
     return {

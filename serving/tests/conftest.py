@@ -7,6 +7,7 @@ exactly as a promotion does (ONNX export and parity check included).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402
 from mlops_platform.use_cases.retail.models import build_candidates  # noqa: E402
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
+# What a client sends: the README's example record.
+EXAMPLE = json.loads(
+    (Path(__file__).parents[1] / "examples" / "retail_record.json").read_text()
+)
 
 
 @dataclasses.dataclass
@@ -87,9 +92,9 @@ def publish_bundle(
 ) -> str:
     """Write a bundle the way the promotion node does, then move the pointer."""
     retail, model = trained.retail, trained.models[model_name]
-    golden = golden_rows(retail, model, trained.test, 25)
+    golden = golden_rows(retail, "sklearn", model, trained.test, 25)
     blob, info = (
-        bundle_onnx(retail, model, [trained.test])
+        bundle_onnx(retail, "sklearn", model, [trained.test])
         if onnx
         else (None, {"reason": "off"})
     )

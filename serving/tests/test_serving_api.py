@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ADMIN_TOKEN, Trained, publish_bundle
+from conftest import ADMIN_TOKEN, EXAMPLE, Trained, publish_bundle
 from fastapi.testclient import TestClient
 from mlops_serving.app import create_app
 from mlops_serving.settings import SettingsError, load_settings
-from mlops_serving.usecases import retail as retail_module
-from mlops_serving.usecases.retail import EXAMPLE
 
 from mlops_platform.pipelines.evaluation.nodes import json_records
 
@@ -50,10 +48,15 @@ def records_of(trained: Trained, n: int | None = None) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- contract checks
-def test_request_model_matches_the_training_features(trained):
-    retail = trained.retail
-    assert list(retail_module.NUMERIC) == list(retail.numeric_features)
-    assert list(retail_module.CATEGORICAL) == list(retail.categorical_features)
+def test_the_request_model_is_the_bundles_input_schema(client, trained):
+    """No feature list in this package: the record model, its descriptions and the
+    seen categories come from the bundle the pipeline wrote."""
+    spec = client.get("/openapi.json").json()
+    record = spec["components"]["schemas"]["RetailRecord"]
+    assert list(record["properties"]) == trained.retail.features
+    region = record["properties"]["store_region"]
+    assert "E01" in region["anyOf"][0].get("description", region.get("description"))
+    assert "spend" in record["properties"]["total_spend"]["description"]
 
 
 def test_the_package_imports_no_kedro_mlflow_or_platform():
@@ -85,8 +88,9 @@ def test_health_ready_models_docs(client):
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     body = spec["paths"][PREDICT]["post"]["requestBody"]["content"]["application/json"]
-    assert body["examples"]["one record"]["value"] == EXAMPLE
-    record = spec["components"]["schemas"]["RetailBasket"]
+    example = body["examples"]["one record"]["value"]
+    assert client.post(PREDICT, json=example).status_code == 200  # a golden row
+    record = spec["components"]["schemas"]["RetailRecord"]
     assert set(record["required"]) == set(EXAMPLE)
     assert record["additionalProperties"] is False
 
@@ -280,7 +284,7 @@ def _wrong_schema(request):
     ("tamper", "reason"),
     [
         (_wrong_golden, "golden.json row 3"),
-        (_wrong_schema, "not in bundle: ['n_lines']"),
+        (_wrong_schema, "does not describe inputs the model reads: ['n_lines']"),
     ],
 )
 def test_a_bad_bundle_is_refused_and_the_old_model_keeps_serving(
@@ -394,9 +398,21 @@ def test_unknown_and_invalid_settings_fail_at_start(monkeypatch):
     monkeypatch.delenv("SERVING_MAX_BATCH_SIZE")
     with pytest.raises(SettingsError, match="admin_token"):
         load_settings(admin_token="short")
-    monkeypatch.setenv("SERVING_USE_CASES", "nosuch")
-    with pytest.raises(ValueError, match="no serving module for use case 'nosuch'"):
+    monkeypatch.setenv("SERVING_USE_CASES", "Bad-Name")
+    with pytest.raises(SettingsError, match="Bad-Name"):
         create_app(load_settings())
+
+
+def test_a_use_case_without_a_module_is_served_from_its_bundle(store_root, publish):
+    """Any use case name works without serving code; until its pointer exists the
+    service is not ready and says why."""
+    publish()
+    with make_client(store_root, use_cases=["retail", "nosuch"]) as c:
+        assert c.get("/ready").status_code == 503
+        status = {m["use_case"]: m for m in c.get("/v1/models").json()["models"]}
+        assert status["nosuch"]["last_error"]["error"] == "no production pointer yet"
+        assert c.post("/v1/nosuch/predict", json={}).status_code == 503
+        assert c.post(PREDICT, json=EXAMPLE).status_code == 200
 
 
 def test_cli_reports_bad_settings():

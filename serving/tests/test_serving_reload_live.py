@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from mlops_serving.usecases.retail import EXAMPLE
+from conftest import EXAMPLE
 
 from mlops_platform.aws.moto_lake import free_port
 

@@ -4,12 +4,11 @@ watches the pointer's ETag and picks up a promotion."""
 from __future__ import annotations
 
 import pytest
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, EXAMPLE
 from fastapi.testclient import TestClient
 from mlops_serving.app import create_app
 from mlops_serving.settings import load_settings
 from mlops_serving.store import S3Store
-from mlops_serving.usecases.retail import EXAMPLE
 
 from mlops_platform.aws.moto_lake import (
     REGION,

@@ -14,15 +14,16 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops_serving import __version__
+from mlops_serving.bundle import LoadedModel
 from mlops_serving.manager import ModelManager, Slot
 from mlops_serving.observability import Metrics, ObservabilityMiddleware, metric_name
 from mlops_serving.settings import Settings
 from mlops_serving.store import ModelStoreReader, open_store
 from mlops_serving.usecases import load_use_case
-from mlops_serving.usecases.base import UseCase
+from mlops_serving.usecases.base import RequestError, UseCase
 
 logger = logging.getLogger("mlops_serving.app")
 THREAD_ROWS = 64  # larger batches are scored in a worker thread
@@ -41,7 +42,9 @@ class ErrorResponse(BaseModel):
     request_id: str | None = None
 
 
-class Prediction(BaseModel):
+class ClassPrediction(BaseModel):
+    """A classification model's answer."""
+
     model_config = ConfigDict(populate_by_name=True)
     class_: str = Field(alias="class", description="class code, e.g. LA / MM / UM")
     label: str = Field(description="human label, e.g. High price sensitivity")
@@ -52,11 +55,20 @@ class Prediction(BaseModel):
     )
 
 
+class ValuePrediction(BaseModel):
+    """A regression or forecasting model's answer."""
+
+    prediction: float = Field(description="the predicted value, in `unit`")
+    unit: str = Field(description="e.g. cars")
+    model_version: str
+    unknown_categories: list[str]
+
+
 class PredictResponse(BaseModel):
     use_case: str
     model_version: str
     request_id: str
-    predictions: list[Prediction]
+    predictions: list[ClassPrediction | ValuePrediction]
 
 
 class ApiError(Exception):
@@ -112,12 +124,10 @@ class Service:
         self.metrics = Metrics()
         self.use_cases = [load_use_case(n) for n in settings.use_cases]
         self.manager = ModelManager(settings, store, self.use_cases, self.metrics)
-        self.adapters = {
-            uc.name: TypeAdapter(list[uc.record_model])  # type: ignore[name-defined]
-            for uc in self.use_cases
-        }
 
-    def parse(self, use_case: UseCase, body: bytes) -> tuple[list[dict], bool]:
+    def parse(
+        self, use_case: UseCase, model: LoadedModel, body: bytes
+    ) -> tuple[list[dict], bool]:
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -170,7 +180,7 @@ class Service:
         else:
             records = [payload]
         try:
-            validated = self.adapters[use_case.name].validate_python(records)
+            validated = model.adapter.validate_python(records)
         except ValidationError as exc:
             detail = [
                 {
@@ -183,7 +193,18 @@ class Service:
             raise ApiError(
                 422, f"{exc.error_count()} invalid field(s)", detail
             ) from None
-        return [r.__dict__ for r in validated], batch
+        features: list[dict[str, Any]] = []
+        for i, record in enumerate(validated):
+            try:
+                features.append(use_case.to_record(record, model.schema))
+            except RequestError as exc:
+                where = f"records[{i}].{exc.field}" if batch else exc.field
+                raise ApiError(
+                    422,
+                    "1 invalid field(s)",
+                    [{"field": where, "problem": exc.problem, "type": exc.kind}],
+                ) from None
+        return features, batch
 
     async def predict(self, slot: Slot, request: Request) -> Response:
         state = request.scope.setdefault("state", {})
@@ -193,17 +214,18 @@ class Service:
             raise ApiError(503, f"no {use_case.name} model loaded yet")
         state["model_version"] = model.version
         body = await _read_body(request, self.settings.max_body_bytes)
-        records, _ = self.parse(use_case, body)
-        columns = use_case.columns(records)
+        records, _ = self.parse(use_case, model, body)
+        schema = model.schema
+        columns = schema.columns(records)
         if columns.n_rows > THREAD_ROWS:
-            proba = await asyncio.to_thread(model.runtime.predict_proba, columns)
+            outputs = await asyncio.to_thread(model.runtime.predict, columns)
         else:
-            proba = model.runtime.predict_proba(columns)
-        bad = np.flatnonzero(~np.isfinite(proba).all(axis=1))
+            outputs = model.runtime.predict(columns)
+        bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
         if bad.size:
             raise ApiError(
                 422,
-                "the model returned no finite probabilities for some records",
+                "the model returned no finite output for some records",
                 [
                     {
                         "field": f"records[{i}]",
@@ -213,12 +235,12 @@ class Service:
                     for i in bad[:50].tolist()
                 ],
             )
-        predictions = use_case.render(proba, model.classes, model.class_labels)
+        predictions = use_case.render(outputs, schema, records)
         unknown_total: dict[str, int] = {}
         for rec, pred in zip(records, predictions, strict=True):
             unknown = [
                 f
-                for f, cats in model.categories.items()
+                for f, cats in schema.categories.items()
                 if rec.get(f) is not None and rec[f] not in cats
             ]
             for f in unknown:
@@ -228,15 +250,23 @@ class Service:
         m = self.metrics
         for f, n in unknown_total.items():
             m.unknown_categories.labels(use_case.name, f).inc(n)
-        counts = np.bincount(proba.argmax(axis=1), minlength=len(model.classes))
-        per_class = {
-            str(model.classes[k]): n for k, n in enumerate(counts.tolist()) if n
-        }
-        for cls, n in per_class.items():
-            m.predictions.labels(use_case.name, model.version, cls).inc(n)
+        per_class: dict[str, int] = {}
+        if schema.classes:
+            counts = np.bincount(outputs.argmax(axis=1), minlength=len(schema.classes))
+            per_class = {
+                schema.classes[k]: n for k, n in enumerate(counts.tolist()) if n
+            }
+            for cls, n in per_class.items():
+                m.predictions.labels(use_case.name, model.version, cls).inc(n)
+        else:
+            m.predictions.labels(use_case.name, model.version, "value").inc(
+                len(records)
+            )
+            for value in outputs[:, 0].tolist():
+                m.predicted_values.labels(use_case.name).observe(value)
         if self.settings.emf_enabled:
             extra = {
-                k: (v, "Count") for k, v in use_case.emf_metrics(predictions).items()
+                k: (v, "None") for k, v in use_case.emf_metrics(predictions).items()
             }
             # Predicted_<class code> per request: the dashboard's predictions per class
             # (infra/terraform/modules/observability reads these fields).
@@ -389,10 +419,17 @@ def _add_predict_route(
 
 def _customise_openapi(app: FastAPI, service: Service) -> None:
     """Request bodies are parsed by hand (one record or a batch); document them."""
+    cache: dict[str, Any] = {}
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
+        # Request models come from the loaded bundles: rebuilt when one is swapped.
+        versions = tuple(
+            (n, s.current.version if s.current else None)
+            for n, s in service.manager.slots.items()
+        )
+        if app.openapi_schema and cache.get("versions") == versions:
             return app.openapi_schema
+        cache["versions"] = versions
         from fastapi.openapi.utils import get_openapi  # noqa: PLC0415
 
         schema = get_openapi(
@@ -403,9 +440,13 @@ def _customise_openapi(app: FastAPI, service: Service) -> None:
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for uc in service.use_cases:
-            record = uc.record_model.model_json_schema(
+            model = service.manager.slots[uc.name].current
+            if model is None:  # documented once a model is loaded
+                continue
+            record = uc.request_model(model.schema).model_json_schema(
                 ref_template="#/components/schemas/{model}"
             )
+            components.update(record.pop("$defs", {}))
             name = record.get("title", f"{uc.name}Record")
             components[name] = record
             batch_name = f"{name}Batch"
@@ -435,8 +476,10 @@ def _customise_openapi(app: FastAPI, service: Service) -> None:
                             ]
                         },
                         "examples": {
-                            "one record": {"value": uc.example},
-                            "batch": {"value": {"records": [uc.example, uc.example]}},
+                            "one record": {"value": model.example},
+                            "batch": {
+                                "value": {"records": [model.example, model.example]}
+                            },
                         },
                     }
                 },

@@ -1,8 +1,8 @@
 """Load a promoted bundle and prove it before it serves.
 
 Steps, any of which refuses the bundle with a reason naming the file or row:
-manifest (format, use case, version) -> sha256 of every file read -> input schema
-matches the use case's request model -> runtime loads -> the golden rows reproduce the
+manifest (format, use case, version) -> sha256 of every file read -> the request model
+is built from the input schema -> runtime loads -> the golden rows reproduce the
 outputs stored at training time -> warm-up.
 """
 
@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from pydantic import TypeAdapter
 
 from mlops_serving.runtime import OnnxRuntime, Runtime, SklearnRuntime
+from mlops_serving.schema import FeatureSchema, SchemaError, build_schema
 from mlops_serving.store import ModelStoreReader
 from mlops_serving.usecases.base import UseCase
 
-SUPPORTED_FORMATS = (1, 2)
+SUPPORTED_FORMATS = (1, 2, 3)
 
 
 class BundleRefused(RuntimeError):
@@ -39,9 +41,9 @@ class LoadedModel:
     use_case: str
     version: str
     runtime: Runtime
-    classes: list[str]
-    class_labels: dict[str, str]
-    categories: dict[str, frozenset[str]]
+    schema: FeatureSchema
+    adapter: TypeAdapter[Any]
+    example: dict[str, Any]
     manifest: dict[str, Any]
     pointer: dict[str, Any]
     headline: dict[str, Any]
@@ -63,8 +65,10 @@ class LoadedModel:
             "loaded_at": self.loaded_at,
             "load_seconds": round(self.load_seconds, 3),
             "golden_rows_checked": self.golden_rows,
-            "golden_max_probability_diff": self.golden_max_diff,
-            "classes": self.classes,
+            "golden_max_diff": self.golden_max_diff,
+            "task": self.schema.task,
+            **({"classes": self.schema.classes} if self.schema.classes else {}),
+            **({"unit": self.schema.unit} if self.schema.unit else {}),
             "mlflow_run_id": (m.get("mlflow") or {}).get("run_id"),
         }
 
@@ -117,7 +121,10 @@ def load_model(
     schema = _json(_verified(store, base, "input_schema.json", manifest), "schema")
     golden = _json(_verified(store, base, "golden.json", manifest), "golden.json")
     metrics = _json(_verified(store, base, "metrics.json", manifest), "metrics.json")
-    use_case.check_schema(schema)  # SchemaMismatch is a ValueError: refused below
+    try:
+        features = build_schema(schema, use_case.name)
+    except SchemaError as exc:
+        raise BundleRefused(f"{base}/input_schema.json: {exc}") from exc
 
     onnx_info = (manifest.get("runtimes") or {}).get("onnx") or {}
     use_onnx = runtime_preference == "onnx" or (
@@ -132,45 +139,46 @@ def load_model(
             )
         runtime = OnnxRuntime(
             _verified(store, base, onnx_info.get("file", "model.onnx"), manifest),
-            onnx_info.get("missing_category", "missing"),
+            onnx_info,
         )
     else:
+        flavour = (manifest.get("model") or {}).get("flavor", "sklearn")
+        if flavour != "sklearn":
+            raise BundleRefused(
+                f"{base}: a {flavour} model is served through model.onnx only, and "
+                f"this bundle has none ({onnx_info.get('reason', 'no export')})"
+            )
         runtime = SklearnRuntime(
             _verified(store, base, manifest["model"]["file"], manifest),
             list(manifest.get("features") or [f["name"] for f in schema["fields"]]),
+            features.task,
         )
 
-    classes = [str(c) for c in schema["classes"]]
-    rows, expected = golden.get("rows") or [], golden.get("expected") or []
+    unread = sorted(runtime.columns - features.column_names)
+    if unread:
+        raise BundleRefused(
+            f"{base}/input_schema.json does not describe inputs the model reads: "
+            f"{unread[:10]}"
+        )
+    rows = [features.flat_record(r) for r in golden.get("rows") or []]
+    expected = golden.get("expected") or []
     if not rows or len(rows) != len(expected):
         raise BundleRefused(f"{base}/golden.json: no golden rows to check")
-    tol = float(golden.get("probability_tolerance", 1e-4))
-    proba = runtime.predict_proba(use_case.columns(rows))
+    tol = float(golden.get("tolerance", golden.get("probability_tolerance", 1e-4)))
+    outputs = runtime.predict(features.columns(rows))
+    check = _check_class if features.task == "classification" else _check_value
     max_diff = 0.0
-    for i, (p, exp) in enumerate(zip(proba, expected, strict=True)):
-        got_class = classes[int(np.argmax(p))]
-        if got_class != exp["class"]:
+    for i, (out, exp) in enumerate(zip(outputs, expected, strict=True)):
+        problem, diff = check(out, exp, features, tol)
+        if problem:
             raise BundleRefused(
-                f"{base}/golden.json row {i}: {runtime.name} runtime answers "
-                f"{got_class}, training-time model answered {exp['class']}"
+                f"{base}/golden.json row {i}: {runtime.name} runtime {problem}"
             )
-        for k, c in enumerate(classes):
-            diff = abs(float(p[k]) - float(exp["probabilities"][c]))
-            if not diff <= tol:  # also catches NaN
-                raise BundleRefused(
-                    f"{base}/golden.json row {i}: P({c}) {float(p[k]):.6f} differs "
-                    f"from {exp['probabilities'][c]:.6f} by more than {tol:g}"
-                )
-            max_diff = max(max_diff, diff)
+        max_diff = max(max_diff, diff)
     for _ in range(20):  # warm-up: first calls allocate
-        runtime.predict_proba(use_case.columns(rows[:1]))
-    runtime.predict_proba(use_case.columns(rows))
+        runtime.predict(features.columns(rows[:1]))
+    runtime.predict(features.columns(rows))
 
-    categories = {
-        f["name"]: frozenset(map(str, f.get("categories") or []))
-        for f in schema["fields"]
-        if f["type"] != "number"
-    }
     headline = {
         k: (v if not isinstance(v, float) or math.isfinite(v) else None)
         for k, v in (metrics.get("headline") or {}).items()
@@ -179,11 +187,9 @@ def load_model(
         use_case=use_case.name,
         version=version,
         runtime=runtime,
-        classes=classes,
-        class_labels={
-            str(k): str(v) for k, v in schema.get("class_labels", {}).items()
-        },
-        categories=categories,
+        schema=features,
+        adapter=TypeAdapter(list[use_case.request_model(features)]),  # type: ignore[misc,arg-type]
+        example=use_case.example(features, list(golden.get("rows") or [])),
         manifest=manifest,
         pointer=pointer,
         headline=headline,
@@ -192,3 +198,36 @@ def load_model(
         golden_rows=len(rows),
         golden_max_diff=max_diff,
     )
+
+
+def _check_class(
+    out: np.ndarray, exp: dict[str, Any], schema: FeatureSchema, tol: float
+) -> tuple[str, float]:
+    classes = schema.classes
+    got = classes[int(np.argmax(out))]
+    if got != exp["class"]:
+        return f"answers {got}, the training-time model answered {exp['class']}", 0.0
+    worst = 0.0
+    for k, c in enumerate(classes):
+        diff = abs(float(out[k]) - float(exp["probabilities"][c]))
+        if not diff <= tol:  # also catches NaN
+            return (
+                f"gives P({c}) {float(out[k]):.6f}, the training-time model "
+                f"{exp['probabilities'][c]:.6f} (more than {tol:g} apart)",
+                diff,
+            )
+        worst = max(worst, diff)
+    return "", worst
+
+
+def _check_value(
+    out: np.ndarray, exp: dict[str, Any], schema: FeatureSchema, tol: float
+) -> tuple[str, float]:
+    diff = abs(float(out[0]) - float(exp["prediction"]))
+    if not diff <= tol:
+        return (
+            f"predicts {float(out[0]):.6f}, the training-time model "
+            f"{float(exp['prediction']):.6f} (more than {tol:g} apart)",
+            diff,
+        )
+    return "", diff

@@ -23,7 +23,7 @@ from mlops_serving.observability import Metrics
 from mlops_serving.runtime import RuntimeLoadError
 from mlops_serving.settings import Settings
 from mlops_serving.store import ModelStoreReader, StoreError, read_pointer
-from mlops_serving.usecases.base import SchemaMismatch, UseCase
+from mlops_serving.usecases.base import UseCase
 
 logger = logging.getLogger("mlops_serving.manager")
 
@@ -132,7 +132,6 @@ class ModelManager:
         except (
             BundleRefused,
             RuntimeLoadError,
-            SchemaMismatch,
             StoreError,
             KeyError,
             ValueError,

@@ -57,8 +57,15 @@ class Metrics:
         )
         self.predictions = Counter(
             "serving_predictions_total",
-            "Predicted records per class",
+            "Predicted records per class ('value' for regression models)",
             ["use_case", "model_version", "predicted_class"],
+            registry=r,
+        )
+        self.predicted_values = Histogram(
+            "serving_predicted_value",
+            "Predicted values of regression and forecasting models (e.g. cars)",
+            ["use_case"],
+            buckets=(0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
             registry=r,
         )
         self.unknown_categories = Counter(

@@ -1,42 +1,65 @@
 """Model runtimes: ONNX (onnxruntime) by default, scikit-learn as the fallback.
 
-Both take the same columns: numeric features as float64 arrays (NaN for missing) and
-categorical features as lists of ``str | None``, and return class probabilities
-``[n, n_classes]`` in the bundle's class order.
+Both take :class:`~mlops_serving.schema.Columns` and return the model's outputs
+``[n, k]`` (class probabilities in the bundle's class order, or one predicted value),
+named in the bundle (``runtimes.onnx.output``). How columns feed a graph comes from
+the bundle too: one ``[n, 1]`` tensor per feature (scikit-learn exports), or the named
+window and vector tensors of a Keras network (``runtimes.onnx.layout``).
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
 
-PROBABILITIES = "probabilities"
+from mlops_serving.schema import Columns
+
+DTYPES: dict[str, Any] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(string)": object,
+}
 
 
 class RuntimeLoadError(RuntimeError):
     """The model file cannot be loaded by the chosen runtime."""
 
 
-@dataclass(frozen=True)
-class Columns:
-    numeric: dict[str, np.ndarray]
-    categorical: dict[str, list[str | None]]
-    n_rows: int
-
-
 class Runtime(Protocol):
     name: str
+    #: the columns (gold column names) the model reads
+    columns: set[str]
 
-    def predict_proba(self, columns: Columns) -> np.ndarray: ...
+    def predict(self, columns: Columns) -> np.ndarray: ...
+
+
+Feed = Callable[[Columns], np.ndarray]
+
+
+def _stack(cols: list[str], dtype: Any, window: bool) -> Feed:
+    """Columns side by side: ``[n, k]``, or ``[n, k, 1]`` for a window."""
+
+    def feed(c: Columns) -> np.ndarray:
+        out = np.stack([c.numeric[x] for x in cols], axis=1).astype(dtype, copy=False)
+        return out[:, :, None] if window else out
+
+    return feed
+
+
+def _column(name: str, dtype: Any) -> Feed:
+    def feed(c: Columns) -> np.ndarray:
+        return c.numeric[name].astype(dtype, copy=False).reshape(-1, 1)
+
+    return feed
 
 
 class OnnxRuntime:
     name = "onnx"
 
-    def __init__(self, model: bytes, missing_category: str) -> None:
+    def __init__(self, model: bytes, info: dict[str, Any]) -> None:
         import onnxruntime as ort  # noqa: PLC0415
 
         opts = ort.SessionOptions()
@@ -52,38 +75,59 @@ class OnnxRuntime:
             raise RuntimeLoadError(
                 f"onnxruntime cannot load model.onnx: {exc}"
             ) from exc
+        output = str(info.get("output", "probabilities"))
         outputs = [o.name for o in self.session.get_outputs()]
-        if PROBABILITIES not in outputs:
-            raise RuntimeLoadError(f"model.onnx has no {PROBABILITIES!r} output")
-        self.dtypes: dict[str, Any] = {}
+        if output not in outputs:
+            raise RuntimeLoadError(f"model.onnx has no {output!r} output: {outputs}")
+        self.outputs = [output]
+        types: dict[str, Any] = {}
         for inp in self.session.get_inputs():
-            self.dtypes[inp.name] = {
-                "tensor(float)": np.float32,
-                "tensor(double)": np.float64,
-                "tensor(string)": object,
-            }.get(inp.type)
-            if self.dtypes[inp.name] is None:
+            types[inp.name] = DTYPES.get(inp.type)
+            if types[inp.name] is None:
                 raise RuntimeLoadError(f"input {inp.name!r} has type {inp.type}")
-        self.missing = missing_category
-        self.outputs = [PROBABILITIES]
+        self.feeds: dict[str, Feed] = {}
+        self.columns: set[str] = set()
+        layout = info.get("layout")
+        if layout:  # a network's named tensors
+            for spec in layout["inputs"]:
+                self.columns.update(spec["columns"])
+                self.feeds[spec["name"]] = _stack(
+                    list(spec["columns"]),
+                    types[spec["name"]],
+                    window=spec["kind"] == "window",
+                )
+        else:  # one [n, 1] tensor per feature
+            missing = info.get("missing_category", "missing")
+            self.columns.update(types)
+            for name, dtype in types.items():
+                if dtype is object:
+                    self.feeds[name] = self._categorical(name, missing)
+                else:
+                    self.feeds[name] = _column(name, dtype)
+        unfed = sorted(set(types) - set(self.feeds))
+        if unfed:
+            raise RuntimeLoadError(f"model.onnx inputs {unfed} have no column")
 
-    def predict_proba(self, columns: Columns) -> np.ndarray:
-        feed: dict[str, np.ndarray] = {}
-        for name, values in columns.numeric.items():
-            feed[name] = values.astype(self.dtypes[name], copy=False).reshape(-1, 1)
-        missing = self.missing
-        for name, cats in columns.categorical.items():
-            arr = np.empty((len(cats), 1), dtype=object)
-            arr[:, 0] = [missing if v is None else v for v in cats]
-            feed[name] = arr
-        (proba,) = self.session.run(self.outputs, feed)
-        return np.asarray(proba, dtype=np.float64)
+    @staticmethod
+    def _categorical(name: str, missing: str) -> Feed:
+        def feed(c: Columns) -> np.ndarray:
+            arr = np.empty((c.n_rows, 1), dtype=object)
+            arr[:, 0] = [missing if v is None else v for v in c.categorical[name]]
+            return arr
+
+        return feed
+
+    def predict(self, columns: Columns) -> np.ndarray:
+        feed = {name: make(columns) for name, make in self.feeds.items()}
+        (out,) = self.session.run(self.outputs, feed)
+        out = np.asarray(out, dtype=np.float64)
+        return out.reshape(len(out), -1)
 
 
 class SklearnRuntime:
     name = "sklearn"
 
-    def __init__(self, model: bytes, features: list[str]) -> None:
+    def __init__(self, model: bytes, features: list[str], task: str) -> None:
         try:
             import joblib  # noqa: PLC0415
             import pandas as pd  # noqa: PLC0415
@@ -98,11 +142,15 @@ class SklearnRuntime:
             raise RuntimeLoadError(f"joblib cannot load model.joblib: {exc}") from exc
         self.pd = pd
         self.features = features
+        self.columns = set(features)
+        self.classify = task == "classification"
 
-    def predict_proba(self, columns: Columns) -> np.ndarray:
+    def predict(self, columns: Columns) -> np.ndarray:
         data: dict[str, Any] = dict(columns.numeric)
         for name, cats in columns.categorical.items():
             # object dtype holding None: the imputer's learned "missing" category
             data[name] = self.pd.Series(cats, dtype=object)
         frame = self.pd.DataFrame(data)[self.features]
-        return np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+        if self.classify:
+            return np.asarray(self.model.predict_proba(frame), dtype=np.float64)
+        return np.asarray(self.model.predict(frame), dtype=np.float64).reshape(-1, 1)

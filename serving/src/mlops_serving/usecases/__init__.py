@@ -1,8 +1,6 @@
-"""Use cases: one module each, found by name (``mlops_serving.usecases.<name>``).
-
-A module exposes ``USE_CASE``, an instance of :class:`~.base.UseCase`. Adding a use
-case is adding a module; the app builds its routes from the interface.
-"""
+"""Use cases: served from the bundle's own input schema, with an optional module
+(``mlops_serving.usecases.<name>``, exposing ``USE_CASE``) when clients send something
+other than the model's features or the answer needs more than the task gives."""
 
 from __future__ import annotations
 
@@ -18,11 +16,10 @@ def load_use_case(name: str) -> UseCase:
     try:
         module = importlib.import_module(f"{__name__}.{name}")
     except ModuleNotFoundError as exc:
-        raise ValueError(
-            f"no serving module for use case {name!r} (mlops_serving/usecases/"
-            f"{name}.py)"
-        ) from exc
+        if exc.name != f"{__name__}.{name}":
+            raise
+        return UseCase(name)
     use_case = getattr(module, "USE_CASE", None)
-    if not isinstance(use_case, UseCase):
-        raise ValueError(f"mlops_serving.usecases.{name} has no USE_CASE")
+    if not isinstance(use_case, UseCase) or use_case.name != name:
+        raise ValueError(f"mlops_serving.usecases.{name} has no USE_CASE for {name}")
     return use_case

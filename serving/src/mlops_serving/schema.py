@@ -1,0 +1,197 @@
+"""The request shape of a model, built from its bundle's ``input_schema.json``.
+
+The bundle carries one definition of the model's inputs (written by the pipeline from
+the use case's typed feature schema): each field's kind (numeric, categorical, text,
+window), description, the categories and ranges seen in training, and the task. The
+service builds its request model, its column conversion and its OpenAPI document from
+it when a bundle loads, so no feature list is written in this package, and a new model
+with new inputs brings its own request model when it is swapped in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+MAX_STRING = 64
+MAX_TEXT = 100_000
+MAX_ABS_NUMBER = 1e30
+
+
+class SchemaError(ValueError):
+    """An input schema the service cannot build a request model from."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Validated records as model columns: numbers (NaN for missing; a window's steps
+    appear under their own column names), categories (``None`` for missing), texts
+    and windows (``[n, length]``)."""
+
+    numeric: dict[str, np.ndarray]
+    categorical: dict[str, list[str | None]]
+    n_rows: int
+    windows: dict[str, np.ndarray] = field(default_factory=dict)
+    text: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FeatureSchema:
+    """What a bundle says about its inputs and outputs."""
+
+    use_case: str
+    task: str
+    output: str
+    fields: list[dict[str, Any]]
+    classes: list[str]
+    class_labels: dict[str, str]
+    unit: str
+    record_model: type[BaseModel]
+    categories: dict[str, frozenset[str]]
+    # use-case settings the bundle records (parking: horizon_minutes, ...)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def column_names(self) -> set[str]:
+        """Every column the records provide (a window's steps by their names)."""
+        out: set[str] = set()
+        for f in self.fields:
+            out.update(f["columns"] if f["kind"] == "window" else [f["name"]])
+        return out
+
+    def columns(self, records: Sequence[dict[str, Any]]) -> Columns:
+        numeric: dict[str, np.ndarray] = {}
+        categorical: dict[str, list[str | None]] = {}
+        windows: dict[str, np.ndarray] = {}
+        text: dict[str, list[str]] = {}
+        for f in self.fields:
+            name, kind = f["name"], f["kind"]
+            if kind == "numeric":
+                numeric[name] = np.array(
+                    [math.nan if r[name] is None else r[name] for r in records],
+                    dtype=np.float64,
+                )
+            elif kind == "categorical":
+                categorical[name] = [r[name] for r in records]
+            elif kind == "window":
+                values = np.array([r[name] for r in records], dtype=np.float64)
+                values = values.reshape(len(records), len(f["columns"]))
+                windows[name] = values
+                for i, col in enumerate(f["columns"]):
+                    numeric[col] = values[:, i]
+            else:
+                text[name] = [r[name] for r in records]
+        return Columns(numeric, categorical, len(records), windows, text)
+
+    def flat_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A gold-row record (window steps as columns) as this schema's record."""
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            if f["kind"] == "window":
+                out[f["name"]] = [record[c] for c in f["columns"]]
+            else:
+                out[f["name"]] = record[f["name"]]
+        return out
+
+
+def _kind(f: dict[str, Any]) -> str:
+    # Format 2 bundles have "type" only (number / category).
+    if "kind" in f:
+        return str(f["kind"])
+    return {"number": "numeric", "category": "categorical"}.get(f.get("type", ""), "")
+
+
+def build_schema(input_schema: dict[str, Any], use_case: str) -> FeatureSchema:
+    raw_fields = input_schema.get("fields")
+    if not isinstance(raw_fields, list) or not raw_fields:
+        raise SchemaError(f"{use_case}: input_schema.json has no fields")
+    fields: list[dict[str, Any]] = []
+    model_fields: dict[str, Any] = {}
+    for raw in raw_fields:
+        f = {**raw, "kind": _kind(raw)}
+        name = f.get("name")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise SchemaError(f"{use_case}: field name {name!r} is not an identifier")
+        description = f.get("description", "")
+        if f["kind"] == "numeric":
+            model_fields[name] = (
+                float | None,
+                Field(
+                    ...,
+                    ge=-MAX_ABS_NUMBER,
+                    le=MAX_ABS_NUMBER,
+                    allow_inf_nan=False,
+                    description=(description or "a number") + "; null if missing",
+                ),
+            )
+        elif f["kind"] == "categorical":
+            cats = sorted(map(str, f.get("categories") or []))
+            shown = ", ".join(cats[:30]) + (" ..." if len(cats) > 30 else "")
+            model_fields[name] = (
+                str | None,
+                Field(
+                    ...,
+                    max_length=max([MAX_STRING, *map(len, cats)]),
+                    description=(description or "a category")
+                    + f"; seen in training: {shown}; null if missing; an unseen "
+                    "value is scored as the model was trained to score unknowns, "
+                    "and reported in unknown_categories",
+                ),
+            )
+        elif f["kind"] == "window":
+            cols = f.get("columns") or []
+            if not cols:
+                raise SchemaError(f"{use_case}: window {name} has no columns")
+            model_fields[name] = (
+                list[float],
+                Field(
+                    ...,
+                    min_length=len(cols),
+                    max_length=len(cols),
+                    description=(description or "a time series window")
+                    + f"; exactly {len(cols)} values, oldest first",
+                ),
+            )
+        elif f["kind"] == "text":
+            model_fields[name] = (
+                str,
+                Field(..., min_length=1, max_length=MAX_TEXT, description=description),
+            )
+        else:
+            raise SchemaError(
+                f"{use_case}: field {name} has unknown kind {f['kind']!r}"
+            )
+        fields.append(f)
+    record_model = create_model(
+        f"{use_case.title().replace('_', '')}Record",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        **model_fields,
+    )
+    task = str(input_schema.get("task", "classification"))
+    return FeatureSchema(
+        use_case=use_case,
+        task=task,
+        output=str(
+            input_schema.get(
+                "output", "probabilities" if task == "classification" else "prediction"
+            )
+        ),
+        fields=fields,
+        classes=[str(c) for c in input_schema.get("classes", [])],
+        class_labels={
+            str(k): str(v) for k, v in (input_schema.get("class_labels") or {}).items()
+        },
+        unit=str(input_schema.get("unit", "")),
+        record_model=record_model,
+        categories={
+            f["name"]: frozenset(map(str, f.get("categories") or []))
+            for f in fields
+            if f["kind"] == "categorical"
+        },
+        options=dict(input_schema.get("options") or {}),
+    )
