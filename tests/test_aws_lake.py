@@ -58,7 +58,7 @@ def project(tmp_path_factory) -> Path:
          "--quiet"],
         project,
     )  # fmt: skip
-    run([sys.executable, "-m", "kedro", "run"], project)  # the local reference
+    run([sys.executable, "-m", "kedro", "run", "-p", "retail"], project)  # reference
     return project
 
 
@@ -78,7 +78,11 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
             endpoint, project / "data/raw/retail", BUCKET, f"{PREFIX}/raw/retail"
         )
         env = lake_env(endpoint, BUCKET, PREFIX, f"sqlite:///{tmp_path}/mlflow.db")
-        run([sys.executable, "-m", "kedro", "run", "--env", "aws"], project, env)
+        run(
+            [sys.executable, "-m", "kedro", "run", "--env", "aws", "-p", "retail"],
+            project,
+            env,
+        )
         keys = list_keys(endpoint, BUCKET, PREFIX + "/")
         rel = {k.removeprefix(PREFIX + "/") for k in keys}
         # Same artifacts as the local run, in S3 (silver's partition files aside).
@@ -155,8 +159,8 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
         assert approved() == {"v0001": "Approved"}
         # ... through a second promotion ...
         run(
-            [sys.executable, "-m", "kedro", "run", "--env", "aws", "--params",
-             "retail.drift.force_retrain=true"],
+            [sys.executable, "-m", "kedro", "run", "--env", "aws", "-p", "retail",
+             "--params", "retail.drift.force_retrain=true"],
             project, env,
         )  # fmt: skip
         assert approved() == {"v0001": "Rejected", "v0002": "Approved"}
@@ -174,7 +178,7 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
 def test_aws_environment_names_a_missing_bucket(project):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_LAKE")}
     proc = subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", "aws"],
+        [sys.executable, "-m", "kedro", "run", "--env", "aws", "-p", "retail"],
         cwd=project,
         env=env,
         capture_output=True,

@@ -31,6 +31,7 @@ from mlops_platform.aws.sagemaker.generator import (
     preflight,
 )
 from mlops_platform.scratch import scratch_project
+from tests.aws.api_limits import violations
 from tests.aws.definition_runner import Execution, base_environment
 from tests.conftest import REPO
 
@@ -101,9 +102,11 @@ def lake(project, tmp_path_factory):
                     os.environ[k] = v
 
 
-def compile_definition(project: Path, out: Path, **env: str) -> dict:
+def compile_definition(
+    project: Path, out: Path, use_case: str = "retail", **env: str
+) -> dict:
     proc = subprocess.run(
-        [str(BIN / "mlops-sagemaker"), "compile", "--use-case", "retail",
+        [str(BIN / "mlops-sagemaker"), "compile", "--use-case", use_case,
          "--project-path", str(project), "--output", str(out)],
         cwd=project, capture_output=True, text=True, check=False,
         env={**os.environ, **env},
@@ -149,23 +152,49 @@ def test_compiled_structure(project, lake, tmp_path):
         "retail-reporting": "ml.t3.medium",
     }
     params = {p["Name"] for p in d["Parameters"]}
-    defaults = {p["Name"]: p.get("DefaultValue") for p in d["Parameters"]}
+    assert params == {"ForceRetrain", "ParamOverrides"}
     for s in processing:
         env = s["Arguments"]["Environment"]
-        keys = {
-            defaults[v["Get"].removeprefix("Parameters.")]
-            for k, v in env.items()
-            if k.startswith("KEDRO_SAGEMAKER_PARAM_KEY_")
-        }
-        assert {"retail.drift.force_retrain", "retail.training.random_state"} <= keys
-        values = [
-            v for k, v in env.items() if k.startswith("KEDRO_SAGEMAKER_PARAM_VALUE_")
-        ]
-        assert all("Parameters." in json.dumps(v) for v in values)  # overridable
+        # Parameters come from the image's conf/; one document overrides them.
+        assert env["MLOPS_PARAM_OVERRIDES"] == {"Get": "Parameters.ParamOverrides"}
+        assert not any(k.startswith("KEDRO_SAGEMAKER_PARAM") for k in env)
         assert "CacheConfig" not in s  # see generator.py: no step is safe to cache
         if s["Name"] != "retail-data-engineering":
             assert "MlflowRun" in json.dumps(env["MLFLOW_RUN_ID"])
     assert "ForceRetrain" in params
+
+
+def _processing_steps(steps: list[dict]) -> list[dict]:
+    out = []
+    for step in steps:
+        if step["Type"] == "Processing":
+            out.append(step)
+        elif step["Type"] == "Condition":
+            out += _processing_steps(step["Arguments"]["IfSteps"])
+            out += _processing_steps(step["Arguments"]["ElseSteps"])
+    return out
+
+
+@pytest.mark.parametrize("use_case", ["retail", "parking"])
+def test_every_step_within_the_real_api_limits(project, lake, tmp_path, use_case):
+    """What SageMaker will send as CreateProcessingJob, checked against botocore's
+    model of the real API (moto checks none of it); with the VPC settings too."""
+    d = compile_definition(
+        project,
+        tmp_path / f"{use_case}.json",
+        use_case,
+        MLOPS_SAGEMAKER_SUBNETS="subnet-0123456789abcdef0",
+        MLOPS_SAGEMAKER_SECURITY_GROUPS="sg-0123456789abcdef0",
+    )
+    defaults = {p["Name"]: p.get("DefaultValue") for p in d["Parameters"]}
+    steps = _processing_steps(d["Steps"])
+    assert len(steps) == 5
+    for step in steps:
+        request = {"ProcessingJobName": f"pipelines-{step['Name']}"[:63]}
+        request |= step["Arguments"]
+        assert violations("sagemaker", "CreateProcessingJob", request, defaults) == []
+        assert len(step["Arguments"]["Environment"]) <= 20  # far from 100
+        assert step["Name"].startswith(use_case)
 
 
 def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
@@ -284,7 +313,8 @@ def test_compiled_steps_execute(project, lake, tmp_path):
 
     # The same result as a local run of the same data.
     local = subprocess.run(
-        [sys.executable, "-m", "kedro", "run"], cwd=project, env={**os.environ,
+        [sys.executable, "-m", "kedro", "run", "-p", "retail"], cwd=project,
+        env={**os.environ,
         **{k: v for k, v in env.items() if k == "KEDRO_LOGGING_CONFIG"}},
         capture_output=True, text=True, check=False,
     )  # fmt: skip

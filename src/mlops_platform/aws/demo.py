@@ -47,8 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             ),
         }
         for attempt in (1, 2):
-            print(f"\n== kedro run --env aws ({attempt}/2)")
-            done = subprocess.run([kedro, "run", "--env", "aws"], env=env, check=False)
+            print(f"\n== kedro run --env aws --pipeline retail ({attempt}/2)")
+            done = subprocess.run(
+                [kedro, "run", "--env", "aws", "--pipeline", "retail"],
+                env=env,
+                check=False,
+            )
             if done.returncode:
                 return done.returncode
         keys = list_keys(endpoint, args.bucket, args.prefix + "/")

@@ -29,7 +29,7 @@ variable "lake_prefix" {
 variable "pipelines" {
   description = "Use case (model package group) => SageMaker pipeline name (conf/aws/sagemaker.yml)."
   type        = map(string)
-  default     = { retail = "mlops-retail" }
+  default     = { retail = "mlops-retail", parking = "mlops-parking" }
 }
 
 variable "tmp_expiration_days" {

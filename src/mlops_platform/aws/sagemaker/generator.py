@@ -16,9 +16,15 @@ On top of kedro-sagemaker's generator (``Kedro1Generator``), three changes:
   property file; every later step resumes it (``MLFLOW_RUN_ID``).
 
 Resources come from ``conf/aws/sagemaker.yml`` by stage tag with a ``__default__`` (the
-plugin's own lookup, now applied to steps). Every flattened Kedro parameter is a
-pipeline parameter passed to every step (the plugin's mechanism), so overrides reach
-all steps, not only TrainingSteps.
+plugin's own lookup, now applied to steps). Kedro parameters are not copied into the
+definition: the image carries ``conf/`` (the same commit compiled it). One pipeline
+parameter, ``ParamOverrides`` (a JSON document, ``{}`` by default), reaches every step
+as one environment entry, so an execution can override any of the use case's
+parameters. The plugin's mechanism (two environment entries and two pipeline
+parameters per flattened parameter, every use case's in every step) passed
+SageMaker's limit of 100 environment entries per processing job once a second use
+case existed; ``tests/aws/test_sagemaker.py`` checks every step against the limits of
+the real CreateProcessingJob API (botocore's service model).
 
 Caching: no step is cached. Every step reads state that is not in its arguments (new
 raw files under the same prefix, the current champion pointer), so SageMaker's cache
@@ -39,7 +45,7 @@ from sagemaker.workflow.conditions import ConditionEquals, ConditionOr
 from sagemaker.workflow.entities import PipelineVariable
 from sagemaker.workflow.execution_variables import ExecutionVariables
 from sagemaker.workflow.functions import Join, JsonGet
-from sagemaker.workflow.parameters import ParameterBoolean
+from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
 from sagemaker.workflow.pipeline import Pipeline as SageMakerPipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
@@ -217,7 +223,8 @@ class StagedPipelineGenerator(Kedro1Generator):
         groups = stage_groups(self.use_case, dict(pipelines))
         preflight(groups, self.kedro_context.catalog)
         self._session = PipelineSession()
-        sm_params, param_envs = self._prepare_sagemaker_params()
+        overrides = ParameterString("ParamOverrides", default_value="{}")
+        sm_params, param_envs = [overrides], {"MLOPS_PARAM_OVERRIDES": overrides}
         force = ParameterBoolean("ForceRetrain", default_value=False)
         base_env: dict[str, Any] = {
             **self.step_env,

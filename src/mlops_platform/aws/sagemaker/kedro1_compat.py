@@ -45,35 +45,11 @@ def get_dataset(catalog: DataCatalog, name: str) -> Any:
     return catalog[name]
 
 
-def plain_params(value: Any) -> Any:
-    """Kedro 1.x hands validated parameters over as Pydantic models; the plugin
-    expects plain dicts (it JSON-encodes them)."""
-    if hasattr(value, "model_dump"):
-        return plain_params(value.model_dump(mode="json"))
-    if isinstance(value, dict):
-        return {k: plain_params(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain_params(v) for v in value]
-    return value
-
-
 class Kedro1Generator(KedroSageMakerGenerator):
-    """The plugin's generator with its catalog and parameter access ported to Kedro
-    1.x (the rest of it is used as it is)."""
+    """The plugin's generator with its catalog access ported to Kedro 1.x (parameters
+    are passed by our generator as one document, not by the plugin's mechanism)."""
 
     kedro_context: Any
-
-    def _prepare_sagemaker_params(self) -> tuple[list, dict]:
-        context = self.kedro_context
-
-        class _PlainParams:  # the plugin reads only `.params`
-            params = plain_params(context.params)
-
-        self.kedro_context = _PlainParams()
-        try:
-            return super()._prepare_sagemaker_params()
-        finally:
-            self.kedro_context = context
 
     def _datasets_of_type(
         self, t: type, inputs_or_outputs: list[str], catalog: DataCatalog

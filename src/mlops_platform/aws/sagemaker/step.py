@@ -3,10 +3,12 @@
     python -m mlops_platform.aws.sagemaker.step --env aws --pipeline retail.drift \\
         [--start-mlflow-run FILE] [--export DATASET=FILE ...]
 
-* Kedro parameters: every ``KEDRO_SAGEMAKER_PARAM_KEY_<i>`` / ``_VALUE_<i>`` pair the
-  compiled definition sets (one pipeline parameter each, so any of them can be
-  overridden per execution) becomes a runtime parameter; ``MLOPS_FORCE_RETRAIN=true``
-  (the ``ForceRetrain`` pipeline parameter) sets ``<uc>.drift.force_retrain``.
+* Kedro parameters: the image's own ``conf/`` holds them all (the same commit compiled
+  the definition). ``MLOPS_PARAM_OVERRIDES`` (the ``ParamOverrides`` pipeline
+  parameter, one JSON document of ``{"<uc>.<stage>.<name>": value}``, ``{}`` by
+  default) overrides some for one execution; only the use case's own parameters may
+  be named. ``MLOPS_FORCE_RETRAIN=true`` (the ``ForceRetrain`` pipeline parameter)
+  sets ``<uc>.drift.force_retrain``.
 * ``--start-mlflow-run FILE``: start the execution's MLflow run, write its id to FILE
   (a property file); later steps resume it through ``MLFLOW_RUN_ID``.
 * ``--export DATASET=FILE``: after the run, copy a JSON dataset to FILE (the drift
@@ -23,26 +25,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PARAM_KEY = "KEDRO_SAGEMAKER_PARAM_KEY_"
-PARAM_VALUE = "KEDRO_SAGEMAKER_PARAM_VALUE_"
-
-
-def _value(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+OVERRIDES = "MLOPS_PARAM_OVERRIDES"
 
 
 def runtime_params(environ: dict[str, str], use_case: str) -> dict[str, Any]:
+    raw = environ.get(OVERRIDES, "{}") or "{}"
+    try:
+        overrides = json.loads(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{OVERRIDES} is not JSON ({exc}): {raw[:200]!r}") from None
+    if not isinstance(overrides, dict):
+        raise SystemExit(f"{OVERRIDES} must be a JSON object, got {raw[:200]!r}")
     params: dict[str, Any] = {}
-    for key, name in environ.items():
-        if key.startswith(PARAM_KEY):
-            index = key.removeprefix(PARAM_KEY)
-            raw = environ.get(PARAM_VALUE + index)
-            if raw is None:
-                raise SystemExit(f"{key} has no {PARAM_VALUE}{index}")
-            params[name] = _value(raw)
+    for name, value in overrides.items():
+        if not str(name).startswith(f"{use_case}."):
+            raise SystemExit(
+                f"{OVERRIDES}: {name!r} is not a parameter of {use_case} "
+                f"(names start with '{use_case}.')"
+            )
+        params[str(name)] = value
     force = environ.get("MLOPS_FORCE_RETRAIN", "false").strip().lower()
     if force not in ("true", "false"):
         raise SystemExit(f"MLOPS_FORCE_RETRAIN={force!r}: expected true or false")
