@@ -424,3 +424,31 @@ def test_cli_reports_bad_settings():
         check=False,
     )
     assert done.returncode == 2 and "SERVING_PORTT" in done.stderr
+
+
+def _format_2(request):
+    """What a format 2 bundle holds: no field kinds or descriptions, no golden output
+    name or generic tolerance, no ONNX input list, no task output in the schema."""
+    for field in request.input_schema["fields"]:
+        field.pop("kind")
+        field.pop("description", None)
+    request.input_schema.pop("output")
+    request.input_schema.pop("metrics")
+    request.golden.pop("output")
+    request.golden.pop("tolerance")
+    request.onnx_info.pop("inputs")
+    request.onnx_info.pop("output")
+
+
+def test_a_format_2_bundle_is_still_served(store_root, publish, trained):
+    """Bundles promoted before format 3 keep serving after an upgrade."""
+    publish(tamper=_format_2)
+    with make_client(store_root) as c:
+        status = c.get("/v1/models").json()["models"][0]
+        assert status["status"] == "serving", status["last_refused"]
+        r = c.post(PREDICT, json=EXAMPLE)
+        assert r.status_code == 200 and r.json()["predictions"][0]["class"] in {
+            "LA",
+            "MM",
+            "UM",
+        }
