@@ -109,6 +109,7 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float]
     for stage, itype in step_instance_types().items():
         runs_of_stage = runs if stage in ("data_engineering", "drift") else runs * share
         pipeline += runs_of_stage * step_hours[stage] * sm_prices[itype]
+    pipeline *= len(s["pipelines"])  # one daily pipeline per use case
     n_classes = sum(len(v) for v in s["prediction_classes"].values())
     metrics = 5 + n_classes  # requests, 5xx, latency, car count, drift + per class
     log_gb = use["log_gb_per_month"]
