@@ -202,7 +202,11 @@ def report(acc: dict | None, life: dict, served: dict) -> None:
               f"validation {acc['pairs']['validation']}):\n")  # fmt: skip
         print("| model | MAE (cars) | fit (s) |\n|---|---|---|")
         for name, r in acc["models"].items():
-            mark = " (best on validation)" if name.startswith(acc["champion"] + " ") else ""
+            mark = (
+                " (best on validation)"
+                if name.startswith(acc["champion"] + " ")
+                else ""
+            )
             fit = f"{r['fit_s']:.1f}" if "fit_s" in r else ""
             print(f"| {name}{mark} | {r['mae']:.2f} | {fit} |")
         print(f"| anchor: HGB on lags (DATASETS.md) | {ANCHOR_HGB:.2f} | |\n")
