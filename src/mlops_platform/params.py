@@ -37,6 +37,16 @@ class DriftParams(_Strict):
     severe_psi: float = Field(0.5, gt=0.0)
     severe_js: float = Field(0.2, gt=0.0, le=1.0)
     check_label_drift: bool = True
+    # Judge each feature against the reference periods themselves: today's statistic
+    # (KS for numbers, Jensen-Shannon for categories) against the same statistic of
+    # every reference period compared with the rest. For batches whose rows are not
+    # independent (a day of 5-minute readings shares that day's level): a row-level
+    # significance test would call every day drifted.
+    null_from_periods: bool = False
+    null_quantile: float = Field(0.95, gt=0.5, lt=1.0)
+    min_null_periods: int = Field(8, ge=3)
+    # "Severe": at least this many times the null quantile.
+    null_severe_factor: float = Field(2.0, gt=1.0)
     # Relative worsening of the champion's own score on the newest batch against its
     # test score at training time that counts as drift (None: not checked).
     max_performance_drop: float | None = Field(None, gt=0.0)

@@ -87,6 +87,16 @@ class Task(ABC):
     def report(self, y_true: Any, y_pred: Any) -> dict[str, Any]:
         """The scores and the detail a person reads (per class, residuals)."""
 
+    def scores_by_period(
+        self, y_true: pd.Series, y_pred: Any, periods: pd.Series
+    ) -> dict[str, dict[str, float]]:
+        """Every metric per period (how much a period's score varies on its own)."""
+        pred = pd.Series(np.asarray(y_pred), index=y_true.index)
+        return {
+            str(p): self.scores(y_true[periods == p], pred[periods == p])
+            for p in sorted(periods.unique())
+        }
+
     def summary(self, scores: dict[str, Any]) -> str:
         return ", ".join(
             f"{m.name} {scores[m.name]:.4f}" for m in self.metrics if m.name in scores

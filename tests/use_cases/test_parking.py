@@ -293,3 +293,74 @@ class TestKerasFlavour:
         assert bundle.manifest["model"]["file"] == "model.keras"
         assert "keras_version" in bundle.manifest["model"]
         np.testing.assert_array_equal(bundle.model.predict(x), fit.model.predict(x))
+
+
+class TestDailyDrift:
+    """The newest day against the champion's training days, as the daily run does:
+    no alarm on ordinary days (a busy Thursday is not drift), an alarm when the
+    champion's forecasts break (a failing sensor, an event day)."""
+
+    SCENARIOS = {
+        "ordinary day": (7, ParkingDrift()),
+        "ordinary day, another world": (8, ParkingDrift()),
+        "sensor failure": (7, ParkingDrift(start_day="2012-10-25", sensor_failure=1.0)),
+        "event day": (7, ParkingDrift(start_day="2012-10-25", event_day=1.0)),
+    }
+
+    @pytest.fixture(scope="class")
+    def params(self):
+        import yaml
+
+        from mlops_platform.params import DriftParams
+
+        conf = yaml.safe_load((REPO / "conf/base/parameters_drift.yml").read_text())
+        return DriftParams(**conf["parking"]["drift"])
+
+    @pytest.mark.parametrize("scenario", list(SCENARIOS))
+    def test_verdict(self, parking, params, tmp_path, scenario):
+        from mlops_platform.flavours import get_flavour
+        from mlops_platform.model_store import Bundle
+        from mlops_platform.pipelines.drift.nodes import detect_drift
+
+        seed, drift = self.SCENARIOS[scenario]
+        generate(ParkingConfig(seed=seed, days=46, car_parks=4, drift=drift), tmp_path)
+        frame, _ = parking.ingest(partitions_of(tmp_path))
+        gold = parking.build_gold(enforce_contract(frame, parking.contract).valid, {})
+        days = sorted(gold["day"].unique())
+        train = gold[gold["day"] < days[-5]]
+        held = gold[(gold["day"] >= days[-5]) & (gold["day"] < days[-1])]
+        params_hgb = TrainingParams(
+            candidates={
+                "hist_gradient_boosting": CandidateParams(
+                    params={"loss": "absolute_error", "max_iter": 200}
+                )
+            }
+        )
+        cand = parking.candidates(params_hgb)["hist_gradient_boosting"]
+        sklearn = get_flavour("sklearn")
+        x = parking.model_input(train)
+        model = sklearn.fit(cand.spec, x, train["target_count"], x, None).model
+        pred = sklearn.predict(model, parking.model_input(held))
+        by_period = parking.task.scores_by_period(
+            held["target_count"], pred, held["day"]
+        )
+        drift_only = ["occupancy_by_hour", "day", "target_count"]
+        champion = Bundle(
+            "parking",
+            "v0001",
+            {"model": {"flavor": "sklearn"}, "training_periods": []},
+            model,
+            {},
+            {"by_period": by_period},
+            {},
+            train[[*parking.features, *drift_only]],
+        )
+        report, decision = detect_drift(
+            parking, gold[gold["day"] == days[-1]], champion, params
+        )
+        assert report["features"]["occ_m000"]["test"].startswith("KS statistic above")
+        assert report["features"]["weekday"].get("counted") is False
+        expected = scenario.startswith(("sensor", "event"))
+        assert decision["drift_detected"] is expected, decision["reason"]
+        if expected:
+            assert report["performance"]["drifted"], report["performance"]

@@ -63,14 +63,7 @@ def _parking(args: argparse.Namespace) -> int:
         event_day=args.event_day,
         sensor_failure=args.sensor_failure,
     )
-    knobs = [
-        drift.new_car_park,
-        drift.capacity_change,
-        drift.demand_shift,
-        drift.event_day,
-        drift.sensor_failure,
-    ]
-    if any(k < 0 or k > 1 for k in knobs):
+    if any(k < 0 or k > 1 for k in drift.severities()):
         print("error: drift severities must be in [0, 1]", file=sys.stderr)
         return 2
     if drift.active() and drift.start_day is None:

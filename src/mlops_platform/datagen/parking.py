@@ -65,17 +65,17 @@ class ParkingDrift:
     event_day: float = 0.0  # the first drifted day gets up to +60% from noon
     sensor_failure: float = 0.0  # share of one car park's readings stuck or zero
 
-    def active(self) -> bool:
-        return any(
-            v > 0
-            for v in (
-                self.new_car_park,
-                self.capacity_change,
-                self.demand_shift,
-                self.event_day,
-                self.sensor_failure,
-            )
+    def severities(self) -> tuple[float, ...]:
+        return (
+            self.new_car_park,
+            self.capacity_change,
+            self.demand_shift,
+            self.event_day,
+            self.sensor_failure,
         )
+
+    def active(self) -> bool:
+        return any(v > 0 for v in self.severities())
 
 
 @dataclass(frozen=True)

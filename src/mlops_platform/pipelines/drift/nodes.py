@@ -95,19 +95,70 @@ def _categorical_test(
     return out
 
 
+def _statistic(kind: str, ref: pd.Series, cur: pd.Series) -> float:
+    if kind == "numeric":
+        r = ref.dropna().to_numpy(dtype=float)
+        c = cur.dropna().to_numpy(dtype=float)
+        if not len(r) or not len(c):
+            return float("nan")
+        return float(stats.ks_2samp(r, c).statistic)
+    return float(js_distance(ref, cur))
+
+
+def _period_null_test(
+    kind: str,
+    ref: pd.Series,
+    periods: pd.Series,
+    cur: pd.Series,
+    params: DriftParams,
+) -> dict[str, Any]:
+    """Today's statistic against each reference period's own (that period against
+    the rest of the reference): drift only beyond what a normal period shows."""
+    today = _statistic(kind, ref, cur)
+    null = []
+    for p in periods.unique():
+        inside = periods == p
+        null.append(_statistic(kind, ref[~inside], ref[inside]))
+    null_arr = np.array([v for v in null if np.isfinite(v)])
+    threshold = float(np.quantile(null_arr, params.null_quantile))
+    name = "KS statistic" if kind == "numeric" else "Jensen-Shannon"
+    return {
+        "type": kind,
+        "n_reference": int(ref.notna().sum()),
+        "n_current": int(cur.notna().sum()),
+        "test": f"{name} above the {params.null_quantile:.0%} quantile of "
+        f"{len(null_arr)} reference periods' own",
+        "score": today,
+        "null_quantile": threshold,
+        "null_max": float(null_arr.max()),
+        "drifted": bool(today > threshold),
+        "severe": bool(today >= params.null_severe_factor * threshold),
+    }
+
+
 def _performance_drift(
     use_case: UseCase,
     latest: pd.DataFrame,
     champion: Bundle,
     params: DriftParams,
 ) -> dict[str, Any] | None:
-    """The champion's own score on the newest labelled rows against its test score
-    at training time (in the metric's better direction)."""
+    """The champion's own score on the newest labelled rows against its worst
+    validation or test period at training time (in the metric's better direction):
+    one period's score varies a lot on its own (a Sunday's car counts are easy, a
+    Thursday's hard), so only a period worse than any it was judged on counts."""
     if params.max_performance_drop is None:
         return None
     task = use_case.task
     metric = task.default_metric
-    at_training = (champion.metrics.get("test") or {}).get(metric)
+    held_out = [
+        s[metric] for s in (champion.metrics.get("by_period") or {}).values()
+    ] or [(champion.metrics.get("test") or {}).get(metric)]
+    held_out = [float(v) for v in held_out if v is not None]
+    at_training = (
+        min(held_out, key=lambda v: task.improvement(metric, v, 0.0))
+        if held_out
+        else None
+    )
     rows = latest[~latest[use_case.label].isin(use_case.excluded_labels)]
     if at_training is None or rows.empty:
         return None
@@ -124,6 +175,7 @@ def _performance_drift(
         "metric": metric,
         "current": round(current, 6),
         "at_training": float(at_training),
+        "at_training_is": f"the worst of {len(held_out)} held-out period(s)",
         "relative_worsening": round(relative, 4),
         "threshold": params.max_performance_drop,
         "rows": len(rows),
@@ -161,9 +213,26 @@ def detect_drift(
     tested = use_case.drift_features
     features = [f for f in tested if f in reference.columns]
     alpha = params.p_value / max(1, len(features))
+    periods = (
+        reference[use_case.time_column]
+        if params.null_from_periods and use_case.time_column in reference.columns
+        else None
+    )
+    if periods is not None and periods.nunique() < params.min_null_periods:
+        logger.warning(
+            "%s drift: %d reference periods, fewer than %d: row-level tests instead",
+            use_case.name,
+            periods.nunique(),
+            params.min_null_periods,
+        )
+        periods = None
     results: dict[str, dict[str, Any]] = {}
     for f in features:
-        if tested[f] == "numeric":
+        if periods is not None:
+            results[f] = _period_null_test(
+                tested[f], reference[f], periods, latest[f], params
+            )
+        elif tested[f] == "numeric":
             results[f] = _numeric_test(reference[f], latest[f], params, alpha)
         else:
             results[f] = _categorical_test(reference[f], latest[f], params, alpha)
@@ -182,12 +251,11 @@ def detect_drift(
         cur_y = latest[use_case.label][
             ~latest[use_case.label].isin(use_case.excluded_labels)
         ]
-        test = (
-            _numeric_test
-            if use_case.task.label_kind == "numeric"
-            else _categorical_test
-        )
-        if len(cur_y):
+        kind = use_case.task.label_kind
+        test = _numeric_test if kind == "numeric" else _categorical_test
+        if len(cur_y) and periods is not None:
+            label_result = _period_null_test(kind, ref_y, periods, cur_y, params)
+        elif len(cur_y):
             label_result = test(ref_y, cur_y, params, params.p_value)
     label_drift = bool(label_result and label_result["drifted"])
     performance = _performance_drift(use_case, latest, champion, params)

@@ -69,6 +69,7 @@ def evaluate_models(
             "name": challenger.name,
             "flavour": challenger.flavour,
             **result,
+            "by_period": task.scores_by_period(y, pred, test[use_case.time_column]),
         }
         panels.append((f"challenger ({challenger.name})", y, pred, result))
     else:
@@ -291,7 +292,10 @@ def prepare_promotion(
     model = challenger.model
     flavour = challenger.flavour or "sklearn"
     drift_only = [c for c in use_case.drift_features if c not in use_case.features]
-    reference = train[[*use_case.features, *drift_only, use_case.label]]
+    # With the time column, drift can judge a batch against whole reference periods.
+    reference = train[
+        [*use_case.features, *drift_only, use_case.time_column, use_case.label]
+    ]
     if len(reference) > drift_params.reference_sample_rows:
         reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
     golden = golden_rows(use_case, flavour, model, test, params.golden_rows)
@@ -305,6 +309,12 @@ def prepare_promotion(
         },
         "validation": challenger.validation_scores,
         "test": evaluation["challenger"],
+        # Every validation and test period's own score: how much one period varies
+        # (the drift stage's reference for the champion's error on a new period).
+        "by_period": {
+            **challenger.validation_by_period,
+            **evaluation["challenger"].get("by_period", {}),
+        },
         "baselines": evaluation["baselines"],
         "champion_replaced": evaluation.get("champion"),
         "gates": decision["checks"],

@@ -33,6 +33,7 @@ class Challenger:
     flavour: str | None = None
     model: Any = None
     validation_scores: dict[str, float] = field(default_factory=dict)
+    validation_by_period: dict[str, dict[str, float]] = field(default_factory=dict)
     training_periods: list[int] = field(default_factory=list)
     validation_periods: list[int] = field(default_factory=list)
     trained_at: str | None = None
@@ -87,6 +88,7 @@ def train_candidates(
         )
     results: dict[str, dict[str, Any]] = {}
     fitted: dict[str, Any] = {}
+    by_period: dict[str, dict[str, dict[str, float]]] = {}
     for i, (name, candidate) in enumerate(candidates.items(), start=1):
         logger.info(
             "%s: training candidate %d/%d %s (%s) on %d rows",
@@ -101,8 +103,10 @@ def train_candidates(
         start = time.perf_counter()
         fit = flavour.fit(candidate.spec, x_train, y_train, x_val, y_val)
         seconds = time.perf_counter() - start
-        scores = task.scores(
-            y_val, predictions(use_case, candidate.flavour, fit.model, x_val)
+        pred = predictions(use_case, candidate.flavour, fit.model, x_val)
+        scores = task.scores(y_val, pred)
+        by_period[name] = task.scores_by_period(
+            y_val, pred, validation[use_case.time_column]
         )
         results[name] = {
             "flavour": candidate.flavour,
@@ -129,6 +133,7 @@ def train_candidates(
         flavour=results[best]["flavour"],
         model=fitted[best],
         validation_scores=results[best]["validation"],
+        validation_by_period=by_period[best],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         training_periods=train_periods,
         validation_periods=val_periods,
