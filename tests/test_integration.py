@@ -112,7 +112,9 @@ def test_lifecycle_promotion_and_rollback(project):
     run = client.get_run(run_id)
     assert "retail.test_challenger_accuracy" in run.data.metrics
     children = client.search_runs(
-        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+        [run.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}' "
+        "and tags.use_case = 'retail'",
     )
     assert {c.data.tags["candidate"] for c in children} == {
         "logistic_regression",
@@ -218,7 +220,8 @@ def _check_parking(project: Path, stdout: str) -> None:
     assert "parking.test_challenger_mae" in run.data.metrics
     children = client.search_runs(
         [run.info.experiment_id],
-        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}'",
+        filter_string=f"tags.mlflow.parentRunId = '{run.info.run_id}' "
+        "and tags.use_case = 'parking'",
     )
     flavours = {c.data.tags["candidate"]: c.data.tags["flavour"] for c in children}
     assert (
