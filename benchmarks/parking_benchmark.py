@@ -14,8 +14,9 @@ wall time and memory, and forecast latency over HTTP.
    the HistGradientBoosting-on-lags anchor of DATASETS.md (5.15 cars).
 2. **Daily lifecycle**: ``make run``'s parking world (45 days, 4 car parks) in a scratch
    project; ``kedro run --pipeline parking`` (first run: trains both candidates), then
-   one more day of readings and the run again (what the daily schedule does). Wall
-   time and peak memory of each run (the run's process tree, getrusage).
+   one more ordinary day of readings and the run again (what the daily schedule does),
+   then an event day (the generator's drift knob). Wall time and peak memory of each
+   run (the largest process, getrusage).
 3. **Serving**: the promoted bundle behind ``mlops-serve`` (ONNX runtime, one worker)
    on loopback; wrk at concurrency 8 with single-car-park requests (2 hours of
    readings each), p50 and p99.
@@ -125,19 +126,23 @@ def lifecycle(work: Path) -> tuple[dict[str, Any], Path]:
                    env=env, check=True)  # fmt: skip
     run = [py, "-m", "kedro", "run", "--pipeline", "parking"]
     first_s, first_gb, _ = timed(run, project, env)
-    # The next day arrives (the same world, one day longer: day 46's file only).
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([*gen, "--out", tmp, "--days", "46"], cwd=project, env=env,
-                       check=True)  # fmt: skip
-        newest = sorted(Path(tmp).glob("readings_*.csv"))[-1]
-        (project / "data/raw/parking" / newest.name).write_bytes(newest.read_bytes())
-    daily_s, daily_gb, daily_out = timed(run, project, env)
-    summary = daily_out.split("## parking: lifecycle summary")[-1]
-    return {
-        "first": {"seconds": first_s, "peak_gb": first_gb},
-        "daily": {"seconds": daily_s, "peak_gb": daily_gb},
-        "daily_summary": summary.strip(),
-    }, project
+    out: dict[str, Any] = {"first": {"seconds": first_s, "peak_gb": first_gb}}
+    # The next days arrive (the same world, one day longer each time; only the new
+    # day's file is added): an ordinary day, then an event day (drift knob).
+    for key, days, knobs in (
+        ("daily", 46, []),
+        ("drifted day", 47, ["--drift-start-day", "2012-10-26", "--event-day", "1"]),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([*gen, "--out", tmp, "--days", str(days), *knobs],
+                           cwd=project, env=env, check=True)  # fmt: skip
+            newest = sorted(Path(tmp).glob("readings_*.csv"))[-1]
+            target = project / "data/raw/parking" / newest.name
+            target.write_bytes(newest.read_bytes())
+        seconds, gb, stdout = timed(run, project, env)
+        summary = stdout.split("## parking: lifecycle summary")[-1].strip()
+        out[key] = {"seconds": seconds, "peak_gb": gb, "summary": summary}
+    return out, project
 
 
 def serving(project: Path, duration: int) -> dict[str, Any]:
@@ -212,9 +217,10 @@ def report(acc: dict | None, life: dict, served: dict) -> None:
         print(f"| anchor: HGB on lags (DATASETS.md) | {ANCHOR_HGB:.2f} | |\n")
     print("| daily lifecycle (4 car parks, 45 days) | wall (s) | peak memory (GB) |")
     print("|---|---|---|")
-    for k in ("first", "daily"):
+    for k in ("first", "daily", "drifted day"):
         print(f"| {k} run | {life[k]['seconds']:.1f} | {life[k]['peak_gb']:.2f} |")
-    print(f"\nDaily run summary:\n\n```\n{life['daily_summary']}\n```\n")
+    for k in ("daily", "drifted day"):
+        print(f"\n{k.capitalize()} run summary:\n\n```\n{life[k]['summary']}\n```\n")
     print("| serving, single car park, c=8 | req/s | p50 (ms) | p99 (ms) | non-2xx |")
     print("|---|---|---|---|---|")
     print(f"| mlops-serve (ONNX) | {served['rps']:.0f} | {served['p50_ms']:.2f} | "
