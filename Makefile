@@ -94,7 +94,7 @@ run: data
 	$(BIN)/kedro run
 
 test: $(STAMP) $(INFRA_STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=8
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks serving infra/scripts

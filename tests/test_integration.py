@@ -227,6 +227,21 @@ def _check_parking(project: Path, stdout: str) -> None:
     assert (
         flavours["lstm"] == "keras" and flavours["hist_gradient_boosting"] == "sklearn"
     )
+    # The promoted bundle answers a forecast through the serving package, as deployed.
+    from fastapi.testclient import TestClient
+    from mlops_serving.app import create_app
+    from mlops_serving.settings import load_settings
+
+    settings = load_settings(
+        model_store_uri=str(data / "models"), use_cases=["parking"], poll_interval_s=60
+    )
+    request = json.loads((REPO / "serving/examples/parking_request.json").read_text())
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/v1/parking/predict", json=request)
+        assert answer.status_code == 200, answer.text
+        forecast = answer.json()["predictions"][0]
+        assert forecast["model_version"] == "v0001" and forecast["unit"] == "cars"
+        assert 0 <= forecast["count"] <= request["capacity"]
 
 
 def test_kedro_viz_build_shows_the_medallion_layers(project):
