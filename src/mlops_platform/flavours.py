@@ -231,6 +231,14 @@ class InputLayout:
             seen.update(dict.fromkeys(cols))
         return list(seen)
 
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> InputLayout:
+        """The layout back from :meth:`document` (the manifest's and serving's form)."""
+        groups: dict[str, dict[str, tuple[str, ...]]] = {"window": {}, "vector": {}}
+        for spec in doc["inputs"]:
+            groups[spec["kind"]][spec["name"]] = tuple(spec["columns"])
+        return cls(windows=groups["window"], vectors=groups["vector"])
+
     def document(self) -> dict[str, Any]:
         return {
             "inputs": [
@@ -382,21 +390,11 @@ class KerasFlavour(Flavour):
         return keras_bytes(model.network)
 
     def describe(self, model: KerasModel) -> dict[str, Any]:
-        return {
-            "layout": {
-                "windows": {k: list(v) for k, v in model.layout.windows.items()},
-                "vectors": {k: list(v) for k, v in model.layout.vectors.items()},
-            }
-        }
+        return {"layout": model.layout.document()}
 
     def loads(self, data: bytes, described: dict[str, Any]) -> KerasModel:
-        layout = described["layout"]
         return KerasModel(
-            keras_from_bytes(data),
-            InputLayout(
-                windows={k: tuple(v) for k, v in layout["windows"].items()},
-                vectors={k: tuple(v) for k, v in layout["vectors"].items()},
-            ),
+            keras_from_bytes(data), InputLayout.from_document(described["layout"])
         )
 
     def onnx_feed(

@@ -91,10 +91,6 @@ class UseCase(ABC):
         return self._of_kind("categorical")
 
     @property
-    def text_features(self) -> tuple[str, ...]:
-        return self._of_kind("text")
-
-    @property
     def features(self) -> list[str]:
         """Every gold column a model reads, in schema order."""
         return [c for f in self.feature_schema for c in f.gold_columns]

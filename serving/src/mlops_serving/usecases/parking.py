@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,7 +60,7 @@ class Parking(UseCase):
         return ParkingRequest
 
     def to_record(self, validated: BaseModel, schema: FeatureSchema) -> dict[str, Any]:
-        assert isinstance(validated, ParkingRequest)  # noqa: S101 (request_model)
+        validated = cast(ParkingRequest, validated)  # what request_model returns
         readings = validated.readings
         capacity = float(validated.capacity)
         times: list[datetime] = []

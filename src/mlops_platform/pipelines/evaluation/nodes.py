@@ -22,7 +22,7 @@ from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle, PromotionRequest
 from mlops_platform.onnx_export import OnnxExportError, export_onnx
 from mlops_platform.params import DriftParams, EvaluationParams
-from mlops_platform.pipelines.training.nodes import Challenger, predictions
+from mlops_platform.pipelines.training.nodes import Challenger
 from mlops_platform.tracking import registered_model_name
 from mlops_platform.use_cases.base import UseCase
 
@@ -61,8 +61,8 @@ def evaluate_models(
 
     panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]] = []
     if challenger.trained and challenger.model is not None:
-        pred = predictions(
-            use_case, challenger.flavour or "sklearn", challenger.model, x
+        pred = task.predict(
+            get_flavour(challenger.flavour or "sklearn"), challenger.model, x
         )
         result = task.report(y, pred)
         report["challenger"] = {
@@ -76,7 +76,7 @@ def evaluate_models(
         report["challenger_skipped"] = challenger.reason
     if champion is not None:
         try:
-            pred = predictions(use_case, champion.flavour, champion.model, x)
+            pred = task.predict(get_flavour(champion.flavour), champion.model, x)
             result = task.report(y, pred)
             report["champion"] = {
                 "version": champion.version,

@@ -45,11 +45,6 @@ def selection_metric(use_case: UseCase, params: TrainingParams) -> str:
     return metric
 
 
-def predictions(use_case: UseCase, flavour_name: str, model: Any, x: pd.DataFrame):
-    """What the model predicts for ``x`` (class codes or values), via the task."""
-    return use_case.task.predict(get_flavour(flavour_name), model, x)
-
-
 def train_candidates(
     use_case: UseCase,
     train: pd.DataFrame,
@@ -103,7 +98,7 @@ def train_candidates(
         start = time.perf_counter()
         fit = flavour.fit(candidate.spec, x_train, y_train, x_val, y_val)
         seconds = time.perf_counter() - start
-        pred = predictions(use_case, candidate.flavour, fit.model, x_val)
+        pred = task.predict(flavour, fit.model, x_val)
         scores = task.scores(y_val, pred)
         by_period[name] = task.scores_by_period(
             y_val, pred, validation[use_case.time_column]
