@@ -67,6 +67,11 @@ class ColumnSpec:
     max_value: float | None = None
     pattern: str | None = None
     description: str = ""
+    # Text length in characters (a string column).
+    min_length: int | None = None
+    max_length: int | None = None
+    # What breaking ``pattern`` means, for the quarantine reason (default: the regex).
+    pattern_meaning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,8 @@ class DataContract:
                         "min": c.min_value,
                         "max": c.max_value,
                         "pattern": c.pattern,
+                        "min_length": c.min_length,
+                        "max_length": c.max_length,
                         "description": c.description or None,
                     }.items()
                     if v is not None
@@ -185,6 +192,12 @@ def build_expectation_suite(contract: DataContract) -> Any:
                     column=col, regex=spec.pattern
                 )
             )
+        if spec.min_length is not None or spec.max_length is not None:
+            suite.add_expectation(
+                gx.expectations.ExpectColumnValueLengthsToBeBetween(
+                    column=col, min_value=spec.min_length, max_value=spec.max_length
+                )
+            )
     return suite
 
 
@@ -200,7 +213,17 @@ def _describe(expectation_type: str, kwargs: dict[str, Any]) -> str:
         return f"outside [{low}, {high}]"
     if expectation_type == "expect_column_values_to_match_regex":
         return f"does not match {kwargs.get('regex')!r}"
+    if expectation_type == "expect_column_value_lengths_to_be_between":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        return f"length outside [{low}, {high}] characters"
     return expectation_type
+
+
+def _shown(value: Any) -> str:
+    """A value in a quarantine reason: long texts by their length and head."""
+    if isinstance(value, str) and len(value) > 80:
+        return f"{len(value)} characters: {value[:40]!r}..."
+    return repr(_num(value))
 
 
 def _num(value: Any) -> Any:
@@ -235,6 +258,8 @@ def _coerce_types(
             for i in np.flatnonzero(fractional):
                 problems[int(i)] = f"{spec.name}: not an integer ({uniques[i]!r})"
                 parsed_u[i] = np.nan
+        if not len(parsed_u):  # every value missing (a nullable column left empty)
+            parsed_u = np.array([np.nan])
         parsed = np.where(codes >= 0, parsed_u[np.maximum(codes, 0)], np.nan)
         if problems:
             bad_codes = np.fromiter(problems, dtype=np.int64)
@@ -304,6 +329,9 @@ def _validate_with_gx(
             res = r.result or {}
             bad_distinct = np.asarray(res.get("unexpected_index_list") or [], dtype=int)
             problem = _describe(config.type, dict(config.kwargs))
+            meaning = contract.spec(column).pattern_meaning
+            if meaning and config.type == "expect_column_values_to_match_regex":
+                problem = meaning
             unexpected_rows = 0
             if len(bad_distinct):
                 is_bad = np.zeros(len(distinct), dtype=bool)
@@ -313,7 +341,7 @@ def _validate_with_gx(
                 for idx in rows:
                     value = uniques[codes[idx]]
                     missing = value is None or pd.isna(value)
-                    shown = "" if missing else f" ({_num(value)!r})"
+                    shown = "" if missing else f" ({_shown(value)})"
                     reasons[int(idx)].append(f"{column}: {problem}{shown}")
             summary.append(
                 {

@@ -1,4 +1,4 @@
-"""Custom Kedro datasets: partitioned Parquet and the production model store."""
+"""Custom Kedro datasets: raw bytes, partitioned Parquet and the production model store."""
 
 from __future__ import annotations
 
@@ -24,6 +24,38 @@ def _storage_options(
     credentials: dict[str, Any] | None, fs_args: dict[str, Any] | None
 ) -> dict[str, Any]:
     return {**(fs_args or {}), **(credentials or {})}
+
+
+class BytesDataset(AbstractDataset[bytes, bytes]):
+    """One file's bytes, on any fsspec filesystem (local or S3).
+
+    For raw files a use case parses itself: reading bytes lets it report invalid
+    UTF-8 per record (and quarantine that record) instead of failing the whole file.
+    """
+
+    def __init__(
+        self,
+        filepath: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+    ) -> None:
+        self._filepath = filepath
+        self._storage_options = _storage_options(credentials, fs_args)
+
+    def load(self) -> bytes:
+        with fsspec.open(self._filepath, "rb", **self._storage_options) as f:
+            return bytes(f.read())
+
+    def save(self, data: bytes) -> None:
+        with fsspec.open(self._filepath, "wb", **self._storage_options) as f:
+            f.write(data)
+
+    def _exists(self) -> bool:
+        fs, path = fsspec.core.url_to_fs(self._filepath, **self._storage_options)
+        return bool(fs.exists(path))
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath}
 
 
 class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):

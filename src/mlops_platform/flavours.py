@@ -20,7 +20,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -162,9 +162,15 @@ class SklearnFlavour(Flavour):
         numeric = [i["name"] for i in info["inputs"] if i["kind"] == "numeric"]
         categorical = [i["name"] for i in info["inputs"] if i["kind"] == "categorical"]
         dtype = np.float64 if info["numeric_dtype"] == "float64" else np.float32
-        return onnx_feed(
+        feed = onnx_feed(
             x, numeric, categorical, info.get("missing_category", ""), dtype
         )
+        for i in info["inputs"]:
+            if i["kind"] == "text":
+                feed[i["name"]] = (
+                    x[i["name"]].astype(str).to_numpy(dtype=object).reshape(-1, 1)
+                )
+        return feed
 
     def log_mlflow(self, model, name, example, registered_model_name) -> None:
         import mlflow  # noqa: PLC0415
@@ -203,13 +209,29 @@ class SklearnFlavour(Flavour):
 class InputLayout:
     """How gold columns become a network's named inputs.
 
-    Each window is one ``[n, length, 1]`` input and each vector one ``[n, k]`` input,
-    named after it (a column may feed several inputs). The bundle's manifest records
-    the layout, so serving builds the same tensors for the ONNX graph.
+    Each window is one ``[n, length, 1]`` input, each vector one ``[n, k]`` input and
+    each text one ``[n, length]`` input of token ids, named after it (a column may
+    feed several inputs). Token ids come from :class:`mlops_serving.text.Tokenizer`,
+    fitted on the training texts (:meth:`fitted`) with ``tokenizer_params``: the
+    serving package runs the same tokenizer, because a tokenizer inside a Keras
+    graph cannot be exported. The bundle's manifest records the layout (with the
+    fitted vocabulary), so serving builds the same tensors for the ONNX graph.
     """
 
-    windows: dict[str, tuple[str, ...]]
+    windows: dict[str, tuple[str, ...]] = field(default_factory=dict)
     vectors: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    tokenizer_params: dict[str, Any] = field(default_factory=dict)
+    tokenizer: Any = None
+
+    def fitted(self, x: pd.DataFrame) -> InputLayout:
+        """The layout with its tokenizer fitted on ``x``'s texts (itself if none)."""
+        if not self.texts:
+            return self
+        from mlops_serving.text import Tokenizer  # noqa: PLC0415
+
+        texts = [t for col in self.texts.values() for t in x[col].tolist()]
+        return replace(self, tokenizer=Tokenizer.fit(texts, **self.tokenizer_params))
 
     def arrays(self, x: pd.DataFrame) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
@@ -223,21 +245,39 @@ class InputLayout:
                 f"Keras inputs {bad} hold NaN or infinite values: a network needs "
                 "complete inputs (fill them in build_gold)"
             )
+        for name, col in self.texts.items():
+            if self.tokenizer is None:
+                raise ValueError(f"text input {name}: the tokenizer is not fitted")
+            out[name] = self.tokenizer.encode(x[col].astype(str).tolist())
         return out
 
     def columns(self) -> list[str]:
         seen: dict[str, None] = {}
         for cols in [*self.windows.values(), *self.vectors.values()]:
             seen.update(dict.fromkeys(cols))
+        seen.update(dict.fromkeys(self.texts.values()))
         return list(seen)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> InputLayout:
         """The layout back from :meth:`document` (the manifest's and serving's form)."""
         groups: dict[str, dict[str, tuple[str, ...]]] = {"window": {}, "vector": {}}
+        texts: dict[str, str] = {}
+        tokenizer = None
         for spec in doc["inputs"]:
-            groups[spec["kind"]][spec["name"]] = tuple(spec["columns"])
-        return cls(windows=groups["window"], vectors=groups["vector"])
+            if spec["kind"] == "tokens":
+                from mlops_serving.text import Tokenizer  # noqa: PLC0415
+
+                (texts[spec["name"]],) = spec["columns"]
+                tokenizer = Tokenizer.from_document(spec["tokenizer"])
+            else:
+                groups[spec["kind"]][spec["name"]] = tuple(spec["columns"])
+        return cls(
+            windows=groups["window"],
+            vectors=groups["vector"],
+            texts=texts,
+            tokenizer=tokenizer,
+        )
 
     def document(self) -> dict[str, Any]:
         return {
@@ -260,6 +300,16 @@ class InputLayout:
                     }
                     for n, c in self.vectors.items()
                 ),
+                *(
+                    {
+                        "name": n,
+                        "kind": "tokens",
+                        "shape": [None, self.tokenizer.length],
+                        "columns": [c],
+                        "tokenizer": self.tokenizer.document(),
+                    }
+                    for n, c in self.texts.items()
+                ),
             ]
         }
 
@@ -270,7 +320,10 @@ class KerasSpec:
 
     ``build(train_arrays, params)`` returns an uncompiled ``keras.Model`` whose inputs
     are named as :class:`InputLayout` names them; it may read the training arrays to
-    set fixed scaling (see :func:`scaling_layer`).
+    set fixed scaling (see :func:`scaling_layer`) and ``params["vocabulary_size"]``
+    (the fitted tokenizer's embedding rows) when the layout has texts. A classifier
+    names its ``classes``: the network answers one probability per class, in that
+    order, and trains on the class indices.
     """
 
     layout: InputLayout
@@ -282,14 +335,18 @@ class KerasSpec:
     patience: int = 4
     learning_rate: float = 1e-3
     seed: int = 42
+    classes: tuple[str, ...] = ()
 
 
 class KerasModel:
     """A fitted network and its input layout; pickles through the ``.keras`` format."""
 
-    def __init__(self, network: Any, layout: InputLayout) -> None:
+    def __init__(
+        self, network: Any, layout: InputLayout, classes: tuple[str, ...] = ()
+    ) -> None:
         self.network = network
         self.layout = layout
+        self.classes = tuple(classes)
 
     def predict(self, x: pd.DataFrame) -> np.ndarray:
         arrays = self.layout.arrays(x)
@@ -299,11 +356,16 @@ class KerasModel:
         return np.asarray(out, dtype=np.float64).reshape(len(x), -1)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"network": keras_bytes(self.network), "layout": self.layout}
+        return {
+            "network": keras_bytes(self.network),
+            "layout": self.layout,
+            "classes": self.classes,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.network = keras_from_bytes(state["network"])
         self.layout = state["layout"]
+        self.classes = tuple(state.get("classes", ()))
 
 
 def keras_bytes(network: Any) -> bytes:
@@ -348,9 +410,13 @@ class KerasFlavour(Flavour):
     def fit(self, spec: KerasSpec, x_train, y_train, x_val, y_val) -> FitResult:
         keras = import_keras()
         keras.utils.set_random_seed(spec.seed)
-        train = spec.layout.arrays(x_train)
-        val = spec.layout.arrays(x_val)
-        network = spec.build(train, dict(spec.params))
+        layout = spec.layout.fitted(x_train)
+        train = layout.arrays(x_train)
+        val = layout.arrays(x_val)
+        params = dict(spec.params)
+        if layout.tokenizer is not None:
+            params["vocabulary_size"] = layout.tokenizer.size
+        network = spec.build(train, params)
         network.compile(
             optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
             loss=spec.loss,
@@ -361,8 +427,8 @@ class KerasFlavour(Flavour):
         start = time.perf_counter()
         history = network.fit(
             train,
-            y_train.to_numpy(dtype=np.float32),
-            validation_data=(val, y_val.to_numpy(dtype=np.float32)),
+            _targets(y_train, spec.classes),
+            validation_data=(val, _targets(y_val, spec.classes)),
             epochs=spec.epochs,
             batch_size=spec.batch_size,
             callbacks=[stop],
@@ -380,21 +446,38 @@ class KerasFlavour(Flavour):
             "train_seconds": round(time.perf_counter() - start, 2),
             "parameters": int(network.count_params()),
         }
-        return FitResult(KerasModel(network, spec.layout), info)
+        if layout.tokenizer is not None:
+            info["vocabulary"] = len(layout.tokenizer.vocabulary)
+        return FitResult(KerasModel(network, layout, spec.classes), info)
 
     def predict(self, model: KerasModel, x: pd.DataFrame) -> np.ndarray:
         out = model.predict(x)
+        if model.classes:
+            return np.asarray(model.classes, dtype=object)[out.argmax(axis=1)]
         return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
+
+    def predict_proba(self, model: KerasModel, x: pd.DataFrame) -> np.ndarray:
+        if not model.classes:
+            raise TypeError("this network is a regressor: it gives no probabilities")
+        return model.predict(x)
+
+    def classes(self, model: KerasModel) -> list[str] | None:
+        return list(model.classes) or None
 
     def dumps(self, model: KerasModel) -> bytes:
         return keras_bytes(model.network)
 
     def describe(self, model: KerasModel) -> dict[str, Any]:
-        return {"layout": model.layout.document()}
+        return {
+            "layout": model.layout.document(),
+            **({"classes": list(model.classes)} if model.classes else {}),
+        }
 
     def loads(self, data: bytes, described: dict[str, Any]) -> KerasModel:
         return KerasModel(
-            keras_from_bytes(data), InputLayout.from_document(described["layout"])
+            keras_from_bytes(data),
+            InputLayout.from_document(described["layout"]),
+            tuple(described.get("classes", ())),
         )
 
     def onnx_feed(
@@ -425,7 +508,9 @@ class KerasFlavour(Flavour):
 
         network = model.network
         specs = [
-            tf.TensorSpec(tuple(inp.shape), tf.float32, name=inp.name.split(":")[0])
+            tf.TensorSpec(
+                tuple(inp.shape), tf.as_dtype(inp.dtype), name=inp.name.split(":")[0]
+            )
             for inp in network.inputs
         ]
         wanted = {i["name"] for i in model.layout.document()["inputs"]}
@@ -471,7 +556,21 @@ class KerasFlavour(Flavour):
 
 def _zeros_frame(layout: InputLayout) -> pd.DataFrame:
     cols = layout.columns()
-    return pd.DataFrame(np.ones((1, len(cols))), columns=cols)
+    frame = pd.DataFrame(np.ones((1, len(cols))), columns=cols)
+    for col in layout.texts.values():
+        frame[col] = "a"
+    return frame
+
+
+def _targets(y: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
+    """Regression targets as floats; class labels as their index in ``classes``."""
+    if not classes:
+        return y.to_numpy(dtype=np.float32)
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(set(map(str, y.unique())) - set(index))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not among the classes {classes}")
+    return y.astype(str).map(index).to_numpy(dtype=np.int64)
 
 
 FLAVOURS: dict[str, Flavour] = {f.name: f for f in (SklearnFlavour(), KerasFlavour())}

@@ -37,6 +37,9 @@ class DriftParams(_Strict):
     severe_psi: float = Field(0.5, gt=0.0)
     severe_js: float = Field(0.2, gt=0.0, le=1.0)
     check_label_drift: bool = True
+    # Also judge the champion's predicted class shares on the batch against its
+    # predictions on the reference (a classification task; needs null_from_periods).
+    check_prediction_drift: bool = False
     # Judge each feature against the reference periods themselves: today's statistic
     # (KS for numbers, Jensen-Shannon for categories) against the same statistic of
     # every reference period compared with the rest. For batches whose rows are not

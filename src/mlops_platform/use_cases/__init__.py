@@ -5,9 +5,10 @@ from __future__ import annotations
 from mlops_platform.use_cases.base import UseCase
 from mlops_platform.use_cases.parking import ParkingUseCase
 from mlops_platform.use_cases.retail import RetailUseCase
+from mlops_platform.use_cases.sentiment import SentimentUseCase
 
 USE_CASES: dict[str, UseCase] = {
-    uc.name: uc for uc in (RetailUseCase(), ParkingUseCase())
+    uc.name: uc for uc in (RetailUseCase(), ParkingUseCase(), SentimentUseCase())
 }
 
 

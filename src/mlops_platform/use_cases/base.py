@@ -27,7 +27,9 @@ from mlops_platform.flavours import Candidate
 from mlops_platform.params import TrainingParams
 from mlops_platform.tasks import Task
 
-PartitionLoaders = dict[str, Callable[[], pd.DataFrame]]
+# Raw partitions by name: a frame (CSV datasets) or bytes (a use case that parses its
+# files itself, see the sentiment entry in catalog.yml).
+PartitionLoaders = dict[str, Callable[[], Any]]
 FeatureKind = Literal["numeric", "categorical", "text", "window"]
 
 

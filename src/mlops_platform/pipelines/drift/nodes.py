@@ -22,6 +22,7 @@ from mlops_platform.pipelines.drift.stats import (
     psi,
     scaled_wasserstein,
 )
+from mlops_platform.pipelines.drift.text import null_test, text_statistics
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
@@ -136,6 +137,98 @@ def _period_null_test(
     }
 
 
+def _text_tests(
+    use_case: UseCase,
+    reference: pd.DataFrame,
+    periods: pd.Series | None,
+    latest: pd.DataFrame,
+    params: DriftParams,
+) -> dict[str, dict[str, Any]]:
+    """Each text feature's statistics (:mod:`.text`), judged against the periods."""
+    texts = [
+        f.name
+        for f in use_case.feature_schema
+        if f.kind == "text" and f.name in reference.columns
+    ]
+    if texts and periods is None:
+        logger.warning(
+            "%s drift: text features %s need null_from_periods and at least %d "
+            "reference periods: not tested",
+            use_case.name,
+            texts,
+            params.min_null_periods,
+        )
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for f in texts:
+        assert periods is not None
+        for stat, (today, null) in text_statistics(
+            reference[f], periods, latest[f]
+        ).items():
+            out[f"{f}:{stat}"] = {
+                "type": "text",
+                "n_reference": len(reference),
+                "n_current": len(latest),
+                **null_test(
+                    stat, today, null, params.null_quantile, params.null_severe_factor
+                ),
+            }
+    return out
+
+
+def _prediction_drift(
+    use_case: UseCase,
+    reference: pd.DataFrame,
+    periods: pd.Series | None,
+    latest: pd.DataFrame,
+    champion: Bundle,
+    params: DriftParams,
+) -> dict[str, Any] | None:
+    """The champion's predicted class shares on the batch against its predictions on
+    the reference (Jensen-Shannon), judged against the reference periods' own: a
+    model that suddenly calls most reviews positive has met something new, labels
+    or not."""
+    if (
+        not params.check_prediction_drift
+        or periods is None
+        or use_case.task.label_kind != "categorical"
+    ):
+        return None
+    task, flavour = use_case.task, get_flavour(champion.flavour)
+    try:
+        ref_pred = pd.Series(
+            task.predict(flavour, champion.model, use_case.model_input(reference))
+        )
+        cur_pred = pd.Series(
+            task.predict(flavour, champion.model, use_case.model_input(latest))
+        )
+    except Exception as exc:  # a champion that cannot read these features
+        return {"type": "prediction", "error": repr(exc), "drifted": True}
+    labels = periods.to_numpy()
+    null = [
+        js_distance(ref_pred[labels != p], ref_pred[labels == p])
+        for p in pd.unique(labels)
+    ]
+    shares = cur_pred.value_counts(normalize=True).round(4).to_dict()
+    return {
+        "type": "prediction",
+        "n_reference": len(ref_pred),
+        "n_current": len(cur_pred),
+        "current_shares": {str(k): float(v) for k, v in shares.items()},
+        "reference_shares": {
+            str(k): float(v)
+            for k, v in ref_pred.value_counts(normalize=True).round(4).items()
+        },
+        **null_test(
+            "predicted class Jensen-Shannon",
+            js_distance(ref_pred, cur_pred),
+            null,
+            params.null_quantile,
+            params.null_severe_factor,
+        ),
+    }
+
+
 def _performance_drift(
     use_case: UseCase,
     latest: pd.DataFrame,
@@ -236,6 +329,12 @@ def detect_drift(
             results[f] = _numeric_test(reference[f], latest[f], params, alpha)
         else:
             results[f] = _categorical_test(reference[f], latest[f], params, alpha)
+    results.update(_text_tests(use_case, reference, periods, latest, params))
+    prediction = _prediction_drift(
+        use_case, reference, periods, latest, champion, params
+    )
+    if prediction is not None:
+        results["predicted_class"] = prediction
     for f in use_case.time_dependent_features:
         if f in results:
             results[f]["counted"] = False
@@ -358,7 +457,14 @@ def render_drift_report(
     fig, axes = plt.subplots(2, 3, figsize=(13, 7))
     ref = champion.reference
     for ax, name in zip(axes.ravel(), top, strict=False):
-        if report["features"][name]["type"] == "numeric":
+        result = report["features"][name]
+        if "null_values" in result:  # a statistic of the batch, not a column
+            ax.hist(result["null_values"], bins=15, alpha=0.6, label="reference days")
+            ax.axvline(result["score"], color="red", label="current")
+            ax.axvline(
+                result["null_quantile"], color="grey", ls="--", label="threshold"
+            )
+        elif result["type"] == "numeric":
             r = ref[name].dropna().to_numpy(dtype=float)
             c = latest[name].dropna().to_numpy(dtype=float)
             hi = np.nanquantile(np.r_[r, c], 0.99) if len(r) + len(c) else 1.0
