@@ -48,6 +48,7 @@ class ClassPrediction(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     class_: str = Field(alias="class", description="class code, e.g. LA / MM / UM")
     label: str = Field(description="human label, e.g. High price sensitivity")
+    probability: float = Field(description="the probability of the predicted class")
     probabilities: dict[str, float]
     model_version: str
     unknown_categories: list[str] = Field(

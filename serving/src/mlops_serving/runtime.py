@@ -3,8 +3,12 @@
 Both take :class:`~mlops_serving.schema.Columns` and return the model's outputs
 ``[n, k]`` (class probabilities in the bundle's class order, or one predicted value),
 named in the bundle (``runtimes.onnx.output``). How columns feed a graph comes from
-the bundle too: one ``[n, 1]`` tensor per feature (scikit-learn exports), or the named
-window and vector tensors of a Keras network (``runtimes.onnx.layout``).
+the bundle too: one ``[n, 1]`` tensor per feature (scikit-learn exports; a text
+feature as strings, the graph tokenizes it), or the named window, vector and token-id
+tensors of a Keras network (``runtimes.onnx.layout``; token ids from
+:mod:`mlops_serving.text` with the vocabulary the bundle carries). A text graph's
+intermediate is dense (rows x vocabulary floats), so a bundle can bound the rows per
+call (``runtimes.onnx.max_rows_per_call``); larger batches run in slices.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ DTYPES: dict[str, Any] = {
     "tensor(float)": np.float32,
     "tensor(double)": np.float64,
     "tensor(string)": object,
+    "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
 }
 
 
@@ -45,6 +51,27 @@ def _stack(cols: list[str], dtype: Any, window: bool) -> Feed:
     def feed(c: Columns) -> np.ndarray:
         out = np.stack([c.numeric[x] for x in cols], axis=1).astype(dtype, copy=False)
         return out[:, :, None] if window else out
+
+    return feed
+
+
+def _tokens(column: str, tokenizer_doc: dict[str, Any]) -> Feed:
+    from mlops_serving.text import Tokenizer  # noqa: PLC0415
+
+    try:
+        tokenizer = Tokenizer.from_document(tokenizer_doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RuntimeLoadError(f"tokenizer of {column!r}: {exc}") from exc
+
+    def feed(c: Columns) -> np.ndarray:
+        return tokenizer.encode(c.text[column])
+
+    return feed
+
+
+def _text(name: str) -> Feed:
+    def feed(c: Columns) -> np.ndarray:
+        return np.array(c.text[name], dtype=object).reshape(-1, 1)
 
     return feed
 
@@ -88,19 +115,29 @@ class OnnxRuntime:
         self.feeds: dict[str, Feed] = {}
         self.columns: set[str] = set()
         layout = info.get("layout")
+        self.max_rows = int(info.get("max_rows_per_call") or 0) or None
+        layout = info.get("layout")
         if layout:  # a network's named tensors
             for spec in layout["inputs"]:
                 self.columns.update(spec["columns"])
-                self.feeds[spec["name"]] = _stack(
-                    list(spec["columns"]),
-                    types[spec["name"]],
-                    window=spec["kind"] == "window",
-                )
+                if spec["kind"] == "tokens":
+                    self.feeds[spec["name"]] = _tokens(
+                        spec["columns"][0], spec["tokenizer"]
+                    )
+                else:
+                    self.feeds[spec["name"]] = _stack(
+                        list(spec["columns"]),
+                        types[spec["name"]],
+                        window=spec["kind"] == "window",
+                    )
         else:  # one [n, 1] tensor per feature
             missing = info.get("missing_category", "missing")
+            texts = {i["name"] for i in info.get("inputs", []) if i["kind"] == "text"}
             self.columns.update(types)
             for name, dtype in types.items():
-                if dtype is object:
+                if name in texts:
+                    self.feeds[name] = _text(name)
+                elif dtype is object:
                     self.feeds[name] = self._categorical(name, missing)
                 else:
                     self.feeds[name] = _column(name, dtype)
@@ -119,9 +156,17 @@ class OnnxRuntime:
 
     def predict(self, columns: Columns) -> np.ndarray:
         feed = {name: make(columns) for name, make in self.feeds.items()}
-        (out,) = self.session.run(self.outputs, feed)
-        out = np.asarray(out, dtype=np.float64)
-        return out.reshape(len(out), -1)
+        n, step = columns.n_rows, self.max_rows
+        if step is None or n <= step:
+            (out,) = self.session.run(self.outputs, feed)
+            out = np.asarray(out, dtype=np.float64)
+            return out.reshape(len(out), -1)
+        parts = []
+        for start in range(0, n, step):
+            part = {k: v[start : start + step] for k, v in feed.items()}
+            (out,) = self.session.run(self.outputs, part)
+            parts.append(np.asarray(out, dtype=np.float64).reshape(len(out), -1))
+        return np.vstack(parts)
 
 
 class SklearnRuntime:
@@ -150,6 +195,8 @@ class SklearnRuntime:
         for name, cats in columns.categorical.items():
             # object dtype holding None: the imputer's learned "missing" category
             data[name] = self.pd.Series(cats, dtype=object)
+        for name, texts in columns.text.items():
+            data[name] = self.pd.Series(texts, dtype=object)
         frame = self.pd.DataFrame(data)[self.features]
         if self.classify:
             return np.asarray(self.model.predict_proba(frame), dtype=np.float64)

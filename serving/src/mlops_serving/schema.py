@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
 
 MAX_STRING = 64
 MAX_TEXT = 100_000
@@ -99,6 +99,12 @@ class FeatureSchema:
         return out
 
 
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("empty or only whitespace")
+    return text
+
+
 def _kind(f: dict[str, Any]) -> str:
     # Format 2 bundles have "type" only (number / category).
     if "kind" in f:
@@ -159,8 +165,14 @@ def build_schema(input_schema: dict[str, Any], use_case: str) -> FeatureSchema:
             )
         elif f["kind"] == "text":
             model_fields[name] = (
-                str,
-                Field(..., min_length=1, max_length=MAX_TEXT, description=description),
+                Annotated[str, AfterValidator(_not_blank)],
+                Field(
+                    ...,
+                    min_length=1,
+                    max_length=MAX_TEXT,
+                    description=(description or "a text")
+                    + f"; 1 to {MAX_TEXT:,} characters, not only whitespace",
+                ),
             )
         else:
             raise SchemaError(

@@ -58,6 +58,7 @@ class UseCase:
                 {
                     "class": classes[k],
                     "label": labels.get(classes[k], classes[k]),
+                    "probability": row[k],
                     "probabilities": dict(zip(classes, row, strict=True)),
                 }
                 for row, k in zip(outputs.tolist(), best.tolist(), strict=True)
