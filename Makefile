@@ -15,6 +15,13 @@ RETAIL_SEED ?= 7
 PARKING_DAYS ?= 45
 PARKING_CAR_PARKS ?= 4
 PARKING_SEED ?= 7
+# Sentiment: the packaged real IMDB reviews dealt into daily files; the last planned
+# day is left for `make demo-drift USE_CASE=sentiment`.
+SENTIMENT_DAYS ?= 20
+SENTIMENT_WRITTEN_DAYS ?= 19
+# make loadtest: users and seconds of the Locust run against a local server.
+LOADTEST_USERS ?= 8
+LOADTEST_SECONDS ?= 30
 
 # No telemetry or analytics from any part of the stack: this project runs offline.
 export DO_NOT_TRACK := 1
@@ -28,20 +35,22 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 ENV ?= dev
 
-.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving benchmark-parking clean-data help infra-tools infra-check cost teardown
+.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving benchmark-parking benchmark-sentiment loadtest clean-data help infra-tools infra-check cost teardown
 
 help:
-	@echo "make run         install, generate retail and parking data if data/raw has none, kedro run"
+	@echo "make run         install, write raw data if data/raw has none (retail, parking, sentiment), kedro run"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff, ruff format --check, mypy"
 	@echo "make viz         kedro viz run (lineage with medallion layers)"
 	@echo "make aws-demo    the lifecycle on an S3 data lake (conf/aws) on a local moto server"
 	@echo "make serve       HTTP inference on the local model store (http://127.0.0.1:8080/docs)"
 	@echo "make mlflow-ui   MLflow UI on the local store"
-	@echo "make demo-drift  append a drifted week, run again; then an undrifted week"
-	@echo "make rollback    restore the previous champion (USE_CASE=retail|parking)"
+	@echo "make demo-drift  append a drifted week, run again; then an undrifted week (USE_CASE=retail|sentiment)"
+	@echo "make rollback    restore the previous champion (USE_CASE=retail|parking|sentiment)"
 	@echo "make benchmark   LGSR-scale benchmark (about 2.67M lines), writes docs/benchmarks.md figures"
 	@echo "make benchmark-parking  real-sample MAE, daily run time and memory, forecast latency"
+	@echo "make benchmark-sentiment  accuracy on unseen real reviews, training time, review latency"
+	@echo "make loadtest    Locust, headless, against a local server of the sentiment champion"
 	@echo "make infra-check terraform fmt, checkov, HCL security test, kustomize + schemas, actionlint"
 	@echo "make cost        monthly cost estimate per environment (refreshes docs/cost.md)"
 	@echo "make teardown ENV=dev [DRY_RUN=1]  empty and destroy an AWS environment"
@@ -89,6 +98,11 @@ data: $(STAMP)
 			--days $(PARKING_DAYS) --car-parks $(PARKING_CAR_PARKS) \
 			--seed $(PARKING_SEED) --quiet; \
 	else echo "data/raw/parking already has reading files: not generating"; fi
+	@if ! ls data/raw/sentiment/*.csv >/dev/null 2>&1; then \
+		echo "no raw sentiment data: writing $(SENTIMENT_WRITTEN_DAYS) of $(SENTIMENT_DAYS) days"; \
+		$(BIN)/python -m mlops_platform.datagen sentiment --out data/raw/sentiment \
+			--days $(SENTIMENT_DAYS) --write-days $(SENTIMENT_WRITTEN_DAYS); \
+	else echo "data/raw/sentiment already has review files: not writing"; fi
 
 run: data
 	$(BIN)/kedro run
@@ -128,7 +142,7 @@ mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
 demo-drift: $(STAMP)
-	$(BIN)/python -m mlops_platform.demo_drift
+	$(BIN)/python -m mlops_platform.demo_drift --use-case $(USE_CASE)
 
 rollback: $(STAMP)
 	$(BIN)/mlops-model rollback --use-case $(USE_CASE)
@@ -139,6 +153,17 @@ benchmark: $(STAMP)
 # Real-sample accuracy, daily lifecycle time and forecast latency (needs wrk).
 benchmark-parking: $(STAMP)
 	$(BIN)/python benchmarks/parking_benchmark.py
+
+# Accuracy on real reviews never trained on, training time, latency of long reviews.
+benchmark-sentiment: $(STAMP)
+	$(BIN)/python benchmarks/sentiment_benchmark.py
+
+# Locust, headless, against a local server of the promoted sentiment champion for a
+# bounded time; writes its figures into docs/benchmarks.md. Against a deployment:
+#   locust -f loadtest/locustfile.py --headless --host https://<alb> -u 50 -t 5m
+loadtest: $(STAMP)
+	$(BIN)/python loadtest/run_local.py --users $(LOADTEST_USERS) \
+		--seconds $(LOADTEST_SECONDS) --write
 
 # Needs a promoted champion (make run) and wrk (apt-get install wrk).
 benchmark-serving: $(STAMP)

@@ -1,8 +1,9 @@
-"""The default pipeline on small generated data, in a temporary copy of the project.
+"""The default pipeline on small data, in a temporary copy of the project.
 
 Runs the real ``kedro run`` of every use case once (retail with scikit-learn
-candidates, parking with a Keras LSTM beside boosted trees: kedro-mlflow, the model
-store, the hooks), then, for retail only, a forced retrain that promotes a second
+candidates, parking with a Keras LSTM beside boosted trees, sentiment on a small slice
+of the real packaged reviews with NBSVM, TF-IDF and a Keras text network:
+kedro-mlflow, the model store, the hooks), then, for retail only, a forced retrain that promotes a second
 version and the rollback command; checks the files, the MLflow runs, the registry
 alias and the audit log at each step. The end-to-end run is done once for both use
 cases (it is the slowest test); later runs name the retail pipeline.
@@ -47,6 +48,11 @@ def make_project(root: Path) -> Path:
          "data/raw/parking", "--days", "24", "--car-parks", "3", "--quiet"],
         project,
     )  # fmt: skip
+    _run(
+        [sys.executable, "-m", "mlops_platform.datagen", "sentiment", "--out",
+         "data/raw/sentiment", "--days", "10", "--limit", "8000"],
+        project,
+    )  # fmt: skip
     return project
 
 
@@ -76,6 +82,7 @@ def test_lifecycle_promotion_and_rollback(project):
     assert "## parking: lifecycle summary" in first.stdout
     assert "drift: no champion yet" in first.stdout
     _check_parking(project, first.stdout)
+    _check_sentiment(project, first.stdout)
 
     data = project / "data"
     for path in (
@@ -242,6 +249,46 @@ def _check_parking(project: Path, stdout: str) -> None:
         forecast = answer.json()["predictions"][0]
         assert forecast["model_version"] == "v0001" and forecast["unit"] == "cars"
         assert 0 <= forecast["count"] <= request["capacity"]
+
+
+def _check_sentiment(project: Path, stdout: str) -> None:
+    """Sentiment's first lifecycle on 8,000 real reviews: three candidates of two
+    flavours, duplicates quarantined by line, a promoted bundle whose ONNX graph holds
+    the text pipeline, answering the README's example through the serving package."""
+    data = project / "data"
+    summary = stdout.split("## sentiment: lifecycle summary")[1]
+    for name in ("nbsvm (sklearn)", "tfidf_logreg (sklearn)", "keras_embedding_bag"):
+        assert name in summary
+    training = json.loads((data / "reports/sentiment/training.json").read_text())
+    keras = training["candidates"]["keras_embedding_bag"]
+    assert keras["flavour"] == "keras" and keras["fit"]["vocabulary"] > 1000
+    quarantine = pd.read_parquet(data / "silver/sentiment/quarantine.parquet")
+    if len(quarantine):  # the slice may or may not hold one of the 96 duplicates
+        assert quarantine["quarantine_reason"].str.contains("same text as").all()
+    decision = json.loads(
+        (data / "reports/sentiment/promotion_decision.json").read_text()
+    )
+    assert decision["promote"], decision["reason"]
+    evaluation = json.loads((data / "reports/sentiment/evaluation.json").read_text())
+    assert evaluation["challenger"]["accuracy"] >= 0.85
+    manifest = json.loads(
+        (data / "models/versions/sentiment/v0001/manifest.json").read_text()
+    )
+    onnx = manifest["runtimes"]["onnx"]
+    assert onnx["available"] and onnx["parity"]["max_abs_diff"] <= 1e-4, onnx
+    from fastapi.testclient import TestClient
+    from mlops_serving.app import create_app
+    from mlops_serving.settings import load_settings
+
+    settings = load_settings(
+        model_store_uri=str(data / "models"), use_cases=["sentiment"], poll_interval_s=60
+    )
+    request = json.loads((REPO / "serving/examples/sentiment_request.json").read_text())
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/v1/sentiment/predict", json=request)
+        assert answer.status_code == 200, answer.text
+        review = answer.json()["predictions"][0]
+        assert review["model_version"] == "v0001" and review["class"] == "positive"
 
 
 def test_kedro_viz_build_shows_the_medallion_layers(project):

@@ -15,9 +15,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /build
 COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
+# mlops_platform imports mlops_serving.text (the text networks' tokenizer, shared with
+# the service): the serving package is installed beside it, without its extras.
+COPY serving ./serving
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip wheel --no-deps --wheel-dir /build/dist . \
+    && /opt/venv/bin/pip wheel --no-deps --wheel-dir /build/dist . ./serving \
     && /opt/venv/bin/pip install -c constraints.txt /build/dist/mlops_platform-*.whl \
+       /build/dist/mlops_serving-*.whl \
     && /opt/venv/bin/pip uninstall --yes pip
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -175,7 +175,7 @@ def _processing_steps(steps: list[dict]) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("use_case", ["retail", "parking"])
+@pytest.mark.parametrize("use_case", ["retail", "parking", "sentiment"])
 def test_every_step_within_the_real_api_limits(project, lake, tmp_path, use_case):
     """What SageMaker will send as CreateProcessingJob, checked against botocore's
     model of the real API (moto checks none of it); with the VPC settings too."""

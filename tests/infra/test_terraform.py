@@ -304,6 +304,7 @@ SKIPPED = {
     "CKV_DOCKER_7",
     "CKV_DOCKER_2",  # ARG base image; batch image without healthcheck
     "CKV_GHA_7",  # workflow_dispatch inputs
+    "CKV_AWS_91",  # ecs_service: requests logged by the service, not ALB access logs
 }
 
 
@@ -343,3 +344,45 @@ def test_checkov_fails_an_insecure_bucket(tmp_path):
         checkov("-d", str(module), "--framework", "terraform")
     )
     assert any(f.startswith("CKV2_AWS_6 ") for f in failed), failed
+
+
+def test_ecs_path_keeps_the_seeds_promises():
+    """The ECS Fargate path (module ecs_service): at least two tasks across zones
+    behind an HTTPS load balancer checking /ready, CPU target tracking at 70%,
+    alarms on 5xx, latency and unhealthy targets, a read-only non-root container, and
+    a task role that can only read the model store."""
+    tree = ALL["ecs_service"]
+    text = (TF / "modules" / "ecs_service" / "main.tf").read_text()
+    variables = named(tree["variable"])
+    assert variables["min_tasks"]["default"] == 2
+    assert "var.min_tasks >= 2" in str(variables["min_tasks"]["validation"])
+    assert variables["cpu_target_percent"]["default"] == 70
+    (service,) = resources(tree, "aws_ecs_service").values()
+    assert service["launch_type"] == "FARGATE"
+    assert service["network_configuration"][0]["assign_public_ip"] is False
+    assert service["deployment_circuit_breaker"][0]["rollback"] is True
+    (group,) = resources(tree, "aws_lb_target_group").values()
+    assert group["health_check"][0]["path"] == "/ready"
+    listeners = resources(tree, "aws_lb_listener")
+    assert listeners["https"]["ssl_policy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listeners["http"]["default_action"][0]["type"] == "redirect"
+    (policy,) = resources(tree, "aws_appautoscaling_policy").values()
+    tracking = policy["target_tracking_scaling_policy_configuration"][0]
+    assert tracking["target_value"] == "${var.cpu_target_percent}"
+    metric = tracking["predefined_metric_specification"][0]
+    assert metric["predefined_metric_type"] == "ECSServiceAverageCPUUtilization"
+    alarms = resources(tree, "aws_cloudwatch_metric_alarm")
+    assert set(alarms) == {
+        "errors_5xx", "latency_p99", "unhealthy_targets", "too_few_healthy",
+    }  # fmt: skip
+    assert re.search(r"readonlyRootFilesystem\s*=\s*true", text)
+    assert re.search(r'user\s*=\s*"10001:10001"', text)
+    task_policy = data_sources(tree, "aws_iam_policy_document")["task"]
+    actions = {a for s in task_policy["statement"] for a in s["actions"]}
+    assert actions == {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"}
+    # the platform can run serving on EKS, ECS or both
+    platform = named(ALL["platform"]["variable"])
+    assert platform["serving_platforms"]["default"] == ["eks"]
+    calls = named(ALL["platform"]["module"])
+    assert calls["ecs_service"]["count"] == "${local.ecs ? 1 : 0}"
+    assert calls["eks"]["count"] == "${local.eks ? 1 : 0}"

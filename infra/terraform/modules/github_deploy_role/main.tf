@@ -84,10 +84,13 @@ data "aws_iam_policy_document" "this" {
     resources = [var.kms_key_arn]
   }
 
-  statement {
-    sid       = "DeployServing"
-    actions   = ["eks:DescribeCluster"]
-    resources = [var.cluster_arn]
+  dynamic "statement" {
+    for_each = var.cluster_arn == null ? [] : [var.cluster_arn]
+    content {
+      sid       = "DeployServing"
+      actions   = ["eks:DescribeCluster"]
+      resources = [statement.value]
+    }
   }
 
   statement {

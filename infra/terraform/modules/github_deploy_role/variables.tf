@@ -42,8 +42,9 @@ variable "kms_key_arn" {
 }
 
 variable "cluster_arn" {
-  description = "EKS cluster the serving workflow deploys to (namespace rights come from the EKS access entry)."
+  description = "EKS cluster the serving workflow deploys to (namespace rights come from the EKS access entry); null without the EKS path."
   type        = string
+  default     = null
 }
 
 variable "pipeline_names" {

@@ -6,19 +6,38 @@
 # amazon-cloudwatch-observability add-on (Fluent Bit merges each JSON line's fields into
 # the record), so the filters read the fields the service logs: status, duration_ms,
 # UseCase, Predicted_<class code>, PredictedCarCount (mlops_serving.observability).
+# The ECS path's task log group (module ecs_service) gets the same filters, so the
+# metrics, alarms and dashboard cover the service wherever it runs.
 data "aws_region" "current" {}
 
 locals {
   region     = data.aws_region.current.region
   namespace  = "MLOpsPlatform/${var.environment}"
-  app_group  = "/aws/containerinsights/${var.cluster_name}/application"
   sm_group   = "/aws/sagemaker/ProcessingJobs"
   class_list = flatten([for uc, classes in var.prediction_classes : [for code, label in classes : { use_case = uc, code = code, label = label }]])
   class_map  = { for c in local.class_list : "${c.use_case}-${c.code}" => c }
+  serving_groups = merge(
+    var.cluster_name == null ? {} : { eks = aws_cloudwatch_log_group.serving[0].name },
+    var.serving_log_groups,
+  )
+  request_filters = {
+    Requests  = { pattern = "{ $.request_id = * && $.status = * }", value = "1", unit = "Count" }
+    Errors5xx = { pattern = "{ $.request_id = * && $.status >= 500 }", value = "1", unit = "Count" }
+    LatencyMs = { pattern = "{ $.request_id = * && $.duration_ms = * }", value = "$.duration_ms", unit = "Milliseconds" }
+  }
+  serving_filters = {
+    for pair in setproduct(keys(local.serving_groups), keys(local.request_filters)) :
+    "${pair[0]}-${pair[1]}" => merge(local.request_filters[pair[1]], { group = local.serving_groups[pair[0]], metric = pair[1] })
+  }
+  class_filters = {
+    for pair in setproduct(keys(local.serving_groups), keys(local.class_map)) :
+    "${pair[0]}-${pair[1]}" => merge(local.class_map[pair[1]], { group = local.serving_groups[pair[0]] })
+  }
 }
 
 resource "aws_cloudwatch_log_group" "serving" {
-  name              = local.app_group
+  count             = var.cluster_name == null ? 0 : 1
+  name              = "/aws/containerinsights/${var.cluster_name}/application"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = var.tags
@@ -34,16 +53,12 @@ resource "aws_cloudwatch_log_group" "pipeline" {
 # ----------------------------------------------------------------- metric filters
 # One per request line (health, readiness and metrics probes are not logged).
 resource "aws_cloudwatch_log_metric_filter" "serving" {
-  for_each = {
-    Requests  = { pattern = "{ $.request_id = * && $.status = * }", value = "1", unit = "Count" }
-    Errors5xx = { pattern = "{ $.request_id = * && $.status >= 500 }", value = "1", unit = "Count" }
-    LatencyMs = { pattern = "{ $.request_id = * && $.duration_ms = * }", value = "$.duration_ms", unit = "Milliseconds" }
-  }
+  for_each       = local.serving_filters
   name           = "${var.name}-${lower(each.key)}"
-  log_group_name = aws_cloudwatch_log_group.serving.name
+  log_group_name = each.value.group
   pattern        = each.value.pattern
   metric_transformation {
-    name      = each.key
+    name      = each.value.metric
     namespace = local.namespace
     value     = each.value.value
     unit      = each.value.unit
@@ -51,9 +66,9 @@ resource "aws_cloudwatch_log_metric_filter" "serving" {
 }
 
 resource "aws_cloudwatch_log_metric_filter" "predictions_by_class" {
-  for_each       = local.class_map
+  for_each       = local.class_filters
   name           = "${var.name}-predicted-${each.key}"
-  log_group_name = aws_cloudwatch_log_group.serving.name
+  log_group_name = each.value.group
   pattern        = "{ $.UseCase = \"${each.value.use_case}\" && $.Predicted_${each.value.code} = * }"
   metric_transformation {
     name      = "Predicted_${each.value.code}"
@@ -67,8 +82,9 @@ resource "aws_cloudwatch_log_metric_filter" "predictions_by_class" {
 }
 
 resource "aws_cloudwatch_log_metric_filter" "predicted_car_count" {
-  name           = "${var.name}-predicted-car-count"
-  log_group_name = aws_cloudwatch_log_group.serving.name
+  for_each       = local.serving_groups
+  name           = "${var.name}-${each.key}-predicted-car-count"
+  log_group_name = each.value
   pattern        = "{ $.UseCase = * && $.PredictedCarCount = * }"
   metric_transformation {
     name      = "PredictedCarCount"

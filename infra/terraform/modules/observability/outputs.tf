@@ -8,9 +8,9 @@ output "metric_namespace" {
   value       = local.namespace
 }
 
-output "serving_log_group" {
-  description = "Log group of the serving pods."
-  value       = aws_cloudwatch_log_group.serving.name
+output "serving_log_groups" {
+  description = "Log groups whose request lines become the serving metrics (eks, ecs)."
+  value       = local.serving_groups
 }
 
 output "alarm_names" {

@@ -9,8 +9,15 @@ variable "environment" {
 }
 
 variable "cluster_name" {
-  description = "EKS cluster whose application log group receives the serving logs."
+  description = "EKS cluster whose application log group (Container Insights) holds the serving pods' lines; null without the EKS path."
   type        = string
+  default     = null
+}
+
+variable "serving_log_groups" {
+  description = "Other log groups holding the service's request lines (e.g. ecs = the ECS tasks' group): the same metric filters apply."
+  type        = map(string)
+  default     = {}
 }
 
 variable "kms_key_arn" {
@@ -33,7 +40,8 @@ variable "prediction_classes" {
   description = "Use case => class code => label shown on the dashboard; one metric filter per class (Predicted_<code>)."
   type        = map(map(string))
   default = {
-    retail = { LA = "High", MM = "Medium", UM = "Low" }
+    retail    = { LA = "High", MM = "Medium", UM = "Low" }
+    sentiment = { negative = "Negative", positive = "Positive" }
   }
 }
 

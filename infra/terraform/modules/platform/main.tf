@@ -1,7 +1,8 @@
 # The whole platform for one environment: one customer KMS key, the data lake, the two
-# image repositories, the private network, EKS for serving, the IAM roles (SageMaker
-# execution, GitHub deploy, serving IRSA), the daily pipeline schedule, alerts,
-# observability, the audit trail and the budget. envs/<env> only sets its sizes.
+# image repositories, the private network, serving on EKS and/or ECS Fargate
+# (serving_platforms), the IAM roles (SageMaker execution, GitHub deploy, serving IRSA),
+# the daily pipeline schedule, alerts, observability, the audit trail and the budget.
+# envs/<env> only sets its sizes.
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
 data "aws_partition" "current" {}
@@ -14,6 +15,8 @@ locals {
   lake_bucket   = coalesce(var.lake_bucket_name, "${local.name}-lake-${local.account_id}")
   lake_arn      = "arn:${local.partition}:s3:::${local.lake_bucket}"
   pipeline_arns = [for p in values(var.pipelines) : "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:pipeline/${p}"]
+  eks           = contains(var.serving_platforms, "eks")
+  ecs           = contains(var.serving_platforms, "ecs")
   tags = merge(var.tags, {
     Project     = "mlops-platform"
     Environment = var.environment
@@ -121,13 +124,14 @@ module "github_deploy_role" {
   create_oidc_provider = var.create_github_oidc_provider
   repository_arns      = [for r in module.ecr : r.repository_arn]
   kms_key_arn          = module.kms.key_arn
-  cluster_arn          = module.eks.cluster_arn
+  cluster_arn          = one(module.eks[*].cluster_arn)
   pipeline_names       = values(var.pipelines)
   sagemaker_role_arn   = module.sagemaker_role.role_arn
   tags                 = local.tags
 }
 
 module "eks" {
+  count                        = local.eks ? 1 : 0
   source                       = "../eks"
   name                         = local.name
   kubernetes_version           = var.kubernetes_version
@@ -149,10 +153,11 @@ module "eks" {
 }
 
 module "serving_irsa_role" {
+  count              = local.eks ? 1 : 0
   source             = "../serving_irsa_role"
   name               = "${local.name}-serving"
-  oidc_provider_arn  = module.eks.oidc_provider_arn
-  oidc_provider_host = module.eks.oidc_provider_host
+  oidc_provider_arn  = module.eks[0].oidc_provider_arn
+  oidc_provider_host = module.eks[0].oidc_provider_host
   namespace          = var.serving_namespace
   service_account    = "mlops-serving"
   bucket_arn         = module.lake.bucket_arn
@@ -188,7 +193,8 @@ module "observability" {
   source                    = "../observability"
   name                      = local.name
   environment               = var.environment
-  cluster_name              = module.eks.cluster_name
+  cluster_name              = one(module.eks[*].cluster_name)
+  serving_log_groups        = local.ecs ? { ecs = module.ecs_service[0].log_group_name } : {}
   kms_key_arn               = module.kms.key_arn
   log_retention_days        = var.log_retention_days
   prediction_classes        = var.prediction_classes
@@ -216,4 +222,34 @@ module "budget" {
   alert_topic_arn         = module.notifications.topic_arn
   email_addresses         = var.alert_emails
   tags                    = local.tags
+}
+
+# The seed's ECS path: the same serving image on Fargate behind an ALB.
+module "ecs_service" {
+  count                    = local.ecs ? 1 : 0
+  source                   = "../ecs_service"
+  name                     = local.name
+  vpc_id                   = module.network.vpc_id
+  private_subnet_ids       = module.network.private_subnet_ids
+  load_balancer_subnet_ids = var.public_load_balancer ? module.network.public_subnet_ids : module.network.private_subnet_ids
+  internet_facing          = var.public_load_balancer
+  allowed_cidrs            = var.ecs_serving.allowed_cidrs
+  certificate_arn          = var.ecs_serving.certificate_arn
+  image                    = var.ecs_serving.image
+  repository_arn           = module.ecr["serving"].repository_arn
+  use_cases                = keys(var.pipelines)
+  model_store_uri          = "s3://${local.lake_bucket}/${var.lake_prefix}/models"
+  bucket_arn               = module.lake.bucket_arn
+  models_prefix            = "${var.lake_prefix}/models"
+  kms_key_arn              = module.kms.key_arn
+  admin_token_secret_arn   = var.ecs_serving.admin_token_secret_arn
+  cpu                      = var.ecs_serving.cpu
+  memory                   = var.ecs_serving.memory
+  min_tasks                = var.ecs_serving.min_tasks
+  max_tasks                = var.ecs_serving.max_tasks
+  log_retention_days       = var.log_retention_days
+  p99_latency_ms           = var.p99_latency_alarm_ms
+  alarm_topic_arn          = module.notifications.topic_arn
+  deletion_protection      = var.ecs_serving.deletion_protection
+  tags                     = local.tags
 }

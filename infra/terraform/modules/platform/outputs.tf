@@ -25,17 +25,17 @@ output "ecr_repository_names" {
 
 output "cluster_name" {
   description = "EKS cluster name (aws eks update-kubeconfig --name)."
-  value       = module.eks.cluster_name
+  value       = one(module.eks[*].cluster_name)
 }
 
 output "serving_role_arn" {
   description = "IRSA role for the serving service account annotation (infra/k8s overlay)."
-  value       = module.serving_irsa_role.role_arn
+  value       = one(module.serving_irsa_role[*].role_arn)
 }
 
 output "lb_controller_role_arn" {
   description = "IRSA role for the AWS Load Balancer Controller."
-  value       = module.eks.lb_controller_role_arn
+  value       = one(module.eks[*].lb_controller_role_arn)
 }
 
 output "sagemaker_execution_role_arn" {
@@ -76,4 +76,9 @@ output "pipeline_names" {
 output "audit_bucket" {
   description = "Bucket of the CloudTrail log files (emptied by teardown before destroy)."
   value       = module.audit.log_bucket_id
+}
+
+output "ecs_serving_url" {
+  description = "HTTPS address of the ECS service's load balancer (null without the ECS path)."
+  value       = one(module.ecs_service[*].url)
 }

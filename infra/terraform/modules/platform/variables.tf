@@ -29,7 +29,7 @@ variable "lake_prefix" {
 variable "pipelines" {
   description = "Use case (model package group) => SageMaker pipeline name (conf/aws/sagemaker.yml)."
   type        = map(string)
-  default     = { retail = "mlops-retail", parking = "mlops-parking" }
+  default     = { retail = "mlops-retail", parking = "mlops-parking", sentiment = "mlops-sentiment" }
 }
 
 variable "tmp_expiration_days" {
@@ -190,7 +190,10 @@ variable "log_retention_days" {
 variable "prediction_classes" {
   description = "Use case => class code => label for the per-class prediction metrics."
   type        = map(map(string))
-  default     = { retail = { LA = "High", MM = "Medium", UM = "Low" } }
+  default = {
+    retail    = { LA = "High", MM = "Medium", UM = "Low" }
+    sentiment = { negative = "Negative", positive = "Positive" }
+  }
 }
 
 variable "p99_latency_alarm_ms" {
@@ -226,4 +229,35 @@ variable "tags" {
   description = "Extra tags for every resource."
   type        = map(string)
   default     = {}
+}
+
+variable "serving_platforms" {
+  description = "Where the serving image runs: eks (infra/k8s), ecs (Fargate behind an ALB), or both."
+  type        = set(string)
+  default     = ["eks"]
+  validation {
+    condition     = length(var.serving_platforms) > 0 && length(setsubtract(var.serving_platforms, ["eks", "ecs"])) == 0
+    error_message = "serving_platforms holds eks, ecs or both."
+  }
+}
+
+variable "ecs_serving" {
+  description = "The ECS path (when serving_platforms has ecs): image by digest, the HTTPS certificate, who may call, task size and count."
+  type = object({
+    image                  = string
+    certificate_arn        = string
+    allowed_cidrs          = list(string)
+    admin_token_secret_arn = optional(string)
+    cpu                    = optional(number, 1024)
+    memory                 = optional(number, 2048)
+    min_tasks              = optional(number, 2)
+    max_tasks              = optional(number, 6)
+    # set false (and apply) before destroying the environment
+    deletion_protection = optional(bool, true)
+  })
+  default = null
+  validation {
+    condition     = var.ecs_serving != null || !contains(var.serving_platforms, "ecs")
+    error_message = "serving_platforms has ecs: set ecs_serving (image, certificate_arn, allowed_cidrs)."
+  }
 }
