@@ -196,3 +196,26 @@ def test_golden_rows_and_example_come_from_real_reviews(sentiment, tmp_path):
         ]["examples"]["one record"]["value"]
         assert example["text"] in set(sentiment.test["text"])
         assert c.post(PREDICT, json=example).status_code == 200
+
+
+def test_the_locust_file_runs_headless_against_a_real_server(sentiment, tmp_path):
+    """``make loadtest``'s own path: a real uvicorn process (mlops-serve) of a
+    promoted bundle and Locust in its own process; every request kind is sent and none
+    fails (the locustfile checks one prediction per review)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "models").mkdir()
+    publish(sentiment, tmp_path / "models", "nbsvm")
+    script = Path(__file__).parents[2] / "loadtest" / "run_local.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--users", "2", "--seconds", "6",
+         "--models", str(tmp_path / "models")],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    table = [ln for ln in proc.stdout.splitlines() if ln.startswith("| ")]
+    rows = {ln.split("|")[1].strip(): ln.split("|")[2:4] for ln in table[2:]}
+    assert {"one review", "batch of 16", "5000-word review", "Aggregated"} <= set(rows)
+    assert all(int(failures) == 0 for _, failures in rows.values())
+    assert int(rows["Aggregated"][0]) > 10

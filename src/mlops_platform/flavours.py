@@ -352,7 +352,7 @@ class KerasModel:
         arrays = self.layout.arrays(x)
         if not len(x):
             return np.zeros(0)
-        out = self.network.predict(arrays, batch_size=4096, verbose=0)
+        out = self.network.predict(_inputs(arrays), batch_size=4096, verbose=0)
         return np.asarray(out, dtype=np.float64).reshape(len(x), -1)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -426,9 +426,9 @@ class KerasFlavour(Flavour):
         )
         start = time.perf_counter()
         history = network.fit(
-            train,
+            _inputs(train),
             _targets(y_train, spec.classes),
-            validation_data=(val, _targets(y_val, spec.classes)),
+            validation_data=(_inputs(val), _targets(y_val, spec.classes)),
             epochs=spec.epochs,
             batch_size=spec.batch_size,
             callbacks=[stop],
@@ -493,7 +493,9 @@ class KerasFlavour(Flavour):
         mlflow.keras.log_model(
             model.network,
             name=name,
-            signature=infer_signature(arrays, model.network.predict(arrays, verbose=0)),
+            signature=infer_signature(
+                arrays, model.network.predict(_inputs(arrays), verbose=0)
+            ),
             # No input_example: mlflow 3.17's keras flavour fails to write one for a
             # multi-input model (FileNotFoundError on input_example.json, measured).
             registered_model_name=registered_model_name,
@@ -519,7 +521,7 @@ class KerasFlavour(Flavour):
                 f"network inputs {[s.name for s in specs]} differ from the layout "
                 f"{sorted(wanted)}"
             )
-        network(model.layout.arrays(_zeros_frame(model.layout)))  # built once
+        network(_inputs(model.layout.arrays(_zeros_frame(model.layout))))  # built
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.onnx")
             try:
@@ -560,6 +562,12 @@ def _zeros_frame(layout: InputLayout) -> pd.DataFrame:
     for col in layout.texts.values():
         frame[col] = "a"
     return frame
+
+
+def _inputs(arrays: dict[str, np.ndarray]) -> Any:
+    """A one-input network takes its array itself: Keras warns when handed a dict
+    for a model whose input is not a dict."""
+    return next(iter(arrays.values())) if len(arrays) == 1 else arrays
 
 
 def _targets(y: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
