@@ -111,15 +111,15 @@ test: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=8
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks serving infra/scripts
-	$(BIN)/ruff format --check src tests benchmarks serving infra/scripts
+	$(BIN)/ruff check src tests benchmarks serving infra/scripts loadtest
+	$(BIN)/ruff format --check src tests benchmarks serving infra/scripts loadtest
 	$(BIN)/mypy
 	$(BIN)/hadolint infra/docker/serving.Dockerfile infra/docker/pipeline.Dockerfile
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests benchmarks serving infra/scripts
-	$(BIN)/ruff format src tests benchmarks serving infra/scripts
+	$(BIN)/ruff check --fix src tests benchmarks serving infra/scripts loadtest
+	$(BIN)/ruff format src tests benchmarks serving infra/scripts loadtest
 
 # Serves what `make run` promoted; SERVING_* variables override (serving/README.md).
 serve: $(STAMP)

@@ -107,7 +107,8 @@ def markdown(rows: list[dict], users: int, seconds: int, rss: str) -> str:
         "sentiment champion on the same machine). Server memory after the run: "
         f"{rss}.",
         "",
-        "| request | requests | failures | req/s | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) |",
+        "| request | requests | failures | req/s | p50 (ms) | p95 (ms) | p99 (ms) "
+        "| max (ms) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     rows, rss = run(args.users, args.seconds, args.models)
     section = markdown(rows, args.users, args.seconds, rss)
-    print(section)
+    sys.stdout.write(section + "\n")
     failures = sum(int(r["Failure Count"]) for r in rows if r["Name"] == "Aggregated")
     if args.write:
         write(section)

@@ -1,12 +1,13 @@
 """The default pipeline on small data, in a temporary copy of the project.
 
 Runs the real ``kedro run`` of every use case once (retail with scikit-learn
-candidates, parking with a Keras LSTM beside boosted trees, sentiment on a small slice
-of the real packaged reviews with NBSVM, TF-IDF and a Keras text network:
-kedro-mlflow, the model store, the hooks), then, for retail only, a forced retrain that promotes a second
-version and the rollback command; checks the files, the MLflow runs, the registry
-alias and the audit log at each step. The end-to-end run is done once for both use
-cases (it is the slowest test); later runs name the retail pipeline.
+candidates, parking with a Keras LSTM beside boosted trees, sentiment on a small
+slice of the real packaged reviews with NBSVM, TF-IDF and a Keras text network:
+kedro-mlflow, the model store, the hooks), then, for retail only, a forced retrain
+that promotes a second version and the rollback command; checks the files, the MLflow
+runs, the registry alias and the audit log at each step. The end-to-end run is done
+once for every use case (it is the slowest test); later runs name the retail
+pipeline.
 """
 
 from __future__ import annotations
@@ -281,7 +282,9 @@ def _check_sentiment(project: Path, stdout: str) -> None:
     from mlops_serving.settings import load_settings
 
     settings = load_settings(
-        model_store_uri=str(data / "models"), use_cases=["sentiment"], poll_interval_s=60
+        model_store_uri=str(data / "models"),
+        use_cases=["sentiment"],
+        poll_interval_s=60,
     )
     request = json.loads((REPO / "serving/examples/sentiment_request.json").read_text())
     with TestClient(create_app(settings)) as client:

@@ -1,4 +1,4 @@
-"""Custom Kedro datasets: raw bytes, partitioned Parquet and the production model store."""
+"""Custom Kedro datasets: raw bytes, partitioned Parquet, the production model store."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def _verdict(use_case: str) -> str:
 def sentiment_demo() -> int:
     raw = Path("data/raw/sentiment")
     if not (raw / sentiment.PROVENANCE).exists():
-        print("data/raw/sentiment has no batches: run `make run` first", file=sys.stderr)
+        print("data/raw/sentiment has no batches: run `make run`", file=sys.stderr)
         return 2
     store = ModelStore(MODELS, "sentiment")
     if store.current_version() is None:

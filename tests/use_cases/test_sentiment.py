@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,10 +34,15 @@ from mlops_platform.use_cases.sentiment import SentimentUseCase
 from mlops_platform.use_cases.sentiment.models import _vectorizer
 from tests.conftest import REPO
 
+SMALL_KERAS = {
+    "epochs": 2,
+    "max_vocabulary": 3000,
+    "bigram_buckets": 4096,
+    "length": 300,
+    "max_words": 150,
+}
 KAGGLE = REPO.parent / "shared" / "real-samples" / "imdb_kaggle_head2000.csv"
-real_sample = pytest.mark.skipif(
-    not KAGGLE.exists(), reason="no ../shared real sample"
-)
+real_sample = pytest.mark.skipif(not KAGGLE.exists(), reason="no ../shared real sample")
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +150,9 @@ class TestLoaders:
         assert valid.loc["aclImdb_20261102/train/pos/10_9.txt", "rating"] == 9
         assert (valid["day"] == 20261102).all()
         reasons = result.quarantine.set_index("source_file")["quarantine_reason"]
-        assert "rating 7 does not fit" in reasons["aclImdb_20261102/test/neg/13_7.txt"]
-        assert "invalid UTF-8 at byte 4" in reasons["aclImdb_20261102/train/neg/14_2.txt"]
+        tree = "aclImdb_20261102"
+        assert "rating 7 does not fit" in reasons[f"{tree}/test/neg/13_7.txt"]
+        assert "invalid UTF-8 at byte 4" in reasons[f"{tree}/train/neg/14_2.txt"]
 
 
 # -------------------------------------------------------------------------- contract
@@ -205,8 +210,8 @@ def test_daily_batches_hold_every_packaged_review_once(tmp_path, package):
 def test_tokenizer_ids_are_the_same_in_every_process():
     """Word-pair ids are CRC-32 buckets, not ``hash()``: a serving process with
     another PYTHONHASHSEED computes the ids the network was trained on."""
-    tok = Tokenizer.fit(["a good film", "a bad film", "good good"], min_documents=1,
-                        bigram_buckets=1000, length=12)  # fmt: skip
+    texts = ["a good film", "a bad film", "good good"]
+    tok = Tokenizer.fit(texts, min_documents=1, bigram_buckets=1000, length=12)
     text = "A GOOD film, Ünïcode and it's \u212a<br />br"
     here = tok.encode([text]).tolist()
     code = (
@@ -298,12 +303,7 @@ def test_keras_text_candidate_trains_exports_and_reloads(uc, package):
         {"text": imdb["text"], "sentiment": imdb["label"].map(datagen.LABELS)}
     )
     params = TrainingParams(
-        candidates={
-            "keras_embedding_bag": CandidateParams(
-                params={"epochs": 2, "max_vocabulary": 3000, "bigram_buckets": 4096,
-                        "length": 300, "max_words": 150}  # fmt: skip
-            )
-        }
+        candidates={"keras_embedding_bag": CandidateParams(params=SMALL_KERAS)}
     )
     (cand,) = uc.candidates(params).values()
     flavour = get_flavour(cand.flavour)

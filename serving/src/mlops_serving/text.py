@@ -22,6 +22,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -82,7 +83,7 @@ class Tokenizer:
             base = 2 + len(self.vocabulary)
             out += [
                 base + zlib.crc32(f"{a} {b}".encode()) % self.bigram_buckets
-                for a, b in zip(ws, ws[1:], strict=False)
+                for a, b in pairwise(ws)
             ]
         return out[: self.length]
 

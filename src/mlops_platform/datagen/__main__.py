@@ -1,4 +1,4 @@
-"""CLI: ``python -m mlops_platform.datagen retail|parking|sentiment --out data/raw/<uc> ...``."""
+"""CLI: ``python -m mlops_platform.datagen retail|parking|sentiment --out ...``."""
 
 from __future__ import annotations
 

