@@ -17,7 +17,8 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY src ./src
 # mlops_platform imports mlops_serving.text (the text networks' tokenizer, shared with
 # the service): the serving package is installed beside it, without its extras.
-COPY serving ./serving
+COPY serving/pyproject.toml serving/README.md ./serving/
+COPY serving/src ./serving/src
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip wheel --no-deps --wheel-dir /build/dist . ./serving \
     && /opt/venv/bin/pip install -c constraints.txt /build/dist/mlops_platform-*.whl \
