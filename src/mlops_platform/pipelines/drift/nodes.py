@@ -22,7 +22,7 @@ from mlops_platform.pipelines.drift.stats import (
     psi,
     scaled_wasserstein,
 )
-from mlops_platform.pipelines.drift.text import null_test, text_statistics
+from mlops_platform.pipelines.drift.text import comparable, null_test, text_statistics
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
@@ -200,8 +200,10 @@ def _prediction_drift(
         ref_pred = pd.Series(
             task.predict(flavour, champion.model, use_case.model_input(reference))
         )
+        # at the reference periods' size, as the null is (text.comparable)
+        sample = latest.loc[comparable(latest[use_case.label], periods).index]
         cur_pred = pd.Series(
-            task.predict(flavour, champion.model, use_case.model_input(latest))
+            task.predict(flavour, champion.model, use_case.model_input(sample))
         )
     except Exception as exc:  # a champion that cannot read these features
         return {"type": "prediction", "error": repr(exc), "drifted": True}
@@ -492,6 +494,8 @@ def render_drift_report(
         flag = " (drifted)" if report["features"][name]["drifted"] else ""
         ax.set_title(f"{name}{flag}", fontsize=9)
         ax.tick_params(labelsize=7)
+    for ax in axes.ravel()[len(top) :]:
+        ax.axis("off")
     axes.ravel()[0].legend(fontsize=7)
     fig.suptitle(f"{use_case.name}: {verdict} (top features by score)")
     fig.tight_layout()

@@ -11,8 +11,12 @@ statistics describe what a text model depends on:
   words and one bucket for every other word.
 
 Each is computed for the batch against the whole reference, and for every reference
-period against the rest of the reference (the null: what an ordinary period shows,
-with the same sample sizes); the batch drifts on a statistic beyond the null's quantile.
+period against the rest of the reference (the null: what an ordinary period shows);
+the batch drifts on a statistic beyond the null's quantile. Every one of these
+statistics depends on the sample size (a bigger sample is closer to its population),
+and the reference is a sample of the training days, so a batch larger than the
+reference's median period is scored on a random subsample of that size
+(:func:`comparable`): the batch and the null are then judged at the same size.
 Words are :func:`mlops_serving.text.words`, the tokenizer the models use.
 """
 
@@ -75,6 +79,15 @@ def _ks(a: np.ndarray, b: np.ndarray) -> float:
     return float(stats.ks_2samp(a, b).statistic)
 
 
+def comparable(current: pd.Series, periods: pd.Series, seed: int = 0) -> pd.Series:
+    """``current`` cut (at random, reproducibly) to the reference's median period
+    size, when it is larger."""
+    size = int(periods.value_counts().median())
+    if len(current) <= size:
+        return current
+    return current.sample(size, random_state=seed)
+
+
 def text_statistics(
     reference: pd.Series, periods: pd.Series, current: pd.Series
 ) -> dict[str, tuple[float, list[float]]]:
@@ -83,7 +96,7 @@ def text_statistics(
 
     ref_tokens = [words(str(t)) for t in reference.tolist()]
     whole = _Side(ref_tokens)
-    batch = _Side([words(str(t)) for t in current.tolist()])
+    batch = _Side([words(str(t)) for t in comparable(current, periods).tolist()])
     top = [w for w, _ in whole.tokens.most_common(TOP_WORDS)]
     out: dict[str, tuple[float, list[float]]] = {
         "words": (_ks(whole.lengths, batch.lengths), []),
