@@ -15,7 +15,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
-from mlops_platform.model_store import Bundle, ModelStore, PromotionRequest
+from mlops_platform.model_store import (
+    Bundle,
+    ChampionChanged,
+    ModelStore,
+    PromotionRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -200,8 +205,20 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
         store = self.store
         run_info = active_run_info()
         if data.promote:
-            version = store.write_bundle(data, run_info)
-            store.promote(version, data.reason, run_info)
+            try:
+                version = store.commit_promotion(data, run_info)
+            except ChampionChanged as exc:
+                data.outcome = {"refused": str(exc)}
+                store.append_audit(
+                    {
+                        "action": "keep",
+                        "version": store.current_version(),
+                        "reason": str(exc),
+                        **run_info,
+                    }
+                )
+                logger.warning("%s", exc)
+                return
             data.outcome = {"version": version, "store_root": self._root}
             logger.info("%s: promoted %s (%s)", data.use_case, version, data.reason)
         else:

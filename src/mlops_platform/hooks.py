@@ -155,6 +155,7 @@ class LifecycleHooks:
             local == "model_store"
             and isinstance(data, PromotionRequest)
             and data.promote
+            and "version" in data.outcome  # committed (not refused at commit time)
         ):
             mlflow = _mlflow()
             run_id = mlflow.active_run().info.run_id if mlflow is not None else None

@@ -18,6 +18,8 @@ never see a half-written bundle. See docs/model_bundle.md for the contract.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import getpass
 import hashlib
 import io
@@ -27,7 +29,9 @@ import os
 import platform
 import posixpath
 import shutil
+import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +39,7 @@ from typing import Any
 import fsspec
 import pandas as pd
 
+from mlops_platform.faults import point
 from mlops_platform.flavours import get_flavour
 
 logger = logging.getLogger(__name__)
@@ -51,6 +56,11 @@ METRICS = "metrics.json"
 GOLDEN = "golden.json"
 REFERENCE = "reference.parquet"
 BUNDLE_FILES = (INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
+
+
+class ChampionChanged(RuntimeError):
+    """Another promotion or rollback changed the champion after this run's gates
+    judged the challenger against it: this promotion is not committed."""
 
 
 class ModelStoreError(RuntimeError):
@@ -103,6 +113,10 @@ class PromotionRequest:
     onnx_info: dict[str, Any] = field(default_factory=dict)
     # set by ModelStoreDataset.save: {"version", "store_root"} of a promotion
     outcome: dict[str, Any] = field(default_factory=dict)
+    # The champion the gates compared the challenger with (None: there was none).
+    # With recheck, the promotion commits only if that is still the champion.
+    judged_against: str | None = None
+    recheck: bool = False
 
 
 class ModelStore:
@@ -142,10 +156,25 @@ class ModelStore:
 
     # ---- pointer
     def read_pointer(self) -> dict[str, Any] | None:
+        """The production pointer, None when there is none; an empty, truncated or
+        non-object pointer raises :class:`ModelStoreError` naming the file."""
         if not self.fs.exists(self.pointer_path):
             return None
         with self.fs.open(self.pointer_path, "rb") as f:
-            return json.loads(f.read())
+            raw = f.read()
+        where = f"{self.root}/production/{self.use_case}.json"
+        try:
+            pointer = json.loads(raw)
+        except ValueError as exc:
+            raise ModelStoreError(
+                f"{where}: not JSON ({len(raw)} bytes: {exc})"
+            ) from None
+        if not isinstance(pointer, dict) or not isinstance(pointer.get("version"), str):
+            raise ModelStoreError(
+                f"{where}: not a pointer (a JSON object with a version), got "
+                f"{raw[:60]!r}"
+            )
+        return dict(pointer)
 
     def current_version(self) -> str | None:
         pointer = self.read_pointer()
@@ -309,8 +338,72 @@ class ModelStore:
         logger.info("model store: wrote %s bundle %s", self.use_case, version)
         return version
 
+    # ---- the promotion lease
+    @contextlib.contextmanager
+    def lease(self, timeout_s: float = 900.0) -> Iterator[None]:
+        """Hold the use case's promotion lease: one promotion or rollback at a time.
+
+        Locally an exclusive ``flock`` on ``leases/<use case>.lease``: the kernel
+        releases it when the holder exits, however it exits (a killed run leaves no
+        stale lease). A second run waits for it (up to ``timeout_s``), then sees the
+        champion the first one left. On S3 there is no lease yet (docs/reliability.md).
+        """
+        if not self.local:
+            yield
+            return
+        path = self._p("leases", f"{self.use_case}.lease")
+        os.makedirs(posixpath.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        holder = os.pread(fd, 4096, 0).decode(errors="replace")
+                        raise ModelStoreError(
+                            f"{self.use_case}: the promotion lease is held by "
+                            f"{holder or 'another process'} for over {timeout_s:.0f}s"
+                        ) from None
+                    time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            holder = {"pid": os.getpid(), "host": platform.node(), "since": utc_now()}
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+            point("lease_acquired")
+            yield
+            os.ftruncate(fd, 0)  # no holder (a killed one leaves its name: harmless)
+        finally:
+            os.close(fd)  # releases the lock
+
+    def commit_promotion(
+        self, request: PromotionRequest, run_info: dict[str, Any]
+    ) -> str:
+        """Write the bundle and switch the pointer under the lease; with
+        ``request.recheck``, only if the champion is still the one the gates judged
+        against (else :class:`ChampionChanged`, and nothing is written)."""
+        with self.lease():
+            if request.recheck:
+                current = self.current_version()
+                if current != request.judged_against:
+                    raise ChampionChanged(
+                        f"{self.use_case}: the gates judged the challenger against "
+                        f"{request.judged_against or 'no champion'}, and the champion "
+                        f"is now {current or 'none'} (another run promoted or rolled "
+                        "back meanwhile): not promoted; the next run judges it again"
+                    )
+            version = self.write_bundle(request, run_info)
+            point("bundle_written")
+            self._promote(version, request.reason, run_info)
+        return version
+
     # ---- decisions
     def promote(self, version: str, reason: str, run_info: dict[str, Any]) -> dict:
+        with self.lease():
+            return self._promote(version, reason, run_info)
+
+    def _promote(self, version: str, reason: str, run_info: dict[str, Any]) -> dict:
         self.read_manifest(version)  # refuses an incomplete bundle
         current = self.read_pointer()
         history = list(current.get("history", [])) if current else []
@@ -326,6 +419,7 @@ class ModelStore:
             "reason": reason,
         }
         self._write_pointer(pointer)
+        point("pointer_written")
         self.append_audit(
             {
                 "action": "promote",
@@ -338,6 +432,10 @@ class ModelStore:
         return pointer
 
     def rollback(self, reason: str = "manual rollback") -> dict:
+        with self.lease():
+            return self._rollback(reason)
+
+    def _rollback(self, reason: str) -> dict:
         current = self.read_pointer()
         if not current:
             raise ModelStoreError(f"{self.use_case}: no production model to roll back")

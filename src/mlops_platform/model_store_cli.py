@@ -1,12 +1,15 @@
 """``mlops-model``: look at and roll back the production model store.
 
-    mlops-model status   --use-case retail
+    mlops-model status   --use-case retail [--verify]
     mlops-model history  --use-case retail
     mlops-model rollback --use-case retail [--reason "..."]
 
 Reads the store root and MLflow tracking URI from the Kedro project configuration
 (``--env`` picks the environment), so it acts on the same store ``kedro run`` wrote.
-A rollback moves the production pointer back to the previous champion, moves the
+``status --verify`` reads the production bundle as a new serving replica would: every
+file's SHA-256 against the manifest, and the golden rows through the model and through
+``model.onnx``; it exits 1 naming the file or the row that does not match. A rollback
+moves the production pointer back to the previous champion, moves the
 MLflow ``champion`` alias back to that model's registered version, and appends an
 audit record.
 """
@@ -59,6 +62,64 @@ def _store(args: argparse.Namespace) -> tuple[ModelStore, str | None, dict]:
     return ModelStore(root, args.use_case, storage_options=options), uri, registry
 
 
+def verify(store: ModelStore, version: str) -> dict[str, Any]:
+    """Check a bundle's files and golden rows; raise ModelStoreError naming what."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    from mlops_platform.flavours import get_flavour  # noqa: PLC0415
+    from mlops_platform.onnx_export import run_onnx  # noqa: PLC0415
+    from mlops_platform.use_cases import get_use_case  # noqa: PLC0415
+
+    base = f"{store.root}/versions/{store.use_case}/{version}"
+    try:
+        bundle = store.load_bundle(version, verify=True)
+    except ModelStoreError:
+        raise
+    except Exception as exc:  # a missing or unreadable file
+        raise ModelStoreError(f"{base}: cannot be read: {exc!r}") from None
+    use_case = get_use_case(store.use_case)
+    task, flavour = use_case.task, get_flavour(bundle.flavour)
+    golden = bundle.golden
+    rows = pd.DataFrame(golden.get("rows") or [])
+    if rows.empty:
+        raise ModelStoreError(f"{base}/golden.json: no golden rows")
+    x = use_case.model_input(rows)
+    classes = bundle.input_schema.get("classes") or []
+    expected = np.array(
+        [
+            [e["probabilities"][c] for c in classes] if classes else [e["prediction"]]
+            for e in golden["expected"]
+        ],
+        dtype=float,
+    )
+    checked: dict[str, Any] = {"files": len(bundle.manifest.get("files", {})) + 1}
+    got = task.outputs(flavour, bundle.model, x)
+    ok, parity = task.compare(expected, got)
+    if not ok:
+        name = bundle.manifest["model"]["file"]
+        raise ModelStoreError(f"{base}/{name}: golden rows do not match: {parity}")
+    checked["golden_rows"] = len(rows)
+    info = (bundle.manifest.get("runtimes") or {}).get("onnx") or {}
+    if bundle.onnx is not None:
+        try:
+            got = run_onnx(
+                bundle.onnx,
+                flavour.onnx_feed(bundle.model, x, info),
+                task.output_name,
+                info.get("max_rows_per_call"),
+            )
+        except Exception as exc:
+            raise ModelStoreError(f"{base}/model.onnx: cannot run: {exc}") from None
+        ok, parity = task.compare(expected, got)
+        if not ok:
+            raise ModelStoreError(
+                f"{base}/model.onnx: golden rows do not match: {parity}"
+            )
+        checked["onnx"] = "golden rows matched"
+    return {"version": version, "verified": True, **checked}
+
+
 def _print(obj: Any) -> None:
     print(json.dumps(obj, indent=2, default=str))
 
@@ -76,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         "--root", default=None, help="store root, overriding the project"
     )
     parser.add_argument("--tracking-uri", default=None)
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="status: check the production bundle's files and golden rows",
+    )
     args = parser.parse_args(argv)
     store, uri, registry_config = _store(args)
     try:
@@ -84,12 +150,13 @@ def main(argv: list[str] | None = None) -> int:
             if pointer is None:
                 print(f"{args.use_case}: no production model in {store.root}")
                 return 1
-            _print(
-                {
-                    "pointer": pointer,
-                    "manifest": store.read_manifest(pointer["version"]),
-                }
-            )
+            out = {
+                "pointer": pointer,
+                "manifest": store.read_manifest(pointer["version"]),
+            }
+            if args.verify:
+                out["verification"] = verify(store, pointer["version"])
+            _print(out)
         elif args.command == "history":
             _print(store.read_audit())
         else:

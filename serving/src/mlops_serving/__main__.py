@@ -16,6 +16,7 @@ def main() -> None:
     import uvicorn  # noqa: PLC0415
 
     from mlops_serving.app import create_app  # noqa: PLC0415
+    from mlops_serving.http import BoundedHeadProtocol  # noqa: PLC0415
     from mlops_serving.observability import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.log_level)
@@ -26,6 +27,8 @@ def main() -> None:
         access_log=False,  # the service logs one JSON line per request itself
         log_config=None,
         timeout_graceful_shutdown=10,
+        # httptools, the request head bounded (431 past 64 KiB): mlops_serving.http
+        http=BoundedHeadProtocol,
     )
 
 

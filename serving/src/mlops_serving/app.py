@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops_serving import __version__
 from mlops_serving.bundle import LoadedModel
+from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth
 from mlops_serving.manager import ModelManager, Slot
 from mlops_serving.observability import Metrics, ObservabilityMiddleware, metric_name
 from mlops_serving.settings import Settings
@@ -129,10 +130,19 @@ class Service:
     def parse(
         self, use_case: UseCase, model: LoadedModel, body: bytes
     ) -> tuple[list[dict], bool]:
+        depth = nesting_depth(body)
+        if depth > MAX_JSON_DEPTH:
+            raise ApiError(
+                400,
+                f"JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are read",
+                [{"field": "body", "problem": "nested too deeply", "type": "depth"}],
+            )
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"malformed JSON: {exc}") from exc
+        except RecursionError:  # the depth check makes this unreachable; kept as a net
+            raise ApiError(400, "JSON nested too deeply") from None
         if not isinstance(payload, dict):
             raise ApiError(
                 422,

@@ -7,7 +7,11 @@ worker thread (:func:`~mlops_serving.bundle.load_model`) while the current model
 serving; then one reference assignment swaps it in. Requests read the reference once,
 so every request is answered entirely by one model. A refused bundle leaves the old
 model serving; it is logged, counted and shown by ``/v1/models``, and not retried until
-the pointer changes again.
+the pointer changes again. So is a pointer that is not a pointer (``[]``, ``null``,
+fields missing): ``last_error`` says why, and nothing else happens until it changes.
+A store that cannot be read (a network error, a missing object) is not a refusal: the
+load is retried on later polls with a backoff (1, 2, 4 ... 60 s), so a fresh replica
+becomes ready as soon as the store answers.
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ from mlops_serving.bundle import BundleRefused, LoadedModel, load_model, utc_now
 from mlops_serving.observability import Metrics
 from mlops_serving.runtime import RuntimeLoadError
 from mlops_serving.settings import Settings
-from mlops_serving.store import ModelStoreReader, StoreError, read_pointer
+from mlops_serving.store import (
+    ModelStoreReader,
+    PointerInvalid,
+    StoreError,
+    read_pointer,
+)
 from mlops_serving.usecases.base import UseCase
 
 logger = logging.getLogger("mlops_serving.manager")
@@ -37,6 +46,9 @@ class Slot:
     last_error: dict[str, Any] | None = None
     refused: list[dict[str, Any]] = field(default_factory=list)
     loads: int = 0
+    # transient store errors while loading: retry no earlier than retry_at
+    failures: int = 0
+    retry_at: float = 0.0
 
     def status(self) -> dict[str, Any]:
         return {
@@ -111,16 +123,49 @@ class ModelManager:
             return "no_pointer"
         if fingerprint == slot.fingerprint and not force:
             return "unchanged"
+        if time.monotonic() < slot.retry_at and not force:
+            return "backoff"
         try:
             pointer = await asyncio.to_thread(read_pointer, self.store, name)
-        except StoreError as exc:
+        except PointerInvalid as exc:
+            slot.fingerprint = fingerprint  # looked at; again only when it changes
             slot.last_error = {"at": utc_now(), "error": str(exc)}
-            return "error"
-        slot.fingerprint = fingerprint
+            logger.error(
+                "%s: invalid production pointer, still serving %s: %s",
+                name,
+                slot.current.version if slot.current else "nothing",
+                exc,
+            )
+            return "invalid_pointer"
+        except StoreError as exc:
+            return self._transient(slot, exc)
         slot.last_error = None
         if slot.current and slot.current.version == pointer["version"]:
+            slot.fingerprint = fingerprint
             return "unchanged"
-        return await self._load(slot, pointer)
+        outcome = await self._load(slot, pointer)
+        if outcome != "error":
+            slot.fingerprint = fingerprint
+        return outcome
+
+    def _transient(self, slot: Slot, exc: Exception) -> str:
+        slot.failures += 1
+        delay = min(60.0, 2.0 ** (slot.failures - 1))
+        slot.retry_at = time.monotonic() + delay
+        slot.last_error = {
+            "at": utc_now(),
+            "error": str(exc),
+            "retry_in_s": delay,
+            "attempts": slot.failures,
+        }
+        logger.warning(
+            "%s: model store not readable (attempt %d), retrying in %.0fs: %s",
+            slot.use_case.name,
+            slot.failures,
+            delay,
+            exc,
+        )
+        return "error"
 
     async def _load(self, slot: Slot, pointer: dict[str, Any]) -> str:
         name, version = slot.use_case.name, pointer["version"]
@@ -129,10 +174,11 @@ class ModelManager:
             model = await asyncio.to_thread(
                 load_model, self.store, slot.use_case, pointer, self.settings.runtime
             )
+        except StoreError as exc:  # cannot read it (now): not a verdict on the bundle
+            return self._transient(slot, exc)
         except (
             BundleRefused,
             RuntimeLoadError,
-            StoreError,
             KeyError,
             ValueError,
         ) as exc:
@@ -148,7 +194,9 @@ class ModelManager:
                 reason,
                 extra={"fields": {"use_case": name, "version": version}},
             )
+            slot.failures, slot.retry_at = 0, 0.0
             return "refused"
+        slot.failures, slot.retry_at = 0, 0.0
         previous = slot.current
         slot.current = model  # the swap: one reference assignment
         slot.loads += 1

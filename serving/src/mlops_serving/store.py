@@ -10,12 +10,22 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
 
 class StoreError(RuntimeError):
-    """The store cannot be read (missing file, access denied, bad JSON)."""
+    """The store cannot be read (missing file, access denied, a network error):
+    possibly transient, so it is retried."""
+
+
+class PointerInvalid(StoreError):
+    """The pointer was read and is not a pointer (not JSON, not an object, fields
+    missing): retried only when it changes."""
+
+
+VERSION = re.compile(r"v\d{4,}")
 
 
 class ModelStoreReader(Protocol):
@@ -32,17 +42,26 @@ def pointer_path(use_case: str) -> str:
 
 def read_pointer(store: ModelStoreReader, use_case: str) -> dict[str, Any]:
     raw = store.read(pointer_path(use_case))
+    where = f"{store.uri}/{pointer_path(use_case)}"
     try:
         pointer = json.loads(raw)
     except ValueError as exc:
-        raise StoreError(
-            f"{store.uri}/{pointer_path(use_case)}: not JSON: {exc}"
-        ) from exc
+        raise PointerInvalid(f"{where}: not JSON: {exc}") from exc
+    if not isinstance(pointer, dict):
+        raise PointerInvalid(
+            f"{where}: a pointer is a JSON object, this holds {type(pointer).__name__}"
+            f" ({raw[:40]!r})"
+        )
     for key in ("version", "path"):
         if not isinstance(pointer.get(key), str):
-            raise StoreError(
-                f"{store.uri}/{pointer_path(use_case)}: field {key!r} missing"
-            )
+            raise PointerInvalid(f"{where}: field {key!r} missing or not a string")
+    if not VERSION.fullmatch(pointer["version"]):
+        raise PointerInvalid(f"{where}: version {pointer['version']!r} is not vNNNN")
+    if pointer["path"] != f"versions/{use_case}/{pointer['version']}":
+        raise PointerInvalid(
+            f"{where}: path {pointer['path']!r} is not versions/{use_case}/"
+            f"{pointer['version']}"
+        )
     return dict(pointer)
 
 

@@ -331,6 +331,9 @@ def prepare_promotion(
         reference=reference.reset_index(drop=True),
         onnx=onnx,
         onnx_info=onnx_info,
+        # committed only if this is still the champion at commit time
+        judged_against=(evaluation.get("champion") or {}).get("version"),
+        recheck=True,
         manifest_extra={
             "model_name": challenger.name,
             "trained_at": challenger.trained_at,

@@ -1,0 +1,188 @@
+"""Promotions and rollbacks racing on a real folder, each in its own process
+(issue 12, item 2, local store).
+
+Each racer is ``python -c`` running the model store's own code: it reads the champion
+when it "starts" (what its gates judge against), waits on a start file so the racers
+begin together, and commits. ``MLOPS_FAULT_PAUSE`` (mlops_platform.faults) holds a
+racer inside the lease to make the overlap certain instead of likely. Checked after:
+no crash, version numbers never collide, at most one promotion per judged champion,
+and the pointer's history and the audit log tell the same story.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlops_platform.model_store import ModelStore
+from tests.test_model_store import _request
+
+RACER = r"""
+import json, sys, time
+from pathlib import Path
+from mlops_platform.model_store import ChampionChanged, ModelStore
+from tests.test_model_store import _request
+root, action, start = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+store = ModelStore(root, "retail")
+judged = store.current_version()            # what this run's gates compare with
+while not start.exists():
+    time.sleep(0.01)
+try:
+    if action == "promote":
+        req = _request("race")
+        req.judged_against, req.recheck = judged, True
+        out = {"promoted": store.commit_promotion(req, {})}
+    else:
+        out = {"rolled_back_to": store.rollback("race")["version"]}
+except ChampionChanged as exc:
+    out = {"refused": str(exc)}
+print(json.dumps({"judged": judged, **out}))
+"""
+
+
+def racer(root: Path, action: str, start: Path, pause: str | None = None):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    if pause:
+        env["MLOPS_FAULT_PAUSE"] = pause
+    return subprocess.Popen(
+        [sys.executable, "-c", RACER, str(root), action, str(start)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def results(*procs) -> list[dict]:
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=120)
+        assert p.returncode == 0, stderr[-2000:]
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStore:
+    s = ModelStore(str(tmp_path / "models"), "retail")
+    s.commit_promotion(_request("first"), {})
+    return s
+
+
+def consistent(store: ModelStore) -> None:
+    """The pointer's history is the audit's promotions and rollbacks, replayed."""
+    pointer = store.read_pointer()
+    assert pointer is not None
+    chain: list[str] = []
+    for rec in store.read_audit():
+        if rec["action"] == "promote":
+            chain.append(rec["version"])
+        elif rec["action"] == "rollback":
+            assert chain.pop() == rec["previous"]
+            assert chain[-1] == rec["version"]
+    assert chain[-1] == pointer["version"]
+    assert chain[:-1] == pointer["history"]
+    versions = store.list_versions()
+    assert len(versions) == len(set(versions))
+    assert set(chain) <= set(versions)
+
+
+def test_two_promotions_started_together(store, tmp_path):
+    start = tmp_path / "start"
+    procs = [
+        racer(store.root, "promote", start, "lease_acquired:1.5") for _ in range(2)
+    ]
+    time.sleep(1.0)  # both have read the champion (v0001)
+    start.touch()
+    outcomes = results(*procs)
+    assert all(o["judged"] == "v0001" for o in outcomes)
+    promoted = [o["promoted"] for o in outcomes if "promoted" in o]
+    refused = [o["refused"] for o in outcomes if "refused" in o]
+    assert promoted == ["v0002"], outcomes  # one wins; no "Directory not empty"
+    assert len(refused) == 1 and "judged the challenger against v0001" in refused[0]
+    assert "the champion is now v0002" in refused[0]
+    assert store.list_versions() == ["v0001", "v0002"]
+    consistent(store)
+
+
+def test_a_promotion_judged_after_another_commits_is_promoted(store, tmp_path):
+    """Started 3 s apart: the second run judges against the first one's champion,
+    so both promote, in order, with distinct versions."""
+    first_start, second_start = tmp_path / "a", tmp_path / "b"
+    first = racer(store.root, "promote", first_start)
+    first_start.touch()
+    (one,) = results(first)
+    time.sleep(3)
+    second = racer(store.root, "promote", second_start)
+    time.sleep(1.0)
+    second_start.touch()
+    (two,) = results(second)
+    assert one == {"judged": "v0001", "promoted": "v0002"}
+    assert two == {"judged": "v0002", "promoted": "v0003"}
+    consistent(store)
+
+
+@pytest.mark.parametrize("first", ["rollback", "promote"])
+def test_a_rollback_racing_a_promotion_loses_nothing(store, tmp_path, first):
+    """Whichever takes the lease first (it holds it 1.5 s; the other starts 0.3 s
+    later and waits), the pointer history and the audit agree, and a promotion is
+    never dropped from the history."""
+    store.commit_promotion(_request("second"), {})  # v0002, previous v0001
+    go_first, go_second = tmp_path / "first", tmp_path / "second"
+    slow = "lease_acquired:1.5"
+    if first == "promote":
+        promotion = racer(store.root, "promote", go_first, slow)
+        rollback = racer(store.root, "rollback", go_second)
+    else:
+        rollback = racer(store.root, "rollback", go_first, slow)
+        promotion = racer(store.root, "promote", go_second)
+    time.sleep(1.0)  # both have read the champion (v0002)
+    go_first.touch()
+    time.sleep(0.3)
+    go_second.touch()
+    p, r = results(promotion, rollback)
+    assert p["judged"] == "v0002"
+    if first == "promote":  # committed first; the rollback then undoes it
+        assert p["promoted"] == "v0003" and r["rolled_back_to"] == "v0002"
+        assert store.read_pointer()["history"] == ["v0001"]
+    else:  # the rollback first: the promotion's judgment is stale
+        assert r["rolled_back_to"] == "v0001"
+        assert "the champion is now v0001" in p["refused"]
+        assert store.current_version() == "v0001"
+    consistent(store)
+
+
+def test_a_killed_lease_holder_leaves_no_stale_lease(store, tmp_path):
+    start = tmp_path / "start"
+    start.touch()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[1]),
+        "MLOPS_FAULT_PAUSE": "lease_acquired:60",
+    }
+    holder = subprocess.Popen(
+        [sys.executable, "-c", RACER, str(store.root), "promote", str(start)],
+        env=env,
+    )
+    lease = Path(store.root) / "leases" / "retail.lease"
+    deadline = time.monotonic() + 30
+    mine = f'"pid": {holder.pid}'
+    while time.monotonic() < deadline and (
+        not lease.exists() or mine not in lease.read_text()
+    ):
+        time.sleep(0.1)
+    assert f'"pid": {holder.pid}' in lease.read_text()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    begun = time.monotonic()
+    version = store.commit_promotion(_request("after the kill"), {})
+    assert time.monotonic() - begun < 5  # no waiting out a stale lease
+    assert version == "v0002" and store.current_version() == "v0002"
+    consistent(store)
