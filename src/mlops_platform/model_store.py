@@ -362,10 +362,10 @@ class ModelStore:
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        holder = os.pread(fd, 4096, 0).decode(errors="replace")
+                        held_by = os.pread(fd, 4096, 0).decode(errors="replace")
                         raise ModelStoreError(
                             f"{self.use_case}: the promotion lease is held by "
-                            f"{holder or 'another process'} for over {timeout_s:.0f}s"
+                            f"{held_by or 'another process'} for over {timeout_s:.0f}s"
                         ) from None
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
