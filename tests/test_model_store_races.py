@@ -32,6 +32,7 @@ from tests.test_model_store import _request
 root, action, start = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 store = ModelStore(root, "retail")
 judged = store.current_version()            # what this run's gates compare with
+Path(sys.argv[4]).touch()                   # ready: imported, champion read
 while not start.exists():
     time.sleep(0.01)
 try:
@@ -51,13 +52,27 @@ def racer(root: Path, action: str, start: Path, pause: str | None = None):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     if pause:
         env["MLOPS_FAULT_PAUSE"] = pause
+    ready = start.parent / f"ready-{action}-{time.monotonic_ns()}"
+    READY.append(ready)
     return subprocess.Popen(
-        [sys.executable, "-c", RACER, str(root), action, str(start)],
+        [sys.executable, "-c", RACER, str(root), action, str(start), str(ready)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+READY: list[Path] = []
+
+
+def wait_ready() -> None:
+    """Until every racer started so far has imported and read the champion."""
+    deadline = time.monotonic() + 60
+    while not all(p.exists() for p in READY):
+        assert time.monotonic() < deadline, "racers not ready"
+        time.sleep(0.05)
+    READY.clear()
 
 
 def results(*procs) -> list[dict]:
@@ -99,7 +114,7 @@ def test_two_promotions_started_together(store, tmp_path):
     procs = [
         racer(store.root, "promote", start, "lease_acquired:1.5") for _ in range(2)
     ]
-    time.sleep(1.0)  # both have read the champion (v0001)
+    wait_ready()  # both have read the champion (v0001)
     start.touch()
     outcomes = results(*procs)
     assert all(o["judged"] == "v0001" for o in outcomes)
@@ -117,11 +132,12 @@ def test_a_promotion_judged_after_another_commits_is_promoted(store, tmp_path):
     so both promote, in order, with distinct versions."""
     first_start, second_start = tmp_path / "a", tmp_path / "b"
     first = racer(store.root, "promote", first_start)
+    wait_ready()
     first_start.touch()
     (one,) = results(first)
     time.sleep(3)
     second = racer(store.root, "promote", second_start)
-    time.sleep(1.0)
+    wait_ready()
     second_start.touch()
     (two,) = results(second)
     assert one == {"judged": "v0001", "promoted": "v0002"}
@@ -143,7 +159,7 @@ def test_a_rollback_racing_a_promotion_loses_nothing(store, tmp_path, first):
     else:
         rollback = racer(store.root, "rollback", go_first, slow)
         promotion = racer(store.root, "promote", go_second)
-    time.sleep(1.0)  # both have read the champion (v0002)
+    wait_ready()  # both have read the champion (v0002)
     go_first.touch()
     time.sleep(0.3)
     go_second.touch()
@@ -168,9 +184,10 @@ def test_a_killed_lease_holder_leaves_no_stale_lease(store, tmp_path):
         "MLOPS_FAULT_PAUSE": "lease_acquired:60",
     }
     holder = subprocess.Popen(
-        [sys.executable, "-c", RACER, str(store.root), "promote", str(start)],
+        [sys.executable, "-c", RACER, str(store.root), "promote", str(start),
+         str(tmp_path / "ready-holder")],
         env=env,
-    )
+    )  # fmt: skip
     lease = Path(store.root) / "leases" / "retail.lease"
     deadline = time.monotonic() + 30
     mine = f'"pid": {holder.pid}'

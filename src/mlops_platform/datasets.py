@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
+from mlops_platform.faults import point
 from mlops_platform.model_store import (
     Bundle,
     ChampionChanged,
@@ -67,7 +68,10 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """A Parquet dataset partitioned into ``col=value/`` folders (hive layout).
 
     A save replaces the whole dataset: locally the new folder is written beside the old
-    one and swapped in, so a failed save leaves the previous data intact.
+    one and swapped in (two renames), so a failed save leaves the previous data intact.
+    A process killed between the two renames leaves the data under ``.old-*``: the
+    next load, save or existence check puts it back, and removes what an interrupted
+    save left (``.tmp-*``, ``.old-*``) (tests/test_model_store_faults.py).
     """
 
     def __init__(
@@ -89,7 +93,25 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         protocol = self._fs.protocol
         return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
 
+    def _recover(self) -> None:
+        if not self._is_local():
+            return
+        parent, name = posixpath.split(self._path)
+        if not os.path.isdir(parent):
+            return
+        olds = sorted(
+            (n for n in os.listdir(parent) if n.startswith(f"{name}.old-")),
+            key=lambda n: os.path.getmtime(posixpath.join(parent, n)),
+        )
+        if olds and not os.path.exists(self._path):
+            os.rename(posixpath.join(parent, olds.pop()), self._path)
+            logger.warning("%s: restored the data an interrupted save moved", self._url)
+        for n in os.listdir(parent):
+            if n.startswith((f"{name}.old-", f"{name}.tmp-")):
+                shutil.rmtree(posixpath.join(parent, n), ignore_errors=True)
+
     def load(self) -> pd.DataFrame:
+        self._recover()
         if not self._fs.exists(self._path):
             raise DatasetError(
                 f"partitioned parquet dataset {self._url} does not exist"
@@ -108,6 +130,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 f"{self._url}: partition column(s) {missing} not in data"
             )
         table = pa.Table.from_pandas(data, preserve_index=False)
+        self._recover()
         if self._is_local():
             parent = posixpath.dirname(self._path)
             os.makedirs(parent, exist_ok=True)
@@ -115,8 +138,10 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             old = f"{self._path}.old-{uuid.uuid4().hex[:8]}"
             try:
                 pq.write_to_dataset(table, tmp, partition_cols=self._partition_cols)
+                point("silver_tmp_written")
                 if os.path.exists(self._path):
                     os.rename(self._path, old)
+                point("silver_old_moved")
                 os.rename(tmp, self._path)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -132,6 +157,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             )
 
     def _exists(self) -> bool:
+        self._recover()
         return bool(self._fs.exists(self._path))
 
     def _describe(self) -> dict[str, Any]:
@@ -208,7 +234,7 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
             try:
                 version = store.commit_promotion(data, run_info)
             except ChampionChanged as exc:
-                data.outcome = {"refused": str(exc)}
+                data.outcome = {"refused": str(exc), "store": store}
                 store.append_audit(
                     {
                         "action": "keep",
@@ -219,9 +245,14 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
                 )
                 logger.warning("%s", exc)
                 return
-            data.outcome = {"version": version, "store_root": self._root}
+            data.outcome = {
+                "version": version,
+                "store_root": self._root,
+                "store": store,
+            }
             logger.info("%s: promoted %s (%s)", data.use_case, version, data.reason)
         else:
+            data.outcome = {"store": store}
             store.append_audit(
                 {
                     "action": "keep",

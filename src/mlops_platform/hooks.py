@@ -21,7 +21,10 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
 from mlops_platform.model_store import PromotionRequest
-from mlops_platform.tracking import registered_model_name, set_champion_alias
+from mlops_platform.tracking import (
+    ensure_champion_alias,
+    registered_model_name,
+)
 from mlops_platform.use_cases import USE_CASES
 
 logger = logging.getLogger(__name__)
@@ -58,8 +61,22 @@ class LifecycleHooks:
         self._registry = SageMakerModelRegistry.from_config(config)
 
     @hook_impl
-    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Any, catalog: Any
+    ) -> None:
+        """Every run starts by finishing what an interrupted promotion or rollback
+        left, for each use case it runs (ModelStore.reconcile)."""
         self._summaries = {}
+        names = set(pipeline.datasets())
+        for use_case in USE_CASES:
+            name = f"{use_case}.model_store"
+            if name not in names:
+                continue
+            try:
+                for line in catalog.get(name).store.reconcile():
+                    logger.warning("%s: %s", use_case, line)
+            except Exception as exc:  # reported; the run's own steps will say more
+                logger.warning("%s: model store not reconciled: %s", use_case, exc)
 
     @hook_impl
     def after_node_run(
@@ -151,17 +168,15 @@ class LifecycleHooks:
             plt.close(data)  # saved: free it (long sessions would accumulate figures)
         elif local == "summary_lifecycle":
             self._summaries[ns] = data
-        elif (
-            local == "model_store"
-            and isinstance(data, PromotionRequest)
-            and data.promote
-            and "version" in data.outcome  # committed (not refused at commit time)
-        ):
+        elif local == "model_store" and isinstance(data, PromotionRequest):
             mlflow = _mlflow()
             run_id = mlflow.active_run().info.run_id if mlflow is not None else None
             if run_id is not None:
-                set_champion_alias(ns, run_id)
-            if self._registry is not None and data.outcome:
+                # promoted, kept or refused: the alias follows the pointer (and an
+                # alias a crash left behind is repaired here, on the next run)
+                ensure_champion_alias(ns, data.outcome.get("store"))
+            committed = data.promote and "version" in data.outcome
+            if self._registry is not None and committed:
                 self._registry.mirror_promotion(
                     ns, data.outcome["version"], data.outcome["store_root"], run_id
                 )

@@ -322,6 +322,7 @@ class ModelStore:
                         f.write(b)
                         f.flush()
                         os.fsync(f.fileno())
+                    point("bundle_file_written")
                 os.rename(tmp, final)
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -384,6 +385,7 @@ class ModelStore:
         ``request.recheck``, only if the champion is still the one the gates judged
         against (else :class:`ChampionChanged`, and nothing is written)."""
         with self.lease():
+            self._reconcile()
             if request.recheck:
                 current = self.current_version()
                 if current != request.judged_against:
@@ -401,6 +403,7 @@ class ModelStore:
     # ---- decisions
     def promote(self, version: str, reason: str, run_info: dict[str, Any]) -> dict:
         with self.lease():
+            self._reconcile(keep={version})
             return self._promote(version, reason, run_info)
 
     def _promote(self, version: str, reason: str, run_info: dict[str, Any]) -> dict:
@@ -409,30 +412,20 @@ class ModelStore:
         history = list(current.get("history", [])) if current else []
         if current:
             history.append(current["version"])
-        pointer = {
-            "use_case": self.use_case,
-            "version": version,
-            "path": f"versions/{self.use_case}/{version}",
-            "promoted_at": utc_now(),
-            "previous": current["version"] if current else None,
-            "history": history,
-            "reason": reason,
-        }
-        self._write_pointer(pointer)
-        point("pointer_written")
-        self.append_audit(
-            {
-                "action": "promote",
-                "version": version,
-                "previous": pointer["previous"],
-                "reason": reason,
-                **run_info,
-            }
-        )
-        return pointer
+        previous = current["version"] if current else None
+        return self._commit(
+            "promote",
+            version,
+            previous,
+            history,
+            reason,
+            {"action": "promote", "version": version, "previous": previous,
+             "reason": reason, **run_info},
+        )  # fmt: skip
 
     def rollback(self, reason: str = "manual rollback") -> dict:
         with self.lease():
+            self._reconcile()
             return self._rollback(reason)
 
     def _rollback(self, reason: str) -> dict:
@@ -448,25 +441,145 @@ class ModelStore:
             )
         target = history.pop()
         self.read_manifest(target)
+        return self._commit(
+            "rollback",
+            target,
+            current["version"],
+            history,
+            reason,
+            {"action": "rollback", "version": target,
+             "previous": current["version"], "reason": reason},
+        )  # fmt: skip
+
+    # ---- the transaction: intent first, then idempotent steps
+    @property
+    def intent_path(self) -> str:
+        return self._p("intents", f"{self.use_case}.json")
+
+    def _commit(
+        self,
+        action: str,
+        version: str,
+        previous: str | None,
+        history: list[str],
+        reason: str,
+        audit: dict[str, Any],
+    ) -> dict:
+        """Switch the pointer and log it as one transaction.
+
+        The intent (the new pointer and the audit record, with a transaction id) is
+        written first; then the steps, each idempotent: the pointer (skipped when it
+        already carries this transaction), the audit line (skipped when the log has
+        this transaction); then the intent is removed. A crash anywhere leaves either
+        no intent (nothing switched) or an intent that :meth:`reconcile` finishes."""
+        txn = uuid.uuid4().hex
         pointer = {
             "use_case": self.use_case,
-            "version": target,
-            "path": f"versions/{self.use_case}/{target}",
+            "version": version,
+            "path": f"versions/{self.use_case}/{version}",
             "promoted_at": utc_now(),
-            "previous": current["version"],
+            "previous": previous,
             "history": history,
             "reason": reason,
+            "txn": txn,
         }
-        self._write_pointer(pointer)
-        self.append_audit(
-            {
-                "action": "rollback",
-                "version": target,
-                "previous": current["version"],
-                "reason": reason,
-            }
-        )
+        intent = {"txn": txn, "action": action, "pointer": pointer,
+                  "audit": {**audit, "txn": txn}, "started_at": utc_now()}  # fmt: skip
+        self._put_json(self.intent_path, intent)
+        point(f"{action}_intent_written")
+        self._apply(intent)
         return pointer
+
+    def _apply(self, intent: dict[str, Any]) -> None:
+        txn, action = intent["txn"], intent["action"]
+        current = self.read_pointer()
+        if not current or current.get("txn") != txn:
+            self._write_pointer(intent["pointer"])
+        point(f"{action}_pointer_written")
+        if not any(r.get("txn") == txn for r in self.read_audit()):
+            self.append_audit(intent["audit"])
+        point(f"{action}_audit_appended")
+        self.fs.rm(self.intent_path)
+
+    def reconcile(self) -> list[str]:
+        """Finish an interrupted promotion or rollback and remove what a crash left
+        (under the lease); returns what was done, for the run's log."""
+        with self.lease():
+            return self._reconcile()
+
+    def _reconcile(self, keep: set[str] | frozenset[str] = frozenset()) -> list[str]:
+        done: list[str] = []
+        if self.fs.exists(self.intent_path):
+            with self.fs.open(self.intent_path, "rb") as f:
+                raw = f.read()
+            try:
+                intent = json.loads(raw)
+                intent["pointer"]["version"]
+            except (ValueError, KeyError, TypeError):
+                # torn while being written: nothing was switched yet
+                self.fs.rm(self.intent_path)
+                done.append("removed an incomplete intent (nothing had been switched)")
+            else:
+                self._apply(intent)
+                done.append(
+                    f"finished an interrupted {intent['action']} of "
+                    f"{intent['pointer']['version']} (transaction {intent['txn']})"
+                )
+        done += self._remove_leftovers(keep)
+        for line in done:
+            logger.warning("model store %s: %s", self.use_case, line)
+        return done
+
+    def _remove_leftovers(self, keep: set[str] | frozenset[str]) -> list[str]:
+        """Temporary files of interrupted writes, and bundles that an interrupted
+        promotion wrote but never pointed to (under the lease no promotion is in
+        flight, so an unreferenced bundle is an orphan)."""
+        done = []
+        if self.local:
+            base = self._p("versions", self.use_case)
+            for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+                if name.startswith(".tmp-"):
+                    shutil.rmtree(posixpath.join(base, name), ignore_errors=True)
+                    done.append(f"removed the partial bundle {name}")
+            for folder in (self._p("production"), self._p("intents")):
+                names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+                for name in names:
+                    if name.startswith(f"{self.use_case}.json.") and name.endswith(
+                        ".tmp"
+                    ):
+                        os.remove(posixpath.join(folder, name))
+                        done.append(f"removed the temp file {name}")
+        pointer = self.read_pointer()
+        referenced = set(pointer.get("history", [])) if pointer else set()
+        if pointer:
+            referenced.add(pointer["version"])
+        referenced |= {r.get("version") for r in self.read_audit()} | set(keep)
+        for version in self.list_versions():
+            if version not in referenced:
+                self.fs.rm(self.version_path(version), recursive=True)
+                self.append_audit(
+                    {
+                        "action": "cleanup",
+                        "version": version,
+                        "reason": "a bundle an interrupted promotion wrote and never "
+                        "promoted",
+                    }
+                )
+                done.append(f"removed the orphan bundle {version}")
+        return done
+
+    def _put_json(self, path: str, obj: dict[str, Any]) -> None:
+        data = _json_bytes(obj)
+        if self.local:
+            os.makedirs(posixpath.dirname(path), exist_ok=True)
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        else:
+            self.fs.pipe_file(path, data)
 
     def append_audit(self, record: dict[str, Any]) -> None:
         entry = {"at": utc_now(), "use_case": self.use_case, "user": _user(), **record}

@@ -145,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store, uri, registry_config = _store(args)
     try:
+        # finish what an interrupted promotion or rollback left (docs/reliability.md)
+        for line in store.reconcile():
+            print(f"reconciled: {line}", file=sys.stderr)
         if args.command == "status":
             pointer = store.read_pointer()
             if pointer is None:
@@ -177,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
             if run_id and uri:
                 import mlflow  # noqa: PLC0415
 
-                from mlops_platform.tracking import set_champion_alias  # noqa: PLC0415
+                from mlops_platform.tracking import (  # noqa: PLC0415
+                    ensure_champion_alias,
+                )
 
                 mlflow.set_tracking_uri(uri)
-                alias_version = set_champion_alias(args.use_case, run_id)
+                alias_version = ensure_champion_alias(args.use_case, store)
             print(
                 f"{args.use_case}: rolled back {pointer['previous']} -> "
                 f"{pointer['version']}; MLflow champion alias -> "

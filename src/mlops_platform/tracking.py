@@ -65,3 +65,41 @@ def set_champion_alias(use_case: str, run_id: str) -> str | None:
         version,
     )
     return version
+
+
+def ensure_champion_alias(use_case: str, store: Any) -> str | None:
+    """Point the ``champion`` alias at the model the production pointer names (the
+    pointer is the source of truth): after a promotion, and on every later run, so an
+    alias a crash left behind is repaired. Returns the registered version it names."""
+    from mlflow import MlflowClient  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+
+    if store is None:
+        return None
+    version = store.current_version()
+    if version is None:
+        return None
+    run_id = (store.read_manifest(version).get("mlflow") or {}).get("run_id")
+    if not run_id:
+        return None
+    expected = model_version_for_run(use_case, run_id)
+    if expected is None:
+        return None
+    name = registered_model_name(use_case)
+    try:
+        current = (
+            MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS).version
+        )
+    except MlflowException:
+        current = None
+    if str(current) != expected:
+        MlflowClient().set_registered_model_alias(name, CHAMPION_ALIAS, expected)
+        logger.info(
+            "MLflow: %s@%s -> version %s (production %s; was %s)",
+            name,
+            CHAMPION_ALIAS,
+            expected,
+            version,
+            current,
+        )
+    return expected
