@@ -30,7 +30,7 @@ from pathlib import Path
 from mlops_platform.model_store import ChampionChanged, ModelStore
 from tests.test_model_store import _request
 root, action, start = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-store = ModelStore(root, "retail")
+store = ModelStore(root, "retail", storage_options=json.loads(sys.argv[5]))
 judged = store.current_version()            # what this run's gates compare with
 Path(sys.argv[4]).touch()                   # ready: imported, champion read
 while not start.exists():
@@ -48,14 +48,23 @@ print(json.dumps({"judged": judged, **out}))
 """
 
 
-def racer(root: Path, action: str, start: Path, pause: str | None = None):
+def racer(root: str, action: str, start: Path, pause: str | None = None, options=None):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     if pause:
         env["MLOPS_FAULT_PAUSE"] = pause
     ready = start.parent / f"ready-{action}-{time.monotonic_ns()}"
     READY.append(ready)
     return subprocess.Popen(
-        [sys.executable, "-c", RACER, str(root), action, str(start), str(ready)],
+        [
+            sys.executable,
+            "-c",
+            RACER,
+            str(root),
+            action,
+            str(start),
+            str(ready),
+            json.dumps(options or {}),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -185,7 +194,7 @@ def test_a_killed_lease_holder_leaves_no_stale_lease(store, tmp_path):
     }
     holder = subprocess.Popen(
         [sys.executable, "-c", RACER, str(store.root), "promote", str(start),
-         str(tmp_path / "ready-holder")],
+         str(tmp_path / "ready-holder"), "{}"],
         env=env,
     )  # fmt: skip
     lease = Path(store.root) / "leases" / "retail.lease"
@@ -202,4 +211,69 @@ def test_a_killed_lease_holder_leaves_no_stale_lease(store, tmp_path):
     version = store.commit_promotion(_request("after the kill"), {})
     assert time.monotonic() - begun < 5  # no waiting out a stale lease
     assert version == "v0002" and store.current_version() == "v0002"
+    consistent(store)
+
+
+# ------------------------------------------------------------------------ on S3
+@pytest.fixture(scope="module")
+def moto():
+    from mlops_platform.aws.moto_lake import create_bucket, moto_server
+
+    with moto_server() as endpoint:
+        create_bucket(endpoint, "race-lake")
+        yield endpoint
+
+
+def s3_store(endpoint: str, prefix: str) -> tuple[ModelStore, dict]:
+    from mlops_platform.aws.moto_lake import REGION
+
+    options = {
+        "client_kwargs": {"endpoint_url": endpoint, "region_name": REGION},
+        "key": "testing",
+        "secret": "testing",
+    }
+    store = ModelStore(f"s3://race-lake/{prefix}", "retail", storage_options=options)
+    store.commit_promotion(_request("first"), {})
+    return store, options
+
+
+def test_two_promotions_started_together_on_s3(moto, tmp_path):
+    """The same race on a moto server: the lease is an object created with
+    If-None-Match, so exactly one racer holds it; the other waits, then finds the
+    champion changed."""
+    store, options = s3_store(moto, "together")
+    start = tmp_path / "start"
+    procs = [
+        racer(store.root, "promote", start, "lease_acquired:1.5", options)
+        for _ in range(2)
+    ]
+    wait_ready()
+    start.touch()
+    outcomes = results(*procs)
+    promoted = [o["promoted"] for o in outcomes if "promoted" in o]
+    refused = [o["refused"] for o in outcomes if "refused" in o]
+    assert promoted == ["v0002"], outcomes
+    assert len(refused) == 1 and "the champion is now v0002" in refused[0]
+    assert store.list_versions() == ["v0001", "v0002"]
+    consistent(store)
+
+
+def test_an_expired_s3_lease_is_taken_over(moto, monkeypatch):
+    """A holder that died leaves its lease object; once it has expired the next
+    promotion deletes it (If-Match on the ETag it read) and goes on."""
+    from mlops_platform import model_store
+
+    store, _ = s3_store(moto, "expired")
+    client = store._s3()
+    client.put_object(
+        Bucket="race-lake",
+        Key="expired/leases/retail.lease",
+        Body=json.dumps({"pid": 1, "expires": time.time() - 1}).encode(),
+    )
+    monkeypatch.setattr(model_store, "LEASE_TTL_S", 60.0)
+    begun = time.monotonic()
+    assert store.commit_promotion(_request("after"), {}) == "v0002"
+    assert time.monotonic() - begun < 10
+    keys = client.list_objects_v2(Bucket="race-lake", Prefix="expired/leases/")
+    assert keys.get("KeyCount", 0) == 0  # released
     consistent(store)

@@ -58,6 +58,10 @@ REFERENCE = "reference.parquet"
 BUNDLE_FILES = (INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
 
 
+# An S3 lease older than this is a holder that died: a promotion takes seconds.
+LEASE_TTL_S = 900.0
+
+
 class ChampionChanged(RuntimeError):
     """Another promotion or rollback changed the champion after this run's gates
     judged the challenger against it: this promotion is not committed."""
@@ -138,6 +142,8 @@ class ModelStore:
             if isinstance(self.fs.protocol, tuple)
             else (self.fs.protocol,)
         )
+        self._options = dict(storage_options or {})
+        self._held = 0  # the lease is re-entrant within one ModelStore
 
     # ---- paths
     def _p(self, *parts: str) -> str:
@@ -346,12 +352,31 @@ class ModelStore:
 
         Locally an exclusive ``flock`` on ``leases/<use case>.lease``: the kernel
         releases it when the holder exits, however it exits (a killed run leaves no
-        stale lease). A second run waits for it (up to ``timeout_s``), then sees the
-        champion the first one left. On S3 there is no lease yet (docs/reliability.md).
+        stale lease). On S3 a lease object created with ``If-None-Match: *`` (only
+        one creator wins) holding its expiry; a holder that died is taken over once
+        it expires (deleted with ``If-Match`` on the ETag seen, so two takers cannot
+        both win). A second run waits for the lease (up to ``timeout_s``), then sees
+        the champion the first one left. Re-entrant within one ModelStore.
         """
-        if not self.local:
-            yield
+        if self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
             return
+        holder = {"pid": os.getpid(), "host": platform.node(), "since": utc_now()}
+        acquire = self._flock if self.local else self._s3_lease
+        with acquire(holder, timeout_s):
+            self._held = 1
+            try:
+                point("lease_acquired")
+                yield
+            finally:
+                self._held = 0
+
+    @contextlib.contextmanager
+    def _flock(self, holder: dict[str, Any], timeout_s: float) -> Iterator[None]:
         path = self._p("leases", f"{self.use_case}.lease")
         os.makedirs(posixpath.dirname(path), exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -370,13 +395,72 @@ class ModelStore:
                         ) from None
                     time.sleep(0.1)
             os.ftruncate(fd, 0)
-            holder = {"pid": os.getpid(), "host": platform.node(), "since": utc_now()}
             os.pwrite(fd, json.dumps(holder).encode(), 0)
-            point("lease_acquired")
             yield
             os.ftruncate(fd, 0)  # no holder (a killed one leaves its name: harmless)
         finally:
             os.close(fd)  # releases the lock
+
+    def _s3(self) -> Any:
+        import boto3  # noqa: PLC0415
+
+        opts = self._options
+        kwargs = {
+            k: v for k, v in (opts.get("client_kwargs") or {}).items() if v is not None
+        }
+        if opts.get("key"):
+            kwargs["aws_access_key_id"] = opts["key"]
+            kwargs["aws_secret_access_key"] = opts.get("secret")
+        return boto3.client("s3", **kwargs)
+
+    @contextlib.contextmanager
+    def _s3_lease(self, holder: dict[str, Any], timeout_s: float) -> Iterator[None]:
+        from botocore.exceptions import ClientError  # noqa: PLC0415
+
+        client = self._s3()
+        bucket, _, key = self._p("leases", f"{self.use_case}.lease").partition("/")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            body = json.dumps({**holder, "expires": time.time() + LEASE_TTL_S})
+            try:
+                etag = client.put_object(
+                    Bucket=bucket, Key=key, Body=body.encode(), IfNoneMatch="*"
+                )["ETag"]
+                break
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in (
+                    "PreconditionFailed",
+                    "ConditionalRequestConflict",
+                ):
+                    raise
+            try:
+                current = client.get_object(Bucket=bucket, Key=key)
+                seen = json.loads(current["Body"].read())
+                if float(seen.get("expires", 0)) < time.time():
+                    client.delete_object(
+                        Bucket=bucket, Key=key, IfMatch=current["ETag"]
+                    )
+                    logger.warning(
+                        "%s: took over an expired promotion lease of %s",
+                        self.use_case,
+                        seen,
+                    )
+                    continue
+            except ClientError:
+                continue  # released or taken over meanwhile: try again
+            if time.monotonic() > deadline:
+                raise ModelStoreError(
+                    f"{self.use_case}: the promotion lease is held by {seen} for "
+                    f"over {timeout_s:.0f}s"
+                )
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            try:
+                client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+            except ClientError as exc:  # expired and taken over: say so
+                logger.warning("%s: lease release refused: %s", self.use_case, exc)
 
     def commit_promotion(
         self, request: PromotionRequest, run_info: dict[str, Any]
@@ -588,13 +672,14 @@ class ModelStore:
             os.makedirs(posixpath.dirname(self.audit_path), exist_ok=True)
             with open(self.audit_path, "a", encoding="utf-8") as f:
                 f.write(line)
-        else:
-            old = (
-                self.fs.cat_file(self.audit_path)
-                if self.fs.exists(self.audit_path)
-                else b""
-            )
-            self.fs.pipe_file(self.audit_path, old + line.encode())
+        else:  # read and rewrite: only under the lease, or lines get lost
+            with self.lease():
+                old = (
+                    self.fs.cat_file(self.audit_path)
+                    if self.fs.exists(self.audit_path)
+                    else b""
+                )
+                self.fs.pipe_file(self.audit_path, old + line.encode())
 
     def read_audit(self) -> list[dict[str, Any]]:
         if not self.fs.exists(self.audit_path):
