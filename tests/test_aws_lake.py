@@ -66,8 +66,15 @@ def local_files(project: Path) -> set[str]:
     out = set()
     for layer in COMPARED:
         for p in (project / "data" / layer).rglob("*"):
-            if p.is_file() and p.name != ".gitkeep":
-                out.add(p.relative_to(project / "data").as_posix())
+            rel = p.relative_to(project / "data").as_posix()
+            # the local promotion lease is a lock file that stays (deleting a flock
+            # file races); on S3 the lease object is deleted on release
+            if (
+                p.is_file()
+                and p.name != ".gitkeep"
+                and not rel.startswith("models/leases/")
+            ):
+                out.add(rel)
     return out
 
 
