@@ -11,7 +11,8 @@ and the pipeline did). So, in order:
 1. read the environment's names from ``terraform output -json platform``;
 2. list every object version and delete marker of the lake and audit buckets, every
    image of both repositories, every model package of the use cases' groups, the
-   groups and the pipelines;
+   groups and the pipelines, and the ECS path's load balancer if its deletion
+   protection is on (it is by default);
 3. ``--dry-run``: print that list and stop; otherwise delete it all;
 4. ``terraform destroy``; if a bucket filled up again meanwhile (CloudTrail delivers
    until the trail is gone), empty it once more and retry once.
@@ -40,6 +41,8 @@ class Plan:
     images: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     model_packages: dict[str, list[str]] = field(default_factory=dict)
     pipelines: list[str] = field(default_factory=list)
+    # load balancers with deletion protection on (the ECS path's ALB in prod)
+    protected_load_balancers: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = []
@@ -61,6 +64,10 @@ class Plan:
             out += [f"  delete model package {arn}" for arn in packages]
             out.append(f"  delete model package group {group}")
         out += [f"delete SageMaker pipeline {name}" for name in self.pipelines]
+        out += [
+            f"turn off deletion protection of load balancer {arn}"
+            for arn in self.protected_load_balancers
+        ]
         return out
 
 
@@ -84,7 +91,7 @@ def clients(endpoint_url: str | None) -> dict[str, Any]:
 
     return {
         name: boto3.client(name, endpoint_url=endpoint_url)
-        for name in ("s3", "ecr", "sagemaker")
+        for name in ("s3", "ecr", "sagemaker", "elbv2")
     }
 
 
@@ -153,6 +160,21 @@ def build_plan(outputs: dict[str, Any], aws: dict[str, Any]) -> Plan:
                 raise
             continue
         plan.pipelines.append(name)
+    arn = outputs.get("ecs_load_balancer_arn")
+    if arn:
+        try:
+            attributes = aws["elbv2"].describe_load_balancer_attributes(
+                LoadBalancerArn=arn
+            )["Attributes"]
+        except Exception as exc:
+            if not _missing(exc, "LoadBalancerNotFound"):
+                raise
+        else:
+            if any(
+                a["Key"] == "deletion_protection.enabled" and a["Value"] == "true"
+                for a in attributes
+            ):
+                plan.protected_load_balancers.append(arn)
     return plan
 
 
@@ -179,6 +201,12 @@ def execute(plan: Plan, aws: dict[str, Any]) -> None:
         aws["sagemaker"].delete_model_package_group(ModelPackageGroupName=group)
     for name in plan.pipelines:
         aws["sagemaker"].delete_pipeline(PipelineName=name)
+    # terraform destroy cannot delete a protected load balancer
+    for arn in plan.protected_load_balancers:
+        aws["elbv2"].modify_load_balancer_attributes(
+            LoadBalancerArn=arn,
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}],
+        )
 
 
 def destroy(env: str, terraform: str) -> bool:

@@ -85,8 +85,23 @@ def estate(tmp_path, request):
             PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
             RoleArn="arn:aws:iam::000000000000:role/mlops-dev-sagemaker-execution",
         )
+        # the ECS path's load balancer, deletion protection on (as the module sets it)
+        ec2 = session.client("ec2", endpoint_url=endpoint)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
+                              AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+            for i, z in enumerate("ab")
+        ]  # fmt: skip
+        elb = session.client("elbv2", endpoint_url=endpoint)
+        lb = elb.create_load_balancer(Name="mlops-dev-serving", Subnets=subnets)
+        lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        elb.modify_load_balancer_attributes(
+            LoadBalancerArn=lb_arn,
+            Attributes=[{"Key": "deletion_protection.enabled", "Value": "true"}],
+        )
         outputs = tmp_path / "outputs.json"
-        outputs.write_text(json.dumps(OUTPUTS))
+        outputs.write_text(json.dumps({**OUTPUTS, "ecs_load_balancer_arn": lb_arn}))
         yield endpoint, env, outputs, s3, ecr, sm
 
 
@@ -151,6 +166,8 @@ def test_dry_run_prints_exactly_what_would_go_and_deletes_nothing(estate):
     assert "model package group retail: 2 packages" in lines
     assert "  delete model package group retail" in lines
     assert "delete SageMaker pipeline mlops-retail" in lines
+    protected = [x for x in lines if x.startswith("turn off deletion protection")]
+    assert len(protected) == 1 and "mlops-dev-serving" in protected[0]
     assert "then: terraform destroy of infra/terraform/envs/dev" in lines
     assert lines[-1] == "dry run: nothing was deleted"
     assert inventory(s3, ecr, sm) == before
@@ -172,6 +189,16 @@ def test_teardown_empties_everything_terraform_cannot(estate):
     versions, images, _, pipelines = inventory(s3, ecr, sm)
     assert versions == {LAKE: 0, AUDIT: 0} and set(images.values()) == {0}
     assert pipelines == 0
+    # the load balancer can now be destroyed by terraform
+    elb = boto3.client(
+        "elbv2", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106
+    )  # fmt: skip
+    arn = json.loads(outputs.read_text())["ecs_load_balancer_arn"]
+    attributes = elb.describe_load_balancer_attributes(LoadBalancerArn=arn)
+    flags = {a["Key"]: a["Value"] for a in attributes["Attributes"]}
+    assert flags["deletion_protection.enabled"] == "false"
     again = teardown(env, outputs, endpoint, "--dry-run")
+    assert "turn off deletion protection" not in again.stdout
     assert f"bucket {LAKE}: 0 object versions/markers" in again.stdout
     assert "delete SageMaker pipeline" not in again.stdout

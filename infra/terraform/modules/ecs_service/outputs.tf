@@ -3,6 +3,11 @@ output "url" {
   value       = "https://${aws_lb.this.dns_name}"
 }
 
+output "load_balancer_arn" {
+  description = "The load balancer (make teardown turns its deletion protection off)."
+  value       = aws_lb.this.arn
+}
+
 output "load_balancer_arn_suffix" {
   description = "The load balancer's CloudWatch dimension."
   value       = aws_lb.this.arn_suffix

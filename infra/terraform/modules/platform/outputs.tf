@@ -82,3 +82,8 @@ output "ecs_serving_url" {
   description = "HTTPS address of the ECS service's load balancer (null without the ECS path)."
   value       = one(module.ecs_service[*].url)
 }
+
+output "ecs_load_balancer_arn" {
+  description = "The ECS path's load balancer (null without it); make teardown lifts its deletion protection."
+  value       = one(module.ecs_service[*].load_balancer_arn)
+}
