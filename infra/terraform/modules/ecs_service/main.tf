@@ -54,39 +54,17 @@ resource "aws_iam_role" "task" {
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "task" {
-  statement {
-    sid     = "ReadPromotedModels"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${var.bucket_arn}/${var.models_prefix}/production/*",
-      "${var.bucket_arn}/${var.models_prefix}/versions/*",
-    ]
-  }
-
-  # Without ListBucket a missing pointer is 403, not 404.
-  statement {
-    sid       = "ListPromotedModels"
-    actions   = ["s3:ListBucket"]
-    resources = [var.bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.models_prefix}/production/*", "${var.models_prefix}/versions/*"]
-    }
-  }
-
-  statement {
-    sid       = "DecryptModels"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-  }
+module "read_models" {
+  source        = "../model_store_read_policy"
+  bucket_arn    = var.bucket_arn
+  models_prefix = var.models_prefix
+  kms_key_arn   = var.kms_key_arn
 }
 
 resource "aws_iam_role_policy" "task" {
   name   = "read-promoted-models"
   role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.task.json
+  policy = module.read_models.json
 }
 
 # What ECS does for the tasks: pull the image, write the logs, read the admin token.

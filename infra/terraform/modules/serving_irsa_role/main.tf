@@ -26,38 +26,15 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
-data "aws_iam_policy_document" "this" {
-  statement {
-    sid     = "ReadPromotedModels"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${var.bucket_arn}/${var.models_prefix}/production/*",
-      "${var.bucket_arn}/${var.models_prefix}/versions/*",
-    ]
-  }
-
-  # Without ListBucket a missing pointer is 403, not 404: serving could not tell "no
-  # model promoted yet" from a permission error.
-  statement {
-    sid       = "ListPromotedModels"
-    actions   = ["s3:ListBucket"]
-    resources = [var.bucket_arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.models_prefix}/production/*", "${var.models_prefix}/versions/*"]
-    }
-  }
-
-  statement {
-    sid       = "DecryptModels"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-  }
+module "read_models" {
+  source        = "../model_store_read_policy"
+  bucket_arn    = var.bucket_arn
+  models_prefix = var.models_prefix
+  kms_key_arn   = var.kms_key_arn
 }
 
 resource "aws_iam_role_policy" "this" {
   name   = "read-promoted-models"
   role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this.json
+  policy = module.read_models.json
 }
