@@ -73,8 +73,7 @@ class LifecycleHooks:
             if name not in names:
                 continue
             try:
-                for line in catalog.get(name).store.reconcile():
-                    logger.warning("%s: %s", use_case, line)
+                catalog.get(name).store.reconcile()  # logs what it repaired
             except Exception as exc:  # reported; the run's own steps will say more
                 logger.warning("%s: model store not reconciled: %s", use_case, exc)
 
