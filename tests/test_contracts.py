@@ -28,14 +28,32 @@ class TestSchemaLevel:
         with pytest.raises(SchemaViolation, match=r"file 'week_x.csv', column 'SPEND'"):
             normalise_file(raw, "week_x.csv")
 
-    def test_unreadable_file_stops_the_run(self, retail):
-        def broken() -> pd.DataFrame:
-            raise pd.errors.ParserError("Error tokenizing data. C error: EOF")
+    def test_an_unreadable_file_is_skipped_and_reported(self, retail):
+        good = (FIXTURES / "lgsr_quirks.csv").read_bytes()
+        frame, report = retail.ingest(
+            {"transactions_200607": lambda: good, "transactions_200699": lambda: b""}
+        )
+        assert set(frame["source_file"]) == {"transactions_200607.csv"}
+        assert report["skipped_files"] == {
+            "transactions_200699.csv": "file 'transactions_200699.csv': "
+            "empty file (no header)"
+        }
 
-        with pytest.raises(
-            SchemaViolation, match=r"file 'transactions_200699.csv'.*unreadable"
-        ):
-            retail.ingest({"transactions_200699": broken})
+    def test_no_readable_file_stops_the_run_naming_each(self, retail):
+        with pytest.raises(SchemaViolation, match=r"no readable files") as err:
+            retail.ingest({"a": lambda: b"", "b": lambda: b"X,Y\n1,2\n"})
+        assert "'a.csv': empty file" in str(err.value)
+        assert "'b.csv', column 'SHOP_WEEK': missing column" in str(err.value)
+
+    def test_a_storage_error_is_not_a_data_problem(self, retail):
+        """A file the store cannot hand over (an S3 error) stops the run: skipping
+        it would quietly train without a week."""
+
+        def failing() -> bytes:
+            raise OSError("connection reset")
+
+        with pytest.raises(OSError, match="connection reset"):
+            retail.ingest({"transactions_200607": failing})
 
     def test_enforce_checks_schema_before_rows(self, quirky, retail):
         with pytest.raises(SchemaViolation, match="column 'STORE_REGION'"):

@@ -277,3 +277,26 @@ def test_an_expired_s3_lease_is_taken_over(moto, monkeypatch):
     keys = client.list_objects_v2(Bucket="race-lake", Prefix="expired/leases/")
     assert keys.get("KeyCount", 0) == 0  # released
     consistent(store)
+
+
+def test_the_run_summary_says_when_the_commit_was_refused(tmp_path, capsys):
+    """A run whose gates passed against a champion that changed meanwhile: the store
+    refuses the commit, and the printed summary says so under the gate's decision
+    (the hook here is the project's LifecycleHooks, called as Kedro calls it)."""
+    from mlops_platform.datasets import ModelStoreDataset
+    from mlops_platform.hooks import LifecycleHooks
+
+    dataset = ModelStoreDataset(path=str(tmp_path / "models"), use_case="retail")
+    dataset.store.commit_promotion(_request("first"), {})
+    judged = dataset.store.current_version()
+    dataset.store.commit_promotion(_request("someone else's"), {})  # meanwhile
+    hooks = LifecycleHooks()
+    hooks.after_dataset_saved("retail.summary_lifecycle", "- decision: promote\n")
+    req = _request("this run")
+    req.judged_against, req.recheck = judged, True
+    dataset.save(req)
+    hooks.after_dataset_saved("retail.model_store", req)
+    hooks.after_pipeline_run()
+    printed = capsys.readouterr().out
+    assert "- decision: promote\n- commit: NOT promoted" in printed
+    assert judged in printed and dataset.store.current_version() == "v0002"

@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 SOURCE_FILE = "source_file"
 SOURCE_ROW = "source_row"
 REASON = "quarantine_reason"
+# Why a record could not be read as written (set by the reader, e.g. a line with too
+# many fields or bytes that are not UTF-8; null otherwise). Any value quarantines the
+# row with that reason first; the column never reaches silver.
+INGEST_ERROR = "ingest_error"
 
 Kind = Literal["int", "float", "str"]
 
@@ -373,6 +377,13 @@ def enforce_contract(
     contract.check_schema(frame, source=_sources(frame))
     frame = frame.reset_index(drop=True)
     typed, reasons = _coerce_types(frame, contract)
+    unreadable = 0
+    if INGEST_ERROR in frame.columns:
+        errors = frame[INGEST_ERROR].to_numpy(dtype=object)
+        for at in np.flatnonzero(pd.notna(errors)).tolist():
+            reasons[at].insert(0, f"unreadable line: {errors[at]}")
+            unreadable += 1
+        typed = typed.drop(columns=[INGEST_ERROR])
     gx_reasons, summary = _validate_with_gx(typed, contract)
     for idx, rs in gx_reasons.items():
         reasons[idx].extend(rs)
@@ -414,6 +425,7 @@ def enforce_contract(
         "rows_in": len(frame),
         "rows_valid": len(valid),
         "rows_quarantined": len(quarantine),
+        "rows_unreadable": unreadable,
         "quarantined_share": round(share, 6),
         "quarantined_by_file": {str(k): int(v) for k, v in per_file.items()},
         "expectations": summary,

@@ -46,6 +46,9 @@ def _mlflow() -> Any | None:
 class LifecycleHooks:
     def __init__(self) -> None:
         self._summaries: dict[str, str] = {}
+        # what the store did with a promotion the gates passed, when it differs
+        # (refused at commit: the champion changed while this run was judging)
+        self._commits: dict[str, str] = {}
         self._registry: Any = None
 
     @hook_impl
@@ -67,6 +70,7 @@ class LifecycleHooks:
         """Every run starts by finishing what an interrupted promotion or rollback
         left, for each use case it runs (ModelStore.reconcile)."""
         self._summaries = {}
+        self._commits = {}
         names = set(pipeline.datasets())
         for use_case in USE_CASES:
             name = f"{use_case}.model_store"
@@ -174,6 +178,11 @@ class LifecycleHooks:
                 # promoted, kept or refused: the alias follows the pointer (and an
                 # alias a crash left behind is repaired here, on the next run)
                 ensure_champion_alias(ns, data.outcome.get("store"))
+            if "refused" in data.outcome:
+                self._commits[ns] = (
+                    "- commit: NOT promoted; the store refused the promotion at "
+                    f"commit time: {data.outcome['refused']}"
+                )
             committed = data.promote and "version" in data.outcome
             if self._registry is not None and committed:
                 self._registry.mirror_promotion(
@@ -182,6 +191,7 @@ class LifecycleHooks:
 
     @hook_impl
     def after_pipeline_run(self) -> None:
-        for text in self._summaries.values():
-            sys.stdout.write("\n" + text)
+        for ns, text in self._summaries.items():
+            commit = self._commits.get(ns)
+            sys.stdout.write("\n" + text + (commit + "\n" if commit else ""))
         sys.stdout.flush()

@@ -4,7 +4,6 @@ ONNX parity, bundle round trip)."""
 
 from __future__ import annotations
 
-import functools
 import pickle
 from pathlib import Path
 
@@ -219,10 +218,8 @@ class TestGenerator:
     @real_sample
     def test_real_file_loads_and_gives_examples(self, parking):
         parts = {
-            "parking_data": functools.partial(read_partition, REAL),
-            "car_parks": lambda: pd.DataFrame(
-                {"SystemCodeNumber": ["parking_data"], "Capacity": ["100"]}
-            ),
+            "parking_data": REAL.read_bytes,
+            "car_parks": lambda: b"SystemCodeNumber,Capacity\nparking_data,100\n",
         }
         frame, _ = parking.ingest(parts)
         result = enforce_contract(frame, parking.contract)

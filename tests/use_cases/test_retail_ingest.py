@@ -5,7 +5,7 @@ import pytest
 from mlops_platform.contracts import enforce_contract
 from mlops_platform.use_cases.retail.ingest import BASKET_KEY, BASKET_KEY_REBUILT
 from mlops_platform.use_cases.retail.schema import COLUMNS
-from tests.conftest import FIXTURES, REAL_SAMPLE, partitions_of, read_partition
+from tests.conftest import FIXTURES, REAL_SAMPLE, partitions_of
 
 
 class TestQuirksFixture:
@@ -32,7 +32,7 @@ class TestQuirksFixture:
 
     def test_exact_ids_are_kept(self, retail, small_raw):
         first = sorted(small_raw.glob("transactions_*.csv"))[0]
-        frame, _ = retail.ingest({first.stem: lambda: read_partition(first)})
+        frame, _ = retail.ingest({first.stem: first.read_bytes})
         assert not frame[BASKET_KEY_REBUILT].any()
         assert (frame[BASKET_KEY] == frame["BASKET_ID"]).all()
 
@@ -41,18 +41,14 @@ class TestQuirksFixture:
 @pytest.mark.skipif(not REAL_SAMPLE.exists(), reason="needs ../shared/real-samples")
 class TestRealWeek:
     def test_real_week_passes_the_contract(self, retail):
-        frame, report = retail.ingest(
-            {"transactions_200607": lambda: read_partition(REAL_SAMPLE)}
-        )
+        frame, report = retail.ingest({"transactions_200607": REAL_SAMPLE.read_bytes})
         assert report["files"]["transactions_200607.csv"]["basket_ids_rebuilt"] == 25240
         result = enforce_contract(frame, retail.contract)
         assert result.report["rows_quarantined"] == 0
         assert len(result.valid) == 25240
 
     def test_real_week_baskets(self, retail):
-        frame, _ = retail.ingest(
-            {"transactions_200607": lambda: read_partition(REAL_SAMPLE)}
-        )
+        frame, _ = retail.ingest({"transactions_200607": REAL_SAMPLE.read_bytes})
         gold = retail.build_gold(enforce_contract(frame, retail.contract).valid)
         # DATASETS.md: ~3.8k approximate baskets; L ~14 lines, S ~1.4
         assert 3500 <= len(gold) <= 4100

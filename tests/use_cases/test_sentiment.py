@@ -117,13 +117,18 @@ class TestLoaders:
             ("reviews_20261101.csv", b"", None, "empty file"),
         ],
     )
-    def test_unreadable_files_stop_the_run_naming_the_file(
+    def test_unreadable_files_are_skipped_naming_the_file(
         self, uc, name, data, column, problem
     ):
-        with pytest.raises(SchemaViolation) as err:
-            uc.ingest(loaders({name: data}))
-        assert err.value.source == name and err.value.column == column
-        assert problem in str(err.value)
+        good = b"review,sentiment\nfine film,positive\n"
+        frame, report = uc.ingest(loaders({name: data, "reviews_20261102.csv": good}))
+        assert list(frame["source_file"]) == ["reviews_20261102.csv"]
+        reason = report["skipped_files"][name]
+        assert f"file '{name}'" in reason and problem in reason
+        assert (f"column '{column}'" in reason) == (column is not None)
+        with pytest.raises(SchemaViolation, match="no readable files") as err:
+            uc.ingest(loaders({name: data}))  # nothing left: the run stops
+        assert reason in str(err.value)
 
     def test_aclimdb_tree(self, uc, package):
         """The aclImdb layout (written here from real package reviews: the package

@@ -10,7 +10,6 @@ real-sample figures in ../shared/DATASETS.md (persistence 11.87, HGB 5.15 cars).
 
 from __future__ import annotations
 
-import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,24 +23,18 @@ from mlops_platform.use_cases.parking import ParkingUseCase
 from mlops_platform.use_cases.parking.features import GoldParams, build_examples
 
 
-def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-
-
 def load_examples(
     path: str | Path, capacity: int | None = None, horizon_minutes: int = 60
 ) -> pd.DataFrame:
     """Gold examples from a folder of raw files, or one seed-format CSV."""
     path = Path(path)
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    partitions: dict[str, Callable[[], pd.DataFrame]] = {
-        f.stem: functools.partial(_read, f) for f in files
-    }
+    partitions: dict[str, Callable[[], bytes]] = {f.stem: f.read_bytes for f in files}
     if capacity is not None and "car_parks" not in partitions:
-        caps = pd.DataFrame(
-            {"SystemCodeNumber": [f.stem for f in files], "Capacity": str(capacity)}
+        caps = "SystemCodeNumber,Capacity\n" + "".join(
+            f"{f.stem},{capacity}\n" for f in files
         )
-        partitions["car_parks"] = lambda: caps
+        partitions["car_parks"] = caps.encode
     uc = ParkingUseCase()
     raw, _ = uc.ingest(partitions)
     silver = enforce_contract(raw, uc.contract).valid

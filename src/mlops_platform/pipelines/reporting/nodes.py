@@ -7,8 +7,19 @@ from typing import Any
 from mlops_platform.use_cases.base import UseCase
 
 
+def skipped_lines(ingest: dict[str, Any]) -> list[str]:
+    """Summary lines for raw files that could not be read (skipped, not fatal)."""
+    skipped = ingest.get("skipped_files") or {}
+    if not skipped:
+        return []
+    return [f"- files skipped (unreadable): {len(skipped)}"] + [
+        f"  - {reason}" for reason in skipped.values()
+    ]
+
+
 def summarise_lifecycle(
     use_case: UseCase,
+    ingest: dict[str, Any],
     contract: dict[str, Any],
     split: dict[str, Any],
     drift_decision: dict[str, Any],
@@ -27,8 +38,13 @@ def summarise_lifecycle(
         f"(train {split['rows']['train']:,} / "
         f"validation {split['rows']['validation']:,} "
         f"/ test {split['rows']['test']:,})",
-        f"- drift: {drift_decision['reason']}",
     ]
+    if contract.get("rows_unreadable"):
+        lines.append(
+            f"- unreadable lines (quarantined): {contract['rows_unreadable']:,}"
+        )
+    lines += skipped_lines(ingest)
+    lines.append(f"- drift: {drift_decision['reason']}")
     task = use_case.task
     if training.get("trained"):
         lines.append(f"- candidates (validation {training['selection_metric']}):")

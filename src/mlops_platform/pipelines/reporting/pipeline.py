@@ -15,6 +15,7 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             Node(
                 bind(nodes.summarise_lifecycle, use_case),
                 inputs=[
+                    "report_ingest",
                     "report_contract",
                     "report_split",
                     "decision_drift",

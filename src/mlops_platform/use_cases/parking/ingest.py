@@ -8,7 +8,9 @@
   its capacity comes from ``car_parks.csv`` (``SystemCodeNumber,Capacity``) in the same
   folder; a seed-format file without one stops the run naming the file.
 
-Every row keeps its file and line (``source_file``, ``source_row``) for quarantine.
+Every row keeps its file and line (``source_file``, ``source_row``) for quarantine;
+files are read line by line (:mod:`mlops_platform.raw_csv`), and a file that cannot
+be read (or whose format or capacity is unknown) is skipped and reported.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ import logging
 from pathlib import PurePosixPath
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from mlops_platform.contracts import SOURCE_FILE, SOURCE_ROW, SchemaViolation
+from mlops_platform.contracts import (
+    INGEST_ERROR,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SchemaViolation,
+)
+from mlops_platform.raw_csv import read_csv_bytes, read_each
 from mlops_platform.use_cases.base import PartitionLoaders
 from mlops_platform.use_cases.parking.schema import (
     CAPACITY,
@@ -76,61 +83,73 @@ def read_capacities(frame: pd.DataFrame, source: str) -> dict[str, str]:
     )
 
 
+def _read_one(
+    name: str, data: bytes, capacities: dict[str, str]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    source = f"{name}.csv"
+    table = read_csv_bytes(data, source)
+    raw = table.frame
+    kind = _format_of(raw.drop(columns=[SOURCE_FILE, SOURCE_ROW, INGEST_ERROR]), source)
+    if kind == "uci":
+        out = pd.DataFrame(
+            {
+                CAR_PARK: raw["SystemCodeNumber"],
+                CAPACITY: raw["Capacity"],
+                COUNT: raw["Occupancy"],
+                TIMESTAMP: normalise_timestamps(raw["LastUpdated"], UCI_TIME_FORMAT),
+            }
+        )
+    else:
+        park = PurePosixPath(name).name
+        if park not in capacities:
+            raise SchemaViolation(
+                source,
+                "capacity",
+                f"a seed-format file ({','.join(SEED_COLUMNS)}) has no capacity: "
+                f"add '{park},<spaces>' to {CAR_PARKS_FILE}.csv "
+                "(SystemCodeNumber,Capacity)",
+            )
+        out = pd.DataFrame(
+            {
+                CAR_PARK: park,
+                CAPACITY: capacities[park],
+                COUNT: raw["car_count"],
+                TIMESTAMP: normalise_timestamps(raw["timestamp"], SEED_TIME_FORMAT),
+            }
+        )
+    for col in (SOURCE_FILE, SOURCE_ROW, INGEST_ERROR):
+        out[col] = raw[col]
+    return out, {"format": kind, "lines": table.lines, "rows": len(out), **table.notes}
+
+
 def read_readings(
     partitions: PartitionLoaders,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     capacities: dict[str, str] = {}
     if CAR_PARKS_FILE in partitions:
-        capacities = read_capacities(
-            partitions[CAR_PARKS_FILE](), f"{CAR_PARKS_FILE}.csv"
-        )
-    frames: list[pd.DataFrame] = []
-    files: dict[str, Any] = {}
-    for name in sorted(partitions):
-        if name == CAR_PARKS_FILE:
-            continue
-        source = f"{name}.csv"
-        raw = partitions[name]().rename(columns=lambda c: str(c).strip())
-        kind = _format_of(raw, source)
-        if kind == "uci":
-            out = pd.DataFrame(
-                {
-                    CAR_PARK: raw["SystemCodeNumber"],
-                    CAPACITY: raw["Capacity"],
-                    COUNT: raw["Occupancy"],
-                    TIMESTAMP: normalise_timestamps(
-                        raw["LastUpdated"], UCI_TIME_FORMAT
-                    ),
-                }
-            )
-        else:
-            park = PurePosixPath(name).name
-            if park not in capacities:
-                raise SchemaViolation(
-                    source,
-                    "capacity",
-                    f"a seed-format file ({','.join(SEED_COLUMNS)}) has no capacity: "
-                    f"add '{park},<spaces>' to {CAR_PARKS_FILE}.csv "
-                    "(SystemCodeNumber,Capacity)",
-                )
-            out = pd.DataFrame(
-                {
-                    CAR_PARK: park,
-                    CAPACITY: capacities[park],
-                    COUNT: raw["car_count"],
-                    TIMESTAMP: normalise_timestamps(raw["timestamp"], SEED_TIME_FORMAT),
-                }
-            )
-        out[SOURCE_FILE] = source
-        out[SOURCE_ROW] = np.arange(2, len(out) + 2, dtype=np.int64)  # header is 1
-        frames.append(out)
-        files[source] = {"format": kind, "rows": len(out)}
-    if not frames:
-        raise SchemaViolation("raw/parking", None, "no reading files")
-    frame = pd.concat(frames, ignore_index=True)
+        source = f"{CAR_PARKS_FILE}.csv"
+        table = read_csv_bytes(partitions[CAR_PARKS_FILE](), source)
+        capacities = read_capacities(table.frame, source)
+    read, skipped = read_each(
+        (n for n in sorted(partitions) if n != CAR_PARKS_FILE),
+        lambda name: _read_one(name, partitions[name](), capacities),
+        what="raw/parking (readings_YYYYMMDD.csv)",
+    )
+    frame = pd.concat([out for out, _ in read.values()], ignore_index=True)
+    files = {f"{name}.csv": notes for name, (_, notes) in read.items()}
     for col in (CAR_PARK, CAPACITY, COUNT):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
         frame[col] = frame[col].map(lambda v: v.strip() if isinstance(v, str) else v)
-    report = {"files": files, "rows": len(frame), "car_parks_file": bool(capacities)}
-    logger.info("parking: %d readings from %d files", len(frame), len(files))
+    report = {
+        "files": files,
+        "rows": len(frame),
+        "car_parks_file": bool(capacities),
+        "skipped_files": skipped,
+    }
+    logger.info(
+        "parking: %d readings from %d files (%d skipped)",
+        len(frame),
+        len(files),
+        len(skipped),
+    )
     return frame, report

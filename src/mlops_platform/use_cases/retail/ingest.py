@@ -12,10 +12,15 @@ import logging
 from pathlib import PurePosixPath
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from mlops_platform.contracts import SOURCE_FILE, SOURCE_ROW, SchemaViolation
+from mlops_platform.contracts import (
+    INGEST_ERROR,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SchemaViolation,
+)
+from mlops_platform.raw_csv import read_csv_bytes, read_each
 from mlops_platform.use_cases.base import PartitionLoaders
 from mlops_platform.use_cases.retail.schema import (
     COLUMN_ALIASES,
@@ -56,7 +61,8 @@ def rebuild_basket_key(frame: pd.DataFrame) -> pd.Series:
 
 
 def normalise_file(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict]:
-    """Apply the real-file quirks to one file; raise on a missing column."""
+    """Apply the real-file quirks to one file's rows (as :func:`read_csv_bytes` gives
+    them, with their lines); raise on a missing column."""
     notes: dict[str, Any] = {}
     renames = {
         old: new
@@ -66,7 +72,8 @@ def normalise_file(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict
     if renames:
         frame = frame.rename(columns=renames)
         notes["renamed_columns"] = renames
-    stray = [c for c in frame.columns if c not in COLUMNS]
+    kept = (SOURCE_FILE, SOURCE_ROW, INGEST_ERROR)
+    stray = [c for c in frame.columns if c not in COLUMNS and c not in kept]
     if stray:
         notes["ignored_columns"] = stray
     for col in COLUMNS:
@@ -74,7 +81,7 @@ def normalise_file(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict
             raise SchemaViolation(
                 source, col, "missing column (an LGSR transaction file has 22 columns)"
             )
-    frame = frame[list(COLUMNS)].copy()
+    frame = frame[[*COLUMNS, *(c for c in kept if c in frame.columns)]].copy()
     for col, mapping in VALUE_ALIASES.items():
         hits = frame[col].isin(list(mapping))
         if hits.any():
@@ -87,34 +94,36 @@ def normalise_file(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, dict
         key = key.where(~lossy, rebuild_basket_key(frame.loc[lossy]))
         notes["basket_ids_rebuilt"] = int(lossy.sum())
     frame[BASKET_KEY] = key
-    frame[SOURCE_FILE] = source
-    frame[SOURCE_ROW] = np.arange(2, len(frame) + 2, dtype=np.int64)  # header is 1
     return frame, notes
 
 
 def read_lgsr(partitions: PartitionLoaders) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Concatenate every transaction partition (any CSV but ``time``)."""
-    frames: list[pd.DataFrame] = []
+    """Concatenate every transaction file (any CSV but ``time``), each file's bytes
+    read line by line (:mod:`mlops_platform.raw_csv`); a file that cannot be read is
+    skipped and reported."""
     report: dict[str, Any] = {"files": {}, "time_table": None}
-    keys = sorted(partitions)
-    for key in keys:
-        name = PurePosixPath(key).name
-        if name == TIME_TABLE:
+    names = []
+    for key in sorted(partitions):
+        if PurePosixPath(key).name == TIME_TABLE:
             report["time_table"] = key
-            continue
-        source = f"{key}.csv" if not key.endswith(".csv") else key
-        try:
-            raw = partitions[key]()
-        except Exception as exc:
-            raise SchemaViolation(source, None, f"unreadable file: {exc}") from exc
-        frame, notes = normalise_file(raw, source)
-        report["files"][source] = {"rows": len(frame), **notes}
+        else:
+            names.append(key)
+
+    def read_one(key: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+        source = key if key.endswith(".csv") else f"{key}.csv"
+        table = read_csv_bytes(partitions[key](), source)
+        frame, notes = normalise_file(table.frame, source)
+        return frame, {"lines": table.lines, "rows": len(frame), **table.notes, **notes}
+
+    read, skipped = read_each(
+        names, read_one, what="raw/retail (transactions_YYYYWW.csv)"
+    )
+    frames = []
+    for key, (frame, notes) in read.items():
+        report["files"][key if key.endswith(".csv") else f"{key}.csv"] = notes
         frames.append(frame)
-        logger.info("read %s: %d lines", source, len(frame))
-    if not frames:
-        raise SchemaViolation(
-            "raw/<use_case>/", None, "no transaction files (transactions_YYYYWW.csv)"
-        )
+        logger.info("read %s: %d lines", key, len(frame))
+    report["skipped_files"] = skipped
     out = pd.concat(frames, ignore_index=True)
     report["rows"] = len(out)
     return out, report

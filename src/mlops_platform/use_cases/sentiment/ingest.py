@@ -25,10 +25,15 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_platform.contracts import SOURCE_FILE, SOURCE_ROW, SchemaViolation
+from mlops_platform.contracts import (
+    INGEST_ERROR,
+    SOURCE_FILE,
+    SOURCE_ROW,
+    SchemaViolation,
+)
+from mlops_platform.raw_csv import read_each
 from mlops_platform.use_cases.sentiment.schema import (
     DAY,
-    INGEST_ERROR,
     RATING,
     REVIEW,
     SENTIMENT,
@@ -155,21 +160,16 @@ def read_aclimdb_file(data: bytes, source: str, day: str) -> dict[str, Any] | No
 def read_reviews(
     partitions: dict[str, Callable[[], bytes]],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    frames: list[pd.DataFrame] = []
-    tree_rows: list[dict[str, Any]] = []
-    files: dict[str, Any] = {}
+    """Every review file; a file that cannot be read is skipped and reported."""
+    csv_names: list[str] = []
+    tree_names: list[str] = []
     skipped: dict[str, int] = {}
     for name in sorted(partitions):
         lower = name.lower()
         if lower.endswith(".csv"):
-            frame = read_kaggle_csv(partitions[name](), name, day_of(name))
-            frames.append(frame)
-            files[name] = {"format": "kaggle_csv", "rows": len(frame)}
+            csv_names.append(name)
         elif lower.endswith(".txt") and ACLIMDB_FILE.search(name):
-            row = read_aclimdb_file(partitions[name](), name, day_of(name))
-            tree_rows.append(row)  # type: ignore[arg-type]
-            top = PurePosixPath(name).parts[0]
-            files.setdefault(top, {"format": "aclimdb", "rows": 0})["rows"] += 1
+            tree_names.append(name)
         else:
             kind = (
                 "unlabelled aclImdb reviews (unsup/)"
@@ -177,18 +177,43 @@ def read_reviews(
                 else "not a review file"
             )
             skipped[kind] = skipped.get(kind, 0) + 1
+    csv_set = set(csv_names)
+
+    def read_one(name: str) -> Any:
+        if name in csv_set:
+            return read_kaggle_csv(partitions[name](), name, day_of(name))
+        return read_aclimdb_file(partitions[name](), name, day_of(name))
+
+    read, unreadable = read_each(
+        [*csv_names, *tree_names],
+        read_one,
+        what="raw/sentiment (*.csv or an aclImdb tree)",
+    )
+    frames: list[pd.DataFrame] = []
+    files: dict[str, Any] = {}
+    tree_rows: list[dict[str, Any]] = []
+    for name, got in read.items():
+        if name in csv_set:
+            frames.append(got)
+            files[name] = {"format": "kaggle_csv", "rows": len(got)}
+        else:
+            tree_rows.append(got)
+            top = PurePosixPath(name).parts[0]
+            files.setdefault(top, {"format": "aclimdb", "rows": 0})["rows"] += 1
     if tree_rows:
         frames.append(pd.DataFrame(tree_rows))
-    if not frames:
-        raise SchemaViolation(
-            "raw/sentiment", None, "no review files (*.csv or an aclImdb tree)"
-        )
     frame = pd.concat(frames, ignore_index=True)
-    report = {"files": files, "rows": len(frame), "not_read": skipped}
+    report = {
+        "files": files,
+        "rows": len(frame),
+        "not_read": skipped,
+        "skipped_files": unreadable,
+    }
     logger.info(
-        "sentiment: %d reviews from %d files (%s not read)",
+        "sentiment: %d reviews from %d files (%s not read, %d skipped)",
         len(frame),
         len(files),
         sum(skipped.values()),
+        len(unreadable),
     )
     return frame, report

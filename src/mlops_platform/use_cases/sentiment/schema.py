@@ -4,8 +4,8 @@ Both real formats are read into one canonical record (``ingest.py``): the Kaggle
 ``IMDB Dataset.csv`` (``review,sentiment``) and the aclImdb tree
 (``train|test/pos|neg/<id>_<rating>.txt``). A review that cannot be read (invalid
 UTF-8, a malformed CSV record) keeps a readable form of its bytes and the reason in
-``ingest_error``; any value there quarantines the record (a column rule, so the
-reason is given even when other rules break too).
+``ingest_error`` (:data:`mlops_platform.contracts.INGEST_ERROR`); the contract
+quarantines any record with a value there, giving that reason first.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ REVIEW = "review"
 SENTIMENT = "sentiment"
 RATING = "rating"
 DAY = "day"
-INGEST_ERROR = "ingest_error"
 CLASSES = ("negative", "positive")
 MAX_CHARACTERS = 100_000
 
@@ -97,15 +96,6 @@ SENTIMENT_CONTRACT = DataContract(
             min_value=19000101,
             max_value=29991231,
             description="the batch's day, YYYYMMDD, from its file or folder name",
-        ),
-        ColumnSpec(
-            INGEST_ERROR,
-            "str",
-            nullable=True,
-            # (?!) matches nothing: every non-null value breaks the rule
-            pattern="(?!)",
-            pattern_meaning="unreadable record",
-            description="why the record could not be read as it is (else null)",
         ),
     ),
     row_checks=(
