@@ -132,6 +132,12 @@ def test_lifecycle_promotion_and_rollback(project):
     }
     assert all("validation_macro_f1" in c.data.metrics for c in children)
     assert _alias(project) == "1"
+    # the run is tagged with its process (for closing orphans) and closed nothing
+    assert run.data.tags["mlops.pid"].isdigit() and "mlops.host" in run.data.tags
+    leftover = client.search_runs(
+        [run.info.experiment_id], filter_string="attributes.status = 'RUNNING'"
+    )
+    assert leftover == [] and "mlops.closed_by" not in run.data.tags
 
     # Second run, same data: no drift, so only a forced retrain with a lenient
     # champion gate promotes; it must record the previous champion.

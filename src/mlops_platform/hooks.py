@@ -22,7 +22,9 @@ from kedro.pipeline import Node
 
 from mlops_platform.model_store import PromotionRequest
 from mlops_platform.tracking import (
+    close_orphan_runs,
     ensure_champion_alias,
+    mark_run_owner,
     registered_model_name,
 )
 from mlops_platform.use_cases import USE_CASES
@@ -49,6 +51,7 @@ class LifecycleHooks:
         # what the store did with a promotion the gates passed, when it differs
         # (refused at commit: the champion changed while this run was judging)
         self._commits: dict[str, str] = {}
+        self._owner_marked = False
         self._registry: Any = None
 
     @hook_impl
@@ -71,15 +74,36 @@ class LifecycleHooks:
         left, for each use case it runs (ModelStore.reconcile)."""
         self._summaries = {}
         self._commits = {}
+        self._owner_marked = False
         names = set(pipeline.datasets())
         for use_case in USE_CASES:
             name = f"{use_case}.model_store"
             if name not in names:
                 continue
             try:
-                catalog.get(name).store.reconcile()  # logs what it repaired
+                store = catalog.get(name).store
+                store.reconcile()  # logs what it repaired
+                if self._registry is not None:  # a crash may have left it behind
+                    self._registry.follow(store)
             except Exception as exc:  # reported; the run's own steps will say more
                 logger.warning("%s: model store not reconciled: %s", use_case, exc)
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        """Once per run, when kedro-mlflow's run is active: tag it with this process
+        and close the runs a killed earlier run left RUNNING."""
+        if self._owner_marked:
+            return
+        mlflow = _mlflow()
+        if mlflow is None:
+            return
+        self._owner_marked = True
+        run = mlflow.active_run()
+        try:
+            mark_run_owner(run.info.run_id)
+            close_orphan_runs(run.info.experiment_id, run.info.run_id)
+        except Exception as exc:  # bookkeeping: never stops the run
+            logger.warning("MLflow: orphan runs not checked: %s", exc)
 
     @hook_impl
     def after_node_run(
@@ -183,11 +207,10 @@ class LifecycleHooks:
                     "- commit: NOT promoted; the store refused the promotion at "
                     f"commit time: {data.outcome['refused']}"
                 )
-            committed = data.promote and "version" in data.outcome
-            if self._registry is not None and committed:
-                self._registry.mirror_promotion(
-                    ns, data.outcome["version"], data.outcome["store_root"], run_id
-                )
+            store = data.outcome.get("store")
+            if self._registry is not None and store is not None:
+                # promoted, kept or refused: the registry follows the pointer
+                self._registry.follow(store, run_id, data.reason)
 
     @hook_impl
     def after_pipeline_run(self) -> None:

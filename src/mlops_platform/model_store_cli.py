@@ -144,10 +144,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     store, uri, registry_config = _store(args)
+    from mlops_platform.aws.model_registry import (  # noqa: PLC0415
+        SageMakerModelRegistry,
+    )
+
+    registry = SageMakerModelRegistry.from_config(registry_config)
     try:
         # finish what an interrupted promotion or rollback left (docs/reliability.md)
         for line in store.reconcile():
             print(f"reconciled: {line}", file=sys.stderr)
+        if registry is not None:
+            for line in registry.follow(store):
+                print(f"reconciled: SageMaker model registry {line}", file=sys.stderr)
         if args.command == "status":
             pointer = store.read_pointer()
             if pointer is None:
@@ -167,15 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             manifest = store.read_manifest(pointer["version"])
             run_id = (manifest.get("mlflow") or {}).get("run_id")
             alias_version = None
-            from mlops_platform.aws.model_registry import (  # noqa: PLC0415
-                SageMakerModelRegistry,
-            )
-
-            registry = SageMakerModelRegistry.from_config(registry_config)
             if registry is not None:
-                registry.mirror_rollback(
-                    args.use_case, pointer["version"], pointer["previous"]
-                )
+                registry.follow(store, run_id, f"rollback from {pointer['previous']}")
                 print(f"SageMaker model registry: {pointer['version']} approved again")
             if run_id and uri:
                 import mlflow  # noqa: PLC0415

@@ -5,7 +5,10 @@ uploaded to their S3 destinations, property files read back, ConditionSteps eval
 
 What differs from a real execution, and only this: the command runs in a subprocess on
 this machine with the project as working directory (the image's WORKDIR), and the
-container's ``/opt/ml/processing`` is a temporary folder.
+container's ``/opt/ml/processing`` is a temporary folder. With ``pipeline_name`` the
+execution is first started on the moto server (the definition upserted under that
+name), so its ARN is one SageMaker's API knows (the first step's overlap check asks
+about it); moto marks it Succeeded at once, which is why the steps are run here.
 """
 
 from __future__ import annotations
@@ -36,8 +39,13 @@ class Execution:
     property_files: dict[tuple[str, str], dict] = field(default_factory=dict)
     logs: dict[str, str] = field(default_factory=dict)
     stdout: dict[str, str] = field(default_factory=dict)
+    pipeline_name: str | None = None
+    execution_arn: str = ""
 
     def __post_init__(self) -> None:
+        self.execution_arn = f"{EXECUTION_ARN}/{self.execution_id}"
+        if self.pipeline_name:
+            self._start_on_moto(self.pipeline_name)
         values: dict[str, Any] = {}
         for p in self.definition["Parameters"]:
             values[p["Name"]] = p.get("DefaultValue")
@@ -65,7 +73,7 @@ class Execution:
             if ref == "Execution.PipelineExecutionId":
                 return self.execution_id
             if ref == "Execution.PipelineExecutionArn":
-                return f"{EXECUTION_ARN}/{self.execution_id}"
+                return self.execution_arn
             raise ValueError(f"unsupported reference {ref}")
         if "Std:Join" in value:
             spec = value["Std:Join"]
@@ -81,6 +89,24 @@ class Execution:
         return {k: self.resolve(v) for k, v in value.items()}
 
     # ------------------------------------------------------------------ steps
+    def _start_on_moto(self, name: str) -> None:
+        import boto3
+
+        sm = boto3.client(
+            "sagemaker",
+            endpoint_url=self.s3.meta.endpoint_url,
+            region_name=self.s3.meta.region_name,
+        )
+        role = "arn:aws:iam::000000000000:role/harness"
+        body = json.dumps(self.definition)
+        try:
+            sm.create_pipeline(PipelineName=name, PipelineDefinition=body, RoleArn=role)
+        except sm.exceptions.ClientError:
+            sm.update_pipeline(PipelineName=name, PipelineDefinition=body, RoleArn=role)
+        arn = sm.start_pipeline_execution(PipelineName=name)["PipelineExecutionArn"]
+        self.execution_arn = arn
+        self.execution_id = arn.rsplit("/", 1)[-1]
+
     def run(self) -> None:
         self._run_steps(self.definition["Steps"])
 

@@ -222,7 +222,8 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stdout.strip().endswith("Succeeded")
-    assert len(sm.list_pipelines()["PipelineSummaries"]) == 1
+    named = [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
+    assert named.count("mlops-retail") == 1
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip
     # upsert (what the pipeline delivery workflow runs) updates without starting
@@ -277,13 +278,18 @@ def test_compiled_steps_execute(project, lake, tmp_path):
     env = {**base_environment(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     env["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
 
-    first = Execution(d, project, tmp_path / "x1", env, s3)
+    first = Execution(d, project, tmp_path / "x1", env, s3, pipeline_name="h-retail")
     first.run()
     assert first.ran == [
         "retail-data-engineering", "retail-drift", "retail-train-or-keep",
         "retail-training", "retail-evaluation", "retail-reporting",
     ]  # fmt: skip
     assert first.property_files[("retail-drift", "DriftDecision")]["train"] is True
+    # the first step checked, against the API, that no earlier execution runs
+    assert (
+        "overlap check: no earlier execution is running"
+        in (first.stdout["retail-data-engineering"])
+    )
     # the drift step's log line that CloudWatch's DriftDetected metric filter counts
     (line,) = [
         json.loads(x)
@@ -331,7 +337,7 @@ def test_compiled_steps_execute(project, lake, tmp_path):
 
     training_key = f"{PREFIX}/reports/retail/training.json"
     etag = s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"]
-    second = Execution(d, project, tmp_path / "x2", env, s3)
+    second = Execution(d, project, tmp_path / "x2", env, s3, pipeline_name="h-retail")
     second.run()
     assert second.ran == [
         "retail-data-engineering",

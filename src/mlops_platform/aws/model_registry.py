@@ -1,12 +1,17 @@
-"""Mirror promotions and rollbacks into the SageMaker Model Registry (aws environment).
+"""Mirror the production pointer into the SageMaker Model Registry (aws environment).
 
-One model package group per use case (named after it). Each promotion registers the
-new bundle as a model package with status ``Approved`` and sets the previously approved
-package to ``Rejected`` ("superseded by vNNNN"), so exactly one package is Approved: the
-champion, like the MLflow alias. A rollback approves the package of the version it
-restores and rejects the one it replaces. The bundle in the model store stays the source
-of truth; the package points at it (``ModelDataUrl``: the bundle's ``model.onnx``) and
+One model package group per use case (named after it); one model package per bundle
+version that has been champion. The bundle in the model store stays the source of
+truth: the package points at it (``ModelDataUrl``: the bundle's ``model.onnx``) and
 records its version in ``CustomerMetadataProperties``.
+
+Everything goes through one idempotent step, :meth:`SageMakerModelRegistry.sync`: make
+the registry agree with the pointer. It registers the pointer's version if it has no
+package yet (``PendingManualApproval``), rejects every other Approved package, and
+only then approves the pointer's. So at no instant are two packages Approved, a crash
+at any point leaves at most one Approved package, and the next sync (after every
+promotion and rollback, and at the start of every run and ``mlops-model`` command)
+finishes the job without creating a second package for the same version.
 
 Enabled by ``conf/<env>/model_registry.yml`` (only ``conf/aws`` has one).
 """
@@ -15,6 +20,10 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops_platform import faults
 
 logger = logging.getLogger(__name__)
 VERSION_KEY = "bundle_version"
@@ -49,12 +58,14 @@ class SageMakerModelRegistry:
         return cls(serving_image=section["serving_image"])
 
     def _ensure_group(self, use_case: str) -> None:
-        groups = self.client.list_model_package_groups(NameContains=use_case)
-        if any(
-            g["ModelPackageGroupName"] == use_case
-            for g in groups.get("ModelPackageGroupSummaryList", [])
-        ):
+        # Describe, not ListModelPackageGroups: a call on the group's own ARN, which
+        # the execution role grants (the list action needs Resource "*").
+        try:
+            self.client.describe_model_package_group(ModelPackageGroupName=use_case)
             return
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
         self.client.create_model_package_group(
             ModelPackageGroupName=use_case,
             ModelPackageGroupDescription=f"mlops_platform {use_case} champions",
@@ -75,17 +86,13 @@ class SageMakerModelRegistry:
             ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=why
         )
 
-    def mirror_promotion(
+    def _register(
         self, use_case: str, version: str, store_root: str, run_id: str | None
-    ) -> str:
-        self._ensure_group(use_case)
-        previous = [
-            p for p in self.packages(use_case) if p["ModelApprovalStatus"] == "Approved"
-        ]
+    ) -> dict[str, Any]:
         created = self.client.create_model_package(
             ModelPackageGroupName=use_case,
             ModelPackageDescription=f"{use_case} {version}",
-            ModelApprovalStatus="Approved",
+            ModelApprovalStatus="PendingManualApproval",
             InferenceSpecification={
                 "Containers": [
                     {
@@ -99,37 +106,63 @@ class SageMakerModelRegistry:
                 "SupportedContentTypes": ["application/json"],
                 "SupportedResponseMIMETypes": ["application/json"],
             },
+            # values must not be empty (botocore's model: length 1 to 256)
             CustomerMetadataProperties={
                 VERSION_KEY: version,
                 "model_store": store_root,
-                "mlflow_run_id": run_id or "",
+                **({"mlflow_run_id": run_id} if run_id else {}),
             },
         )
-        arn = str(created["ModelPackageArn"])
-        for p in previous:
-            self._set(p["ModelPackageArn"], "Rejected", f"superseded by {version}")
-        logger.info(
-            "SageMaker model registry: %s %s approved (%s)", use_case, version, arn
-        )
-        return arn
+        return {
+            "ModelPackageArn": created["ModelPackageArn"],
+            "ModelApprovalStatus": "PendingManualApproval",
+        }
 
-    def mirror_rollback(self, use_case: str, restored: str, replaced: str) -> None:
-        by_version = {package_version(p): p for p in self.packages(use_case)}
-        if restored not in by_version:
-            logger.warning(
-                "SageMaker model registry: no package for %s %s; not mirrored",
-                use_case,
-                restored,
+    def follow(self, store: Any, run_id: str | None = None, why: str = "") -> list[str]:
+        """:meth:`sync` to a :class:`~mlops_platform.model_store.ModelStore`'s pointer,
+        under its promotion lease (a promotion cannot move the pointer while the
+        registry is being made to agree with it)."""
+        with store.lease():
+            return self.sync(
+                store.use_case, store.current_version(), store.root, run_id, why
             )
-            return
-        self._set(
-            by_version[restored]["ModelPackageArn"],
-            "Approved",
-            f"rollback from {replaced}",
-        )
-        if replaced in by_version:
-            self._set(
-                by_version[replaced]["ModelPackageArn"],
-                "Rejected",
-                f"rolled back to {restored}",
-            )
+
+    def sync(
+        self,
+        use_case: str,
+        version: str | None,
+        store_root: str,
+        run_id: str | None = None,
+        why: str = "",
+    ) -> list[str]:
+        """Make the registry agree with the pointer (``version``; None: no champion,
+        nothing is Approved). Idempotent; returns what it changed."""
+        self._ensure_group(use_case)
+        packages = self.packages(use_case)
+        mine = [p for p in packages if package_version(p) == version]
+        changes: list[str] = []
+        target: dict[str, Any] | None = None
+        if version is not None:
+            if mine:
+                target = mine[0]
+            else:
+                target = self._register(use_case, version, store_root, run_id)
+                changes.append(f"registered {version}")
+                faults.point("registry.after_register")
+        for p in packages:
+            if p["ModelApprovalStatus"] == "Approved" and p["ModelPackageArn"] != (
+                target or {}
+            ).get("ModelPackageArn"):
+                self._set(
+                    p["ModelPackageArn"],
+                    "Rejected",
+                    f"superseded by {version}" if version else "no champion",
+                )
+                changes.append(f"rejected {package_version(p)}")
+                faults.point("registry.after_reject")
+        if target is not None and target["ModelApprovalStatus"] != "Approved":
+            self._set(target["ModelPackageArn"], "Approved", why or "champion")
+            changes.append(f"approved {version}")
+        if changes:
+            logger.info("SageMaker model registry %s: %s", use_case, "; ".join(changes))
+        return changes

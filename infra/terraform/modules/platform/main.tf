@@ -111,6 +111,7 @@ module "sagemaker_role" {
   kms_key_arn                = module.kms.key_arn
   pipeline_repository_arn    = module.ecr["pipeline"].repository_arn
   model_package_groups       = keys(var.pipelines)
+  pipeline_arns              = local.pipeline_arns
   mlflow_tracking_server_arn = var.mlflow_tracking_server_arn
   tags                       = local.tags
 }

@@ -113,6 +113,17 @@ data "aws_iam_policy_document" "this" {
     resources = ["${local.sm_arn}:processing-job/*"]
   }
 
+  dynamic "statement" {
+    for_each = length(var.pipeline_arns) > 0 ? [1] : []
+    content {
+      sid     = "OneExecutionAtATime"
+      actions = ["sagemaker:ListPipelineExecutions", "sagemaker:DescribePipelineExecution"]
+      resources = flatten([
+        for p in var.pipeline_arns : [p, "${p}/execution/*"]
+      ])
+    }
+  }
+
   statement {
     sid = "ModelRegistry"
     actions = [

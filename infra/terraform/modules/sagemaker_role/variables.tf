@@ -34,6 +34,12 @@ variable "model_package_groups" {
   default     = ["retail"]
 }
 
+variable "pipeline_arns" {
+  description = "The SageMaker pipelines whose steps run as this role: each execution's first step lists the pipeline's executions so two never overlap (mlops_platform.aws.sagemaker.overlap)."
+  type        = list(string)
+  default     = []
+}
+
 variable "mlflow_tracking_server_arn" {
   description = "SageMaker managed MLflow tracking server ARN, or null when MLflow tracks elsewhere."
   type        = string

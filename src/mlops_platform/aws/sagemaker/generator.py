@@ -239,7 +239,7 @@ class StagedPipelineGenerator(Kedro1Generator):
         de = self._step(
             by_stage["data_engineering"],
             base_env,
-            ["--start-mlflow-run", f"{MLFLOW_DIR}/mlflow_run.json"],
+            ["--exclusive", "--start-mlflow-run", f"{MLFLOW_DIR}/mlflow_run.json"],
             [self._output(by_stage["data_engineering"], "mlflow", MLFLOW_DIR)],
             [mlflow_file],
         )

@@ -13,6 +13,9 @@
   (a property file); later steps resume it through ``MLFLOW_RUN_ID``.
 * ``--export DATASET=FILE``: after the run, copy a JSON dataset to FILE (the drift
   decision the ConditionStep reads).
+* ``--exclusive`` (the first step): stop, before reading or writing anything, if an
+  earlier execution of the same pipeline is still running
+  (:mod:`mlops_platform.aws.sagemaker.overlap`); exit status 3, naming it.
 Exit status 0 only if the pipeline ran to the end.
 """
 
@@ -92,13 +95,37 @@ def start_mlflow_run(project: Path, env: str, target: Path) -> str:
     return run_id
 
 
+def overlapping() -> str | None:
+    """Why this execution must stop (an earlier one is running), or None."""
+    arn = os.environ.get("KEDRO_SAGEMAKER_EXECUTION_ARN", "")
+    if not arn.startswith("arn:"):
+        return None  # not a SageMaker execution (a local run of the entrypoint)
+    import boto3  # noqa: PLC0415
+
+    from mlops_platform.aws.sagemaker.overlap import (  # noqa: PLC0415
+        OverlappingExecution,
+        ensure_alone,
+    )
+
+    try:
+        ensure_alone(boto3.client("sagemaker"), arn)
+    except OverlappingExecution as exc:
+        return str(exc)
+    print(f"overlap check: no earlier execution is running ({arn})", flush=True)  # noqa: T201
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="run one compiled SageMaker step")
     parser.add_argument("--env", default="aws")
     parser.add_argument("--pipeline", required=True)
     parser.add_argument("--start-mlflow-run", type=Path, default=None)
     parser.add_argument("--export", action="append", default=[])
+    parser.add_argument("--exclusive", action="store_true")
     args = parser.parse_args(argv)
+    if args.exclusive and (stop := overlapping()) is not None:
+        print(f"error: {stop}", file=sys.stderr)  # noqa: T201
+        return 3
     use_case = args.pipeline.split(".", 1)[0]
     project = Path.cwd()
 
