@@ -8,11 +8,19 @@ the store (``reconcile``, which every run, every ``mlops-model`` command and eve
 commit start with) must leave: a valid pointer whose bundle verifies, an audit log that
 replays to the pointer's history, no intent, no temporary file and no orphan bundle;
 and the next promotion must work.
+
+Every store point runs on a local folder and on S3 (a moto server on loopback). On S3
+the killed victim leaves its lease object behind; the victim runs with
+``MLOPS_LEASE_TTL_S=1`` (the only substitution) so that the lease expires during the
+test and the reconciler's takeover of an expired lease is part of what is checked
+(in production it expires after 15 minutes).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import posixpath
 import signal
 import subprocess
 import sys
@@ -28,10 +36,10 @@ from tests.test_model_store_races import consistent
 
 REPO = Path(__file__).parents[1]
 VICTIM = r"""
-import sys
+import json, sys
 from mlops_platform.model_store import ModelStore
 from tests.test_model_store import _request
-store = ModelStore(sys.argv[1], "retail")
+store = ModelStore(sys.argv[1], "retail", storage_options=json.loads(sys.argv[3]))
 if sys.argv[2] == "promote":
     store.commit_promotion(_request("victim"), {})
 else:
@@ -56,10 +64,15 @@ ROLLBACK = {
 }
 
 
-def kill_at(root: str, action: str, where: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MLOPS_FAULT_KILL": where}
+def kill_at(root: str, action: str, where: str, options: dict | None = None) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "MLOPS_FAULT_KILL": where,
+        "MLOPS_LEASE_TTL_S": "1",  # an S3 lease left by the kill expires soon
+    }
     proc = subprocess.run(
-        [sys.executable, "-c", VICTIM, root, action],
+        [sys.executable, "-c", VICTIM, root, action, json.dumps(options or {})],
         env=env,
         capture_output=True,
         text=True,
@@ -69,18 +82,42 @@ def kill_at(root: str, action: str, where: str) -> None:
     assert proc.returncode == -signal.SIGKILL, (proc.returncode, proc.stderr[-2000:])
 
 
-def leftovers(root: Path) -> list[str]:
+def leftovers(store: ModelStore) -> list[str]:
+    root = store._root_path.rstrip("/")
+    paths = [p.removeprefix(root + "/") for p in store.fs.find(root)]
     return sorted(
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.name.startswith(".tmp-") or p.name.endswith(".tmp") or ("intents/" in
-        str(p.relative_to(root)) and p.is_file())
+        p for p in paths
+        if posixpath.basename(p).startswith(".tmp-") or p.endswith(".tmp")
+        or "/.tmp-" in p or p.startswith("intents/")
+        or (p.startswith("leases/") and not store.local)  # S3: a lease object
     )  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path) -> ModelStore:
-    s = ModelStore(str(tmp_path / "models"), "retail")
+@pytest.fixture(scope="module")
+def moto():
+    from mlops_platform.aws.moto_lake import create_bucket, moto_server
+
+    with moto_server() as endpoint:
+        create_bucket(endpoint, "fault-lake")
+        yield endpoint
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path) -> ModelStore:
+    if request.param == "local":
+        s = ModelStore(str(tmp_path / "models"), "retail")
+    else:
+        from mlops_platform.aws.moto_lake import REGION
+
+        endpoint = request.getfixturevalue("moto")
+        options = {
+            "client_kwargs": {"endpoint_url": endpoint, "region_name": REGION},
+            "key": "testing",
+            "secret": "testing",
+        }
+        s = ModelStore(
+            f"s3://fault-lake/{tmp_path.name}/models", "retail", storage_options=options
+        )
     s.commit_promotion(_request("first"), {})
     s.commit_promotion(_request("second"), {})  # v0002, previous v0001
     return s
@@ -93,13 +130,12 @@ def store(tmp_path) -> ModelStore:
 def test_killed_at_a_step_boundary_the_next_user_repairs(
     store, action, where, champion
 ):
-    root = Path(store.root)
-    kill_at(store.root, action, where)
+    kill_at(store.root, action, where, store._options)
     done = store.reconcile()
     assert store.current_version() == champion, done
     store.load_bundle(champion, verify=True)  # the pointer names a sound bundle
     consistent(store)
-    assert leftovers(root) == []
+    assert leftovers(store) == []
     versions = store.list_versions()
     assert versions == sorted({"v0001", "v0002", champion}), done  # no orphan
     if champion == "v0003" and action == "promote":

@@ -59,7 +59,9 @@ BUNDLE_FILES = (INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
 
 
 # An S3 lease older than this is a holder that died: a promotion takes seconds.
-LEASE_TTL_S = 900.0
+# MLOPS_LEASE_TTL_S changes it (the S3 fault-injection tests use 3 s, so the lease a
+# killed holder leaves expires during the test).
+LEASE_TTL_S = float(os.environ.get("MLOPS_LEASE_TTL_S", "900"))
 
 
 class ChampionChanged(RuntimeError):
@@ -338,6 +340,7 @@ class ModelStore:
                 for name, b in blobs.items():  # manifest last: it marks completeness
                     if name != MANIFEST:
                         self.fs.pipe_file(posixpath.join(final, name), b)
+                        point("bundle_file_written")
                 self.fs.pipe_file(posixpath.join(final, MANIFEST), blobs[MANIFEST])
             except BaseException:
                 self.fs.rm(final, recursive=True)
@@ -633,6 +636,21 @@ class ModelStore:
                     ):
                         os.remove(posixpath.join(folder, name))
                         done.append(f"removed the temp file {name}")
+        else:
+            # S3 writes a bundle's files straight into its prefix, manifest last: a
+            # prefix without a manifest is a bundle whose write was interrupted
+            base = self._p("versions", self.use_case)
+            self.fs.invalidate_cache(base)
+            for path in self.fs.ls(base, detail=False) if self.fs.exists(base) else []:
+                name = posixpath.basename(path.rstrip("/"))
+                if (
+                    name.startswith("v")
+                    and name[1:].isdigit()
+                    and name not in keep
+                    and not self.fs.exists(posixpath.join(path, MANIFEST))
+                ):
+                    self.fs.rm(path, recursive=True)
+                    done.append(f"removed the partial bundle {name}")
         pointer = self.read_pointer()
         referenced = set(pointer.get("history", [])) if pointer else set()
         if pointer:
