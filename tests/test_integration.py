@@ -36,7 +36,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return proc
 
 
-def make_project(root: Path) -> Path:
+def make_project(root: Path, retail_only: bool = False) -> Path:
     project = scratch_project(REPO, root, with_notebooks=True)
     _run(
         [sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
@@ -44,6 +44,8 @@ def make_project(root: Path) -> Path:
          "--quiet"],
         project,
     )  # fmt: skip
+    if retail_only:
+        return project
     _run(
         [sys.executable, "-m", "mlops_platform.datagen", "parking", "--out",
          "data/raw/parking", "--days", "24", "--car-parks", "3", "--quiet"],
@@ -313,10 +315,42 @@ def test_kedro_viz_build_shows_the_medallion_layers(project):
     } <= names
 
 
+def test_the_notebook_executes_on_the_runs_output(project):
+    """The exploration notebook against the project the lifecycle test filled (the
+    champion is v0001 again after its rollback); run here so that the end-to-end run
+    is paid once."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    name = "01-retail-exploration.ipynb"
+    nb = nbformat.read(project / "notebooks" / name, as_version=4)
+    os.environ["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(project / "notebooks")}},
+    ).execute()
+    outputs = "".join(
+        str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+    assert "baskets" in outputs
+    assert "v0001" in outputs
+    assert not any(
+        o.get("output_type") == "error"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
+
+
 def test_drift_demo_scenario(tmp_path):
     """make demo-drift: first run, a drifted week (drift found, challenger judged
     against the champion on that same week), then an undrifted week (champion kept)."""
-    project = make_project(tmp_path)
+    project = make_project(tmp_path, retail_only=True)  # the demo's use case
     proc = _run([sys.executable, "-m", "mlops_platform.demo_drift"], project)
     summaries = proc.stdout.split("## retail: lifecycle summary")[1:]
     assert len(summaries) == 3
