@@ -117,6 +117,8 @@ def test_lifecycle_promotion_and_rollback(project):
     assert manifest["training_periods"] == [200607, 200608, 200609, 200610]
     assert len(manifest["data_hash"]) == 64
     run_id = manifest["mlflow"]["run_id"]
+    # the hook stamped the staged challenger before Kedro saved it
+    assert manifest["registered_by_run"] == run_id
 
     client = _mlflow_client(project)
     run = client.get_run(run_id)

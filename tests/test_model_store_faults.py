@@ -240,3 +240,12 @@ def test_an_alias_left_behind_by_a_crash_is_repaired(tmp_path, monkeypatch):
     store.rollback("back")
     assert ensure_champion_alias("retail", store) == "1"
     assert str(client.get_model_version_by_alias(name, CHAMPION_ALIAS).version) == "1"
+    # Evaluation in a run of its own (`kedro run --pipeline retail.evaluation` after a
+    # training run): the manifest names the training run that registered the model,
+    # and the alias follows it (before, it stayed put with a warning).
+    with mlflow.start_run() as evaluation_run:
+        pass
+    request = _request("evaluated alone")
+    request.manifest_extra = {"registered_by_run": runs[1]}
+    store.commit_promotion(request, {"mlflow": {"run_id": evaluation_run.info.run_id}})
+    assert ensure_champion_alias("retail", store) == "2"

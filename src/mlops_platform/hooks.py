@@ -183,6 +183,9 @@ class LifecycleHooks:
             registered_model_name(ns),
         )
         mlflow.set_tag(f"{ns}.challenger", challenger.name)
+        # after_node_run comes before Kedro saves the outputs: the staged challenger
+        # carries the run its registered version belongs to
+        challenger.registered_by_run = mlflow.active_run().info.run_id
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:

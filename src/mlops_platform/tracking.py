@@ -79,7 +79,11 @@ def ensure_champion_alias(use_case: str, store: Any) -> str | None:
     version = store.current_version()
     if version is None:
         return None
-    run_id = (store.read_manifest(version).get("mlflow") or {}).get("run_id")
+    manifest = store.read_manifest(version)
+    # the run that registered the model (training), else the run that promoted it
+    run_id = manifest.get("registered_by_run") or (manifest.get("mlflow") or {}).get(
+        "run_id"
+    )
     if not run_id:
         return None
     expected = model_version_for_run(use_case, run_id)

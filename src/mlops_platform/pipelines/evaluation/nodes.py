@@ -342,6 +342,7 @@ def prepare_promotion(
             "test_periods": sorted(int(p) for p in test[use_case.time_column].unique()),
             "data_hash": data_hash(train, validation, test),
             "registered_model": registered_model_name(use_case.name),
+            "registered_by_run": getattr(challenger, "registered_by_run", None),
             "features": use_case.features,
         },
     )

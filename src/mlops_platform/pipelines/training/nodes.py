@@ -37,6 +37,10 @@ class Challenger:
     training_periods: list[int] = field(default_factory=list)
     validation_periods: list[int] = field(default_factory=list)
     trained_at: str | None = None
+    # The MLflow run that logged and registered the model (set by the project's hook
+    # after training): evaluation may run in another run (`kedro run --pipeline
+    # <uc>.evaluation` alone), and the champion alias must find the version there.
+    registered_by_run: str | None = None
 
 
 def selection_metric(use_case: UseCase, params: TrainingParams) -> str:
