@@ -7,7 +7,8 @@ with SIGKILL at a named point (``MLOPS_FAULT_KILL``, mlops_platform.faults): no
 the store (``reconcile``, which every run, every ``mlops-model`` command and every
 commit start with) must leave: a valid pointer whose bundle verifies, an audit log that
 replays to the pointer's history, no intent, no temporary file and no orphan bundle;
-and the next promotion must work.
+serving's own pointer reader must take the pointer's version; and the next promotion
+must work.
 
 Every store point runs on a local folder, and the points where S3's code differs on
 S3 too (a moto server on loopback, ``S3_POINTS``). On S3
@@ -146,12 +147,21 @@ POINTS = [
     *(("s3", *p) for p in POINTS if p[:2] in S3_POINTS),
 ], indirect=["store"])  # fmt: skip
 def test_killed_at_a_step_boundary_the_next_user_repairs(
-    store, action, where, champion
+    store, action, where, champion, monkeypatch
 ):
+    from mlops_serving.store import open_store, read_pointer
+
     kill_at(store.root, action, where, store._options)
     done = store.reconcile()
     assert store.current_version() == champion, done
     store.load_bundle(champion, verify=True)  # the pointer names a sound bundle
+    # and serving's own reader takes the pointer and serves that version
+    for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(k, "testing")
+    endpoint = (store._options.get("client_kwargs") or {}).get("endpoint_url")
+    assert read_pointer(open_store(store.root, endpoint), "retail")["version"] == (
+        champion
+    )
     consistent(store)
     assert leftovers(store) == []
     versions = store.list_versions()
