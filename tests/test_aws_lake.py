@@ -137,11 +137,10 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
         # The model-store command reads the same S3 store through the aws config.
         status = run(
             [str(Path(sys.executable).parent / "mlops-model"), "status", "--use-case",
-             "retail", "--env", "aws", "--project-path", str(project)],
+             "retail", "--env", "aws", "--project-path", str(project), "--json"],
             project, env,
         )  # fmt: skip
-        printed = status.stdout[status.stdout.index("\n{") + 1 :]  # after Kedro's log
-        assert json.loads(printed)["pointer"]["version"] == "v0001"
+        assert json.loads(status.stdout)["pointer"]["version"] == "v0001"
 
         # The SageMaker model registry mirrors the champion (one Approved package)...
         import boto3

@@ -72,7 +72,7 @@ def status(root: Path, *extra: str) -> int:
 
 
 def test_a_sound_bundle_verifies(root, capsys):
-    assert status(root, "--verify") == 0
+    assert status(root, "--verify", "--json") == 0
     out = json.loads(capsys.readouterr().out)["verification"]
     assert out["verified"] and out["golden_rows"] == 10
     assert out["onnx"] == "golden rows matched"
@@ -120,3 +120,64 @@ def test_a_broken_pointer_is_a_message(root, capsys, content, problem):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and problem in err
     assert "production/sentiment.json" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------- what a person reads
+def test_the_default_view_is_short_and_names_what_matters(root, capsys):
+    """Issue 17: version, since when, the model, its test scores and baselines, why,
+    the previous champion, the run and the bundle, in a few lines (it printed about
+    150 lines of JSON before)."""
+    assert status(root) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("sentiment: v0001 in production since ")
+    assert "test       accuracy 0.8" in out
+    assert "previous   none (first champion)" in out
+    assert f"bundle     {root}/versions/sentiment/v0001" in out
+    assert len(lines) <= 12
+
+
+def test_json_on_stdout_is_the_only_thing_there(root, capsys):
+    """`mlops-model status --json | jq` works: nothing else reaches stdout (messages
+    and the store's repair log go to stderr)."""
+    (root / "versions/sentiment/.tmp-v0009-dead").mkdir()  # a crash leftover
+    assert status(root, "--json") == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["production"] == "v0001"
+    assert "removed the partial bundle" in captured.err
+
+
+def test_every_use_case_without_naming_one(root, capsys):
+    assert main(["history", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sentiment:") and "promote  v0001" in out
+    assert main(["status", "--root", str(root), "--json"]) == 0
+    assert [s["use_case"] for s in json.loads(capsys.readouterr().out)] == ["sentiment"]
+
+
+def test_rollback_must_name_its_use_case(root, capsys):
+    with pytest.raises(SystemExit):
+        main(["rollback", "--root", str(root)])
+    assert "rollback needs --use-case" in capsys.readouterr().err
+
+
+def test_reading_the_store_starts_no_kedro_session(tmp_path):
+    """The command reads the configuration with Kedro's config loader only: no
+    session, no hooks, no pipeline registry (it took 3.5 s to read one file)."""
+    import subprocess
+    import sys
+
+    from mlops_platform.scratch import scratch_project
+
+    project = scratch_project(Path(__file__).parents[1], tmp_path)
+    probe = (
+        "import sys, runpy; sys.argv = ['mlops-model', 'status', '--project-path', "
+        f"{str(project)!r}]\n"
+        "try:\n    runpy.run_module('mlops_platform.model_store_cli', "
+        "run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('SESSION' if 'kedro.framework.session' in sys.modules else 'none')"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "none", proc.stderr[-2000:]

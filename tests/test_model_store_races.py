@@ -300,3 +300,8 @@ def test_the_run_summary_says_when_the_commit_was_refused(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "- decision: promote\n- commit: NOT promoted" in printed
     assert judged in printed and dataset.store.current_version() == "v0002"
+    # and the summary names the champion in force and where its bundle is
+    assert (
+        f"- champion now: v0002 (bundle {tmp_path}/models/versions/retail/v0002)"
+        in (printed)
+    )

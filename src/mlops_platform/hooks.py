@@ -205,11 +205,20 @@ class LifecycleHooks:
                 # promoted, kept or refused: the alias follows the pointer (and an
                 # alias a crash left behind is repaired here, on the next run)
                 ensure_champion_alias(ns, data.outcome.get("store"))
+            lines = []
             if "refused" in data.outcome:
-                self._commits[ns] = (
+                lines.append(
                     "- commit: NOT promoted; the store refused the promotion at "
                     f"commit time: {data.outcome['refused']}"
                 )
+            store = data.outcome.get("store")
+            version = store.current_version() if store is not None else None
+            if store is not None and version is not None:
+                lines.append(
+                    f"- champion now: {version} "
+                    f"(bundle {store.root}/versions/{ns}/{version})"
+                )
+            self._commits[ns] = "\n".join(lines)
             store = data.outcome.get("store")
             if self._registry is not None and store is not None:
                 # promoted, kept or refused: the registry follows the pointer

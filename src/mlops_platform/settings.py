@@ -13,21 +13,10 @@ warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` me
 
 from kedro.config import OmegaConfigLoader  # noqa: E402
 
-from mlops_platform.aws.lake import RESOLVERS  # noqa: E402
+from mlops_platform import config  # noqa: E402
 from mlops_platform.hooks import LifecycleHooks  # noqa: E402
 
 HOOKS = (LifecycleHooks(),)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
-CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
-    "config_patterns": {
-        "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
-        "mlflow": ["mlflow*", "mlflow*/**"],
-        "sagemaker": ["sagemaker*"],
-        "model_registry": ["model_registry*"],
-    },
-    # ${lake:} and ${mlflow_tracking:}: the S3 data lake of conf/aws (aws/lake.py)
-    "custom_resolvers": RESOLVERS,
-}
+CONFIG_LOADER_ARGS = config.CONFIG_LOADER_ARGS  # shared with mlops-model
