@@ -21,9 +21,11 @@ audit record.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,10 +259,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "rollback" and not args.use_case:
         parser.error("rollback needs --use-case")
-    # library logs (the store's repairs) on stderr, never mixed with the output
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
-    )
+    with _logs_on_stderr():
+        return _command(args)
+
+
+@contextlib.contextmanager
+def _logs_on_stderr() -> Iterator[None]:
+    """The platform's log records (the store's repairs) go to stderr only, never
+    mixed with the output, whatever logging the host process set up."""
+    log = logging.getLogger("mlops_platform")
+    saved = (log.handlers[:], log.propagate, log.level)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    log.handlers, log.propagate = [handler], False
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.handlers, log.propagate = saved[0], saved[1]
+        log.setLevel(saved[2])
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         root, options, uri, registry_config = _store_config(args)
         names = [args.use_case] if args.use_case else use_cases_in(root, options)
