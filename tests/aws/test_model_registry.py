@@ -17,11 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 from mlops_platform.aws.model_registry import SageMakerModelRegistry, package_version
-from mlops_platform.aws.moto_lake import REGION, moto_server
+from mlops_platform.aws.moto_lake import REGION, moto_client, moto_server
 from mlops_platform.model_store import ModelStore
 from tests.test_model_store import _request
 
@@ -45,13 +44,7 @@ def endpoint():
 
 
 def _client(endpoint: str):
-    return boto3.client(
-        "sagemaker",
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 (moto)
-    )
+    return moto_client(endpoint, "sagemaker")
 
 
 def _state(registry: SageMakerModelRegistry, use_case: str) -> dict[str, list[str]]:

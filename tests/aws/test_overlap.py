@@ -34,13 +34,17 @@ def summary(exec_id: str, minutes: float, status: str) -> dict:
     }
 
 
-def check(mine: str, listed: list[dict]) -> None:
-    client = boto3.client(
+def stubbed_client():
+    return boto3.client(
         "sagemaker",
         region_name="eu-west-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",  # noqa: S106 (Stubber: never sent)
     )
+
+
+def check(mine: str, listed: list[dict]) -> None:
+    client = stubbed_client()
     with Stubber(client) as stub:
         stub.add_response(
             "list_pipeline_executions",

@@ -55,10 +55,15 @@ def moto_server() -> Iterator[str]:
 
 
 def s3_client(endpoint: str):
+    return moto_client(endpoint, "s3")
+
+
+def moto_client(endpoint: str, service: str):
+    """A boto3 client of ``service`` on the moto server at ``endpoint``."""
     import boto3  # noqa: PLC0415
 
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id="testing",
