@@ -48,9 +48,10 @@ def _mlflow() -> Any | None:
 class LifecycleHooks:
     def __init__(self) -> None:
         self._summaries: dict[str, str] = {}
-        # what the store did with a promotion the gates passed, when it differs
-        # (refused at commit: the champion changed while this run was judging)
-        self._commits: dict[str, str] = {}
+        # summary lines on what the store did, added under the gate's decision: a
+        # refused commit (the champion changed while this run was judging) and the
+        # champion in force with its bundle
+        self._store_lines: dict[str, str] = {}
         self._owner_marked = False
         self._registry: Any = None
 
@@ -73,7 +74,7 @@ class LifecycleHooks:
         """Every run starts by finishing what an interrupted promotion or rollback
         left, for each use case it runs (ModelStore.reconcile)."""
         self._summaries = {}
-        self._commits = {}
+        self._store_lines = {}
         self._owner_marked = False
         names = set(pipeline.datasets())
         for use_case in USE_CASES:
@@ -201,25 +202,24 @@ class LifecycleHooks:
         elif local == "model_store" and isinstance(data, PromotionRequest):
             mlflow = _mlflow()
             run_id = mlflow.active_run().info.run_id if mlflow is not None else None
+            store = data.outcome.get("store")
             if run_id is not None:
                 # promoted, kept or refused: the alias follows the pointer (and an
                 # alias a crash left behind is repaired here, on the next run)
-                ensure_champion_alias(ns, data.outcome.get("store"))
+                ensure_champion_alias(ns, store)
             lines = []
             if "refused" in data.outcome:
                 lines.append(
                     "- commit: NOT promoted; the store refused the promotion at "
                     f"commit time: {data.outcome['refused']}"
                 )
-            store = data.outcome.get("store")
             version = store.current_version() if store is not None else None
             if store is not None and version is not None:
                 lines.append(
                     f"- champion now: {version} "
                     f"(bundle {store.root}/versions/{ns}/{version})"
                 )
-            self._commits[ns] = "\n".join(lines)
-            store = data.outcome.get("store")
+            self._store_lines[ns] = "\n".join(lines)
             if self._registry is not None and store is not None:
                 # promoted, kept or refused: the registry follows the pointer
                 self._registry.follow(store, run_id, data.reason)
@@ -227,6 +227,6 @@ class LifecycleHooks:
     @hook_impl
     def after_pipeline_run(self) -> None:
         for ns, text in self._summaries.items():
-            commit = self._commits.get(ns)
-            sys.stdout.write("\n" + text + (commit + "\n" if commit else ""))
+            extra = self._store_lines.get(ns)
+            sys.stdout.write("\n" + text + (extra + "\n" if extra else ""))
         sys.stdout.flush()
