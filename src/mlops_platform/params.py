@@ -17,6 +17,12 @@ class SplitParams(_Strict):
     validation_periods: int = Field(1, ge=1)
     test_periods: int = Field(1, ge=1)
     latest_periods: int = Field(1, ge=1)
+    # Share of the test periods' comparison units (retail: customers; rows when the
+    # use case has none) trained on instead of tested: a challenger trained after
+    # drift in the newest period then sees that period, and is tested, with the
+    # champion, on the other units' rows of the same period. 0: the newest periods
+    # are test only.
+    newest_train_share: float = Field(0.0, ge=0.0, lt=1.0)
 
 
 class DataEngineeringParams(_Strict):
@@ -53,6 +59,15 @@ class DriftParams(_Strict):
     # Relative worsening of the champion's own score on the newest batch against its
     # test score at training time that counts as drift (None: not checked).
     max_performance_drop: float | None = Field(None, gt=0.0)
+    # A classifier two-sample test over every counted feature (and the label when
+    # joint_with_label): drift when its out-of-fold AUC reaches joint_min_auc with
+    # p < p_value. One cause spread over correlated features, or a changed relation
+    # between features and label, is one finding, not a diluted vote. Row-level: not
+    # run with null_from_periods.
+    joint_test: bool = False
+    joint_with_label: bool = True
+    joint_min_auc: float = Field(0.53, gt=0.5, lt=1.0)
+    joint_reference_rows: int = Field(10000, ge=100)
     force_retrain: bool = False
     reference_sample_rows: int = Field(20000, ge=100)
 
@@ -66,23 +81,42 @@ class TrainingParams(_Strict):
     random_state: int = 42
     # A metric of the use case's task; None: the task's default (macro F1, MAE).
     selection_metric: str | None = None
+    # Fit the chosen candidate again on train + validation before the test (what
+    # validation chose, such as a network's epoch count, stays): the newest
+    # validation period then trains the challenger too.
+    refit_on_validation: bool = False
     candidates: dict[str, CandidateParams]
+
+
+class PrecisionFloor(_Strict):
+    """Per-class precision floor of a classification task: always reported; a gate
+    only where ``gated`` (where the data can reach it: docs/evaluation.md)."""
+
+    floor: float = Field(ge=0.0, le=1.0)
+    gated: bool = False
 
 
 class GateParams(_Strict):
     """Quality gates, in the terms of the use case's task.
 
     ``bounds``: metric -> the worst acceptable test value (a floor for metrics where
-    higher is better, a ceiling where lower is). ``min_improvement_over_baselines``:
-    baseline name -> how much the challenger must beat it on ``comparison_metric``
-    (in the metric's better direction). ``min_improvement_over_champion``: likewise
-    against the champion scored on the same test rows.
+    higher is better, a ceiling where lower is). The challenger must beat the use
+    case's strong baseline by more than ``min_improvement_over_strong_baseline`` and
+    the champion by more than ``min_improvement_over_champion`` on
+    ``comparison_metric``, each judged by the lower end of a paired bootstrap
+    interval on the same test rows (``confidence``, ``resamples``): a lead the
+    sample's luck could explain does not promote. ``min_improvement_over_baselines``:
+    further baselines, judged the same way.
     """
 
     bounds: dict[str, float] = Field(default_factory=dict)
+    min_improvement_over_strong_baseline: float = 0.0
     min_improvement_over_baselines: dict[str, float] = Field(default_factory=dict)
     min_improvement_over_champion: float = 0.0
     comparison_metric: str | None = None
+    confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    resamples: int = Field(1000, ge=100)
+    per_class_precision: PrecisionFloor | None = None
 
 
 class EvaluationParams(_Strict):

@@ -84,6 +84,13 @@ class Task(ABC):
         """Every metric of the task, as plain floats."""
 
     @abstractmethod
+    def resampled_scores(
+        self, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Every metric on each of ``weights``' rows (``[draws, n]``: how often each
+        test row counts in that draw); a row of ones gives :meth:`scores`."""
+
+    @abstractmethod
     def report(self, y_true: Any, y_pred: Any) -> dict[str, Any]:
         """The scores and the detail a person reads (per class, residuals)."""
 
@@ -201,6 +208,28 @@ class ClassificationTask(Task):
             "macro_f1": float(
                 f1_score(y_true, y_pred, average="macro", zero_division=0)
             ),
+        }
+
+    def resampled_scores(
+        self, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        # Macro F1 over the labels seen in y_true or y_pred, as scikit-learn's.
+        y, p = np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str)
+        total = weights.sum(axis=1)
+        correct = weights @ (y == p).astype(np.float64)
+        f1 = []
+        for c in np.union1d(y, p):
+            tp = weights @ ((y == c) & (p == c)).astype(np.float64)
+            wrong = weights @ ((y == c) ^ (p == c)).astype(np.float64)  # fp + fn
+            denominator = 2 * tp + wrong
+            f1.append(
+                np.divide(
+                    2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0
+                )
+            )
+        return {
+            "accuracy": correct / np.maximum(total, 1e-12),
+            "macro_f1": np.mean(f1, axis=0) if f1 else np.zeros(len(weights)),
         }
 
     def report(self, y_true: Any, y_pred: Any) -> dict[str, Any]:
@@ -322,6 +351,16 @@ class RegressionTask(Task):
         return {
             "mae": float(np.mean(np.abs(err))),
             "rmse": float(np.sqrt(np.mean(err**2))),
+        }
+
+    def resampled_scores(
+        self, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        err = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+        total = np.maximum(weights.sum(axis=1), 1e-12)
+        return {
+            "mae": (weights @ np.abs(err)) / total,
+            "rmse": np.sqrt((weights @ err**2) / total),
         }
 
     def report(self, y_true: Any, y_pred: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline as SkPipeline
 
+from mlops_platform.comparison import paired_difference
 from mlops_platform.contracts import SOURCE_FILE, SOURCE_ROW, ColumnSpec, DataContract
 from mlops_platform.flavours import Candidate
 from mlops_platform.model_store import PromotionRequest
@@ -57,6 +58,7 @@ class Toy(UseCase):
     label = "y"
     time_column = "day"
     id_columns = ("day",)
+    strong_baseline = "train_mean"
 
     def ingest(self, partitions):
         frames = []
@@ -172,11 +174,13 @@ def test_a_new_use_case_runs_the_whole_lifecycle(toy_run):
     assert set(evaluation["baselines"]) == {"train_mean", "zero"}
     decision = catalog.load(f"{ns}.decision_promotion")
     assert decision["promote"], decision
-    assert [c["check"] for c in decision["checks"]] == [
+    assert [c["check"].split(" (")[0] for c in decision["checks"]] == [
         "mae <= 1.0",
-        "mae better than baseline train_mean by >= 0.5",
-        "mae better than baseline zero by >= 0.5",
+        "mae better than strong baseline train_mean by > 0.5",
+        "mae better than baseline zero by > 0.5",
     ]
+    lead = evaluation["comparisons"]["baseline zero"]
+    assert lead["unit"] == "row" and lead["interval"][0] > 0.5
     request = catalog.load(f"{ns}.model_store")
     assert isinstance(request, PromotionRequest) and request.flavour == "sklearn"
     assert request.input_schema["task"] == "regression"
@@ -191,23 +195,36 @@ def test_a_new_use_case_runs_the_whole_lifecycle(toy_run):
 
 def test_gates_follow_the_metric_direction():
     """Lower is better for MAE: a challenger with a higher error than the champion
-    fails the champion gate even though its number is larger."""
+    fails the champion gate even though its number is larger; a ceiling passes
+    below it."""
     uc = Toy()
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=400)
+    challenger_pred, champion_pred = y + 2.0, y + 1.5
+    mean = np.full(400, 5.0)
+
+    def lead(other):
+        return paired_difference(uc.task, "mae", y, challenger_pred, other)
+
     evaluation = {
         "challenger": {"name": "a", "mae": 2.0, "rmse": 3.0},
         "champion": {"version": "v0004", "mae": 1.5, "rmse": 2.0},
         "baselines": {"train_mean": {"mae": 5.0, "rmse": 6.0}},
+        "comparisons": {
+            "baseline train_mean": lead(mean),
+            "champion v0004": lead(champion_pred),
+        },
     }
     params = EvaluationParams(
         gates=GateParams(
             bounds={"mae": 2.5, "rmse": 2.5},
-            min_improvement_over_baselines={"train_mean": 1.0},
+            min_improvement_over_strong_baseline=1.0,
         )
     )
     d = decide_promotion(uc, evaluation, params)
-    checks = {c["check"]: (c["value"], c["passed"]) for c in d["checks"]}
+    checks = {c["check"].split(" (")[0]: (c["value"], c["passed"]) for c in d["checks"]}
     assert checks["mae <= 2.5"] == (2.0, True)
     assert checks["rmse <= 2.5"] == (3.0, False)
-    assert checks["mae better than baseline train_mean by >= 1.0"] == (3.0, True)
-    assert checks["mae better than champion v0004 by >= 0.0"] == (-0.5, False)
+    assert checks["mae better than strong baseline train_mean by > 1.0"][1]
+    assert checks["mae better than champion v0004 by > 0.0"] == (-0.5, False)
     assert not d["promote"]

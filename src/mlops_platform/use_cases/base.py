@@ -76,6 +76,14 @@ class UseCase(ABC):
     time_dependent_features: ClassVar[tuple[str, ...]] = ()
     # Label values kept in gold but never trained or scored on (e.g. unclassified).
     excluded_labels: ClassVar[tuple[str, ...]] = ()
+    # The baseline a challenger must beat with confidence to be promoted: the simple
+    # rule a reviewer would use instead of a model (one of baseline_predictions'
+    # names, or the task's own, e.g. "majority_class").
+    strong_baseline: ClassVar[str]
+    # Gold column whose rows are not independent of each other (a customer's baskets,
+    # a car park's readings): paired comparisons resample its values whole. None:
+    # rows are resampled one by one.
+    comparison_unit: ClassVar[str | None] = None
 
     # ---- derived from the feature schema
     def _of_kind(self, *kinds: str) -> tuple[str, ...]:
@@ -137,6 +145,11 @@ class UseCase(ABC):
     @abstractmethod
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
         """Unfitted candidates, each with the flavour that fits it."""
+
+    def comparison_units(self, frame: pd.DataFrame) -> pd.Series | None:
+        """The unit each row belongs to for paired comparisons (its name says what
+        it is); None: every row is its own."""
+        return frame[self.comparison_unit] if self.comparison_unit else None
 
     def schema_options(self, train: pd.DataFrame) -> dict[str, Any]:
         """Settings serving needs beside the fields (the bundle's input schema

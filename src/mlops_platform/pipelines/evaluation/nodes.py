@@ -18,10 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from mlops_platform.comparison import Bootstrap, paired_difference
 from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle, PromotionRequest
 from mlops_platform.onnx_export import OnnxExportError, export_onnx
-from mlops_platform.params import DriftParams, EvaluationParams
+from mlops_platform.params import DriftParams, EvaluationParams, GateParams
 from mlops_platform.pipelines.training.nodes import Challenger
 from mlops_platform.tracking import registered_model_name
 from mlops_platform.use_cases.base import UseCase
@@ -35,8 +36,10 @@ def evaluate_models(
     champion: Bundle | None,
     train: pd.DataFrame,
     test: pd.DataFrame,
+    params: EvaluationParams,
 ) -> tuple[dict[str, Any], plt.Figure]:
-    """Metrics on the test split for the challenger, the champion and baselines."""
+    """Metrics on the test split for the challenger, the champion and baselines, and
+    the challenger's paired comparisons with each of them on the same rows."""
     task = use_case.task
     y = test[use_case.label]
     x = use_case.model_input(test)
@@ -50,42 +53,48 @@ def evaluate_models(
         "test_periods": sorted(int(p) for p in test[use_case.time_column].unique()),
         "challenger": None,
         "champion": None,
+        "strong_baseline": use_case.strong_baseline,
         "baselines": {},
     }
+    predictions: dict[str, np.ndarray] = {}
     for name, (what, pred) in task.default_baselines(
         train[use_case.label], len(y)
     ).items():
         report["baselines"][name] = {"predicts": what, **task.scores(y, pred)}
+        predictions[f"baseline {name}"] = pred
     for name, pred in use_case.baseline_predictions(train, test).items():
         report["baselines"][name] = task.scores(y, pred)
+        predictions[f"baseline {name}"] = pred
+    if use_case.strong_baseline not in report["baselines"]:
+        raise ValueError(
+            f"{use_case.name}: strong_baseline {use_case.strong_baseline!r} is not "
+            f"one of its baselines {sorted(report['baselines'])}"
+        )
 
     panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]] = []
+    challenger_pred = None
     if challenger.trained and challenger.model is not None:
-        pred = task.predict(
+        challenger_pred = task.predict(
             get_flavour(challenger.flavour or "sklearn"), challenger.model, x
         )
-        result = task.report(y, pred)
+        result = task.report(y, challenger_pred)
         report["challenger"] = {
             "name": challenger.name,
             "flavour": challenger.flavour,
             **result,
-            "by_period": task.scores_by_period(y, pred, test[use_case.time_column]),
+            "by_period": task.scores_by_period(
+                y, challenger_pred, test[use_case.time_column]
+            ),
         }
-        panels.append((f"challenger ({challenger.name})", y, pred, result))
+        panels.append((f"challenger ({challenger.name})", y, challenger_pred, result))
     else:
         report["challenger_skipped"] = challenger.reason
     if champion is not None:
         try:
             pred = task.predict(get_flavour(champion.flavour), champion.model, x)
-            result = task.report(y, pred)
-            report["champion"] = {
-                "version": champion.version,
-                "name": champion.manifest.get("model_name"),
-                "flavour": champion.flavour,
-                **result,
-            }
-            panels.append((f"champion ({champion.version})", y, pred, result))
         except Exception as exc:  # an old champion that cannot score today's features
+            # Reported, and a failed gate in decide_promotion: a challenger is never
+            # promoted past a champion nobody could compare it with.
             report["champion"] = {"version": champion.version, "error": repr(exc)}
             logger.warning(
                 "%s: champion %s could not score the test set: %r",
@@ -93,11 +102,72 @@ def evaluate_models(
                 champion.version,
                 exc,
             )
+        else:
+            result = task.report(y, pred)
+            report["champion"] = {
+                "version": champion.version,
+                "name": champion.manifest.get("model_name"),
+                "flavour": champion.flavour,
+                **result,
+            }
+            predictions[f"champion {champion.version}"] = pred
+            panels.append((f"champion ({champion.version})", y, pred, result))
+    if challenger_pred is not None:
+        report["comparisons"] = compare_with_challenger(
+            use_case, params, test, challenger_pred, predictions
+        )
     labels = getattr(task, "labels", {})
+    periods = ", ".join(map(str, report["test_periods"]))
     fig = task.figure(
-        f"{use_case.name}: test periods {report['test_periods']}", panels, labels
+        f"{use_case.name}: test {use_case.time_column} {periods}", panels, labels
     )
     return report, fig
+
+
+def compare_with_challenger(
+    use_case: UseCase,
+    params: EvaluationParams,
+    test: pd.DataFrame,
+    challenger_pred: np.ndarray,
+    others: dict[str, np.ndarray],
+) -> dict[str, dict[str, Any]]:
+    """The challenger's lead over each other model on the same test rows, with a
+    paired bootstrap interval (resampling the use case's comparison units whole)."""
+    gates = params.gates
+    metric = gates.comparison_metric or use_case.task.default_metric
+    groups = use_case.comparison_units(test)
+    settings = Bootstrap(resamples=gates.resamples, confidence=gates.confidence)
+    return {
+        name: paired_difference(
+            use_case.task,
+            metric,
+            test[use_case.label].to_numpy(),
+            challenger_pred,
+            pred,
+            groups,
+            settings,
+        )
+        for name, pred in others.items()
+    }
+
+
+def _lead_check(
+    against: str, margin: float, comparison: dict[str, Any]
+) -> dict[str, Any]:
+    """Passed when the interval's lower end is above the margin: the lead holds in
+    all but (1 - confidence) / 2 of the draws."""
+    lo, hi = comparison["interval"]
+    unit = comparison["unit"]
+    units = "rows" if unit == "row" else f"{unit} values"
+    return {
+        "check": f"{comparison['metric']} better than {against} by > {margin} "
+        f"({comparison['confidence']:.0%} interval's lower end, paired over "
+        f"{comparison['units']} {units})",
+        "value": comparison["difference"],
+        "interval": [lo, hi],
+        "threshold": margin,
+        "passed": bool(lo > margin),
+    }
 
 
 def decide_promotion(
@@ -106,7 +176,10 @@ def decide_promotion(
     """Apply the quality gates; every check is reported with its value and threshold.
 
     Bounds compare in each metric's direction (a floor where higher is better, a
-    ceiling where lower is); improvements are signed so that positive is better.
+    ceiling where lower is). Leads over the strong baseline, other baselines and the
+    champion are signed so that positive is better, and pass only when the paired
+    interval's lower end clears the margin. A check with ``gating: false`` is
+    reported and does not decide.
     """
     task = use_case.task
     gates = params.gates
@@ -116,7 +189,8 @@ def decide_promotion(
         reason = evaluation.get("challenger_skipped") or "no challenger"
         return {"promote": False, "reason": f"champion kept: {reason}", "checks": []}
     metric = gates.comparison_metric or task.default_metric
-    checks = []
+    comparisons = evaluation.get("comparisons") or {}
+    checks: list[dict[str, Any]] = []
     for name, bound in gates.bounds.items():
         higher = task.metric(name).higher_is_better
         op = ">=" if higher else "<="
@@ -129,41 +203,51 @@ def decide_promotion(
                 "passed": bool(value >= bound if higher else value <= bound),
             }
         )
-    for name, margin in gates.min_improvement_over_baselines.items():
+    margins = {use_case.strong_baseline: gates.min_improvement_over_strong_baseline}
+    margins.update(gates.min_improvement_over_baselines)
+    for name, margin in margins.items():
         if name not in evaluation["baselines"]:
             raise ValueError(
                 f"{use_case.name}: gates name baseline {name!r}; the evaluation has "
                 f"{sorted(evaluation['baselines'])}"
             )
-        delta = task.improvement(
-            metric, challenger[metric], evaluation["baselines"][name][metric]
+        what = "strong baseline" if name == use_case.strong_baseline else "baseline"
+        check = _lead_check(f"{what} {name}", margin, comparisons[f"baseline {name}"])
+        implied = _implied_by_bound(
+            task, metric, evaluation["baselines"][name][metric], margin, gates.bounds
         )
+        if implied:
+            check["note"] = f"{implied} already asks more than this baseline + margin"
+            logger.warning(
+                "%s: gate '%s': %s", use_case.name, check["check"], check["note"]
+            )
+        checks.append(check)
+    if champion and "error" in champion:
         checks.append(
             {
-                "check": f"{metric} better than baseline {name} by >= {margin}",
-                "value": round(delta, 6),
-                "threshold": margin,
-                "passed": delta >= margin,
+                "check": f"champion {champion['version']} scored on the same rows",
+                "value": champion["error"],
+                "threshold": None,
+                "passed": False,
             }
         )
-    if champion and "error" not in champion:
-        delta = task.improvement(metric, challenger[metric], champion[metric])
+    elif champion:
         checks.append(
-            {
-                "check": f"{metric} better than champion {champion['version']} by >= "
-                f"{gates.min_improvement_over_champion}",
-                "value": round(delta, 6),
-                "threshold": gates.min_improvement_over_champion,
-                "passed": delta >= gates.min_improvement_over_champion,
-            }
+            _lead_check(
+                f"champion {champion['version']}",
+                gates.min_improvement_over_champion,
+                comparisons[f"champion {champion['version']}"],
+            )
         )
-    failed = [c["check"] for c in checks if not c["passed"]]
+    if gates.per_class_precision is not None:
+        checks.extend(_precision_checks(use_case, challenger, gates))
+    failed = [c["check"] for c in checks if c.get("gating", True) and not c["passed"]]
     if failed:
         reason = "gate failed: " + "; ".join(failed) + " -> champion kept"
     else:
         reason = (
-            f"all {len(checks)} gates passed: promote {challenger['name']} "
-            f"({metric} {challenger[metric]:.4f})"
+            f"all {sum(c.get('gating', True) for c in checks)} gates passed: "
+            f"promote {challenger['name']} ({metric} {challenger[metric]:.4f})"
         )
     logger.info("%s promotion: %s", use_case.name, reason)
     return {
@@ -172,6 +256,44 @@ def decide_promotion(
         "checks": checks,
         "challenger": challenger["name"],
     }
+
+
+def _implied_by_bound(
+    task: Any, metric: str, baseline: float, margin: float, bounds: dict[str, float]
+) -> str | None:
+    """A bound on the same metric at least as strict as "the baseline's score plus
+    the margin" makes the baseline gate dead (the majority class's macro F1 is at
+    most 1/3 with three classes: any floor above that implies it)."""
+    if metric not in bounds:
+        return None
+    bound = bounds[metric]
+    if task.improvement(metric, bound, baseline) >= margin:
+        op = ">=" if task.metric(metric).higher_is_better else "<="
+        return f"the bound {metric} {op} {bound}"
+    return None
+
+
+def _precision_checks(
+    use_case: UseCase, challenger: dict[str, Any], gates: GateParams
+) -> list[dict[str, Any]]:
+    floor = gates.per_class_precision
+    if floor is None:
+        return []
+    if "per_class" not in challenger:
+        raise ValueError(
+            f"{use_case.name}: gates.per_class_precision needs a classification "
+            f"task; {use_case.task.name} reports no classes"
+        )
+    return [
+        {
+            "check": f"precision of {c} >= {floor.floor}",
+            "value": scores["precision"],
+            "threshold": floor.floor,
+            "passed": bool(scores["precision"] >= floor.floor),
+            "gating": floor.gated,
+        }
+        for c, scores in challenger["per_class"].items()
+    ]
 
 
 def input_schema(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:

