@@ -16,6 +16,7 @@ from scipy import stats
 from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle
 from mlops_platform.params import DriftParams
+from mlops_platform.pipelines.drift.joint import classifier_two_sample
 from mlops_platform.pipelines.drift.stats import (
     chi_square_p,
     js_distance,
@@ -279,6 +280,49 @@ def _performance_drift(
     }
 
 
+def _joint_test(
+    use_case: UseCase,
+    reference: pd.DataFrame,
+    latest: pd.DataFrame,
+    counted: list[str],
+    periods: pd.Series | None,
+    params: DriftParams,
+) -> dict[str, Any] | None:
+    """The classifier two-sample test (:mod:`.joint`) over the counted columns and
+    the label; None when not asked for or when rows are judged by period."""
+    if not params.joint_test:
+        return None
+    if periods is not None:
+        logger.info(
+            "%s drift: joint test not run (rows judged by period)", use_case.name
+        )
+        return None
+    tested = use_case.drift_features
+    kinds = {f: tested[f] for f in counted if f in tested}
+    label = use_case.label
+    keep_ref = ~reference[label].isin(use_case.excluded_labels)
+    keep_cur = ~latest[label].isin(use_case.excluded_labels)
+    if params.joint_with_label and label in reference.columns:
+        kinds[label] = use_case.task.label_kind
+    if not kinds or keep_cur.sum() < 20:
+        return None
+    result = classifier_two_sample(
+        reference[keep_ref],
+        latest[keep_cur],
+        kinds,
+        max_reference_rows=params.joint_reference_rows,
+    )
+    result["test"] = (
+        f"classifier two-sample: out-of-fold AUC >= {params.joint_min_auc} and "
+        f"Mann-Whitney p < {params.p_value}"
+    )
+    result["with_label"] = label in kinds
+    result["drifted"] = bool(
+        result["auc"] >= params.joint_min_auc and result["p_value"] < params.p_value
+    )
+    return result
+
+
 def detect_drift(
     use_case: UseCase,
     latest: pd.DataFrame,
@@ -362,11 +406,14 @@ def detect_drift(
     label_drift = bool(label_result and label_result["drifted"])
     performance = _performance_drift(use_case, latest, champion, params)
     performance_drift = bool(performance and performance["drifted"])
+    joint = _joint_test(use_case, reference, latest, sorted(counted), periods, params)
+    joint_drift = bool(joint and joint["drifted"])
     detected = (
         share >= params.drifted_feature_share
         or bool(severe)
         or label_drift
         or performance_drift
+        or joint_drift
     )
     report.update(
         status="compared",
@@ -382,6 +429,8 @@ def detect_drift(
         label_drift=label_drift,
         performance=performance,
         performance_drift=performance_drift,
+        joint=joint,
+        joint_drift=joint_drift,
         drift_detected=bool(detected),
     )
     if params.force_retrain:
@@ -399,6 +448,13 @@ def detect_drift(
                 if performance_drift and performance
                 else ""
             )
+            + (
+                f"; a classifier tells the batch from the reference (AUC "
+                f"{joint['auc']:.3f}, p {joint['p_value']:.1e}; most: "
+                f"{', '.join(joint['auc_lost_without']) or 'no single column'})"
+                if joint_drift and joint
+                else ""
+            )
         )
     else:
         reason = (
@@ -413,6 +469,20 @@ def detect_drift(
     }
     logger.info("%s drift: %s", use_case.name, reason)
     return report, decision
+
+
+def _joint_lines(joint: dict[str, Any] | None) -> list[str]:
+    if not joint:
+        return []
+    lean = ", ".join(f"{k} {v:.3f}" for k, v in joint["auc_lost_without"].items())
+    return [
+        f"- Joint test (every counted feature"
+        f"{' and the label' if joint['with_label'] else ''}): a classifier tells "
+        f"the batch from the reference with out-of-fold AUC {joint['auc']:.3f} "
+        f"(p {joint['p_value']:.1e}; {joint['test']}): "
+        f"**{'drifted' if joint['drifted'] else 'not drifted'}**"
+        + (f"; AUC lost without: {lean}" if lean else "")
+    ]
 
 
 def render_drift_report(
@@ -442,6 +512,7 @@ def render_drift_report(
         f"{report['current_rows']} rows",
         f"- Reference: champion {report['champion_version']}, "
         f"{report['reference_rows']} rows",
+        *_joint_lines(report.get("joint")),
         "",
         "| feature | type | test | score | drifted | in verdict |",
         "|---|---|---|---|---|---|",
