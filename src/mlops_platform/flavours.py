@@ -76,6 +76,14 @@ class Flavour(ABC):
     ) -> FitResult: ...
 
     @abstractmethod
+    def refit(
+        self, spec: Any, x: pd.DataFrame, y: pd.Series, fitted: FitResult
+    ) -> FitResult:
+        """The same candidate fitted again on ``x`` (train + validation), with what
+        validation chose in ``fitted`` fixed (e.g. a network's epoch count), since
+        no rows are left to choose it on."""
+
+    @abstractmethod
     def predict(self, model: Any, x: pd.DataFrame) -> np.ndarray: ...
 
     def predict_proba(self, model: Any, x: pd.DataFrame) -> np.ndarray:
@@ -131,6 +139,11 @@ class SklearnFlavour(Flavour):
         from sklearn.base import clone  # noqa: PLC0415
 
         return FitResult(clone(spec).fit(x_train, y_train))
+
+    def refit(self, spec, x, y, fitted: FitResult) -> FitResult:
+        from sklearn.base import clone  # noqa: PLC0415
+
+        return FitResult(clone(spec).fit(x, y), {"refit_rows": len(x)})
 
     def predict(self, model: Any, x: pd.DataFrame) -> np.ndarray:
         return np.asarray(model.predict(x))
@@ -408,11 +421,27 @@ class KerasFlavour(Flavour):
     model_file = "model.keras"
 
     def fit(self, spec: KerasSpec, x_train, y_train, x_val, y_val) -> FitResult:
+        return self._train(spec, x_train, y_train, (x_val, y_val), spec.epochs)
+
+    def refit(self, spec: KerasSpec, x, y, fitted: FitResult) -> FitResult:
+        """As many epochs as the validation loss was best after."""
+        epochs = int(fitted.info["best_epoch"])
+        result = self._train(spec, x, y, None, epochs)
+        result.info["refit_rows"] = len(x)
+        return result
+
+    def _train(
+        self,
+        spec: KerasSpec,
+        x_train: pd.DataFrame,
+        y_train: pd.Series,
+        validation: tuple[pd.DataFrame, pd.Series] | None,
+        epochs: int,
+    ) -> FitResult:
         keras = import_keras()
         keras.utils.set_random_seed(spec.seed)
         layout = spec.layout.fitted(x_train)
         train = layout.arrays(x_train)
-        val = layout.arrays(x_val)
         params = dict(spec.params)
         if layout.tokenizer is not None:
             params["vocabulary_size"] = layout.tokenizer.size
@@ -421,31 +450,44 @@ class KerasFlavour(Flavour):
             optimizer=keras.optimizers.Adam(learning_rate=spec.learning_rate),
             loss=spec.loss,
         )
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=spec.patience, restore_best_weights=True
-        )
+        fit_args: dict[str, Any] = {}
+        if validation is not None:
+            x_val, y_val = validation
+            fit_args["validation_data"] = (
+                _inputs(layout.arrays(x_val)),
+                _targets(y_val, spec.classes),
+            )
+            fit_args["callbacks"] = [
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss",
+                    patience=spec.patience,
+                    restore_best_weights=True,
+                )
+            ]
         start = time.perf_counter()
         history = network.fit(
             _inputs(train),
             _targets(y_train, spec.classes),
-            validation_data=(_inputs(val), _targets(y_val, spec.classes)),
-            epochs=spec.epochs,
+            epochs=epochs,
             batch_size=spec.batch_size,
-            callbacks=[stop],
             verbose=0,
             shuffle=True,
+            **fit_args,
         )
-        val_loss = [float(v) for v in history.history["val_loss"]]
-        best = int(np.argmin(val_loss))
-        info = {
-            "loss": spec.loss,
-            "epochs_run": len(val_loss),
-            "best_epoch": best + 1,
-            "val_loss": val_loss[best],
-            "val_loss_history": [round(v, 6) for v in val_loss],
-            "train_seconds": round(time.perf_counter() - start, 2),
-            "parameters": int(network.count_params()),
-        }
+        info: dict[str, Any] = {"loss": spec.loss}
+        if validation is not None:
+            val_loss = [float(v) for v in history.history["val_loss"]]
+            best = int(np.argmin(val_loss))
+            info.update(
+                epochs_run=len(val_loss),
+                best_epoch=best + 1,
+                val_loss=val_loss[best],
+                val_loss_history=[round(v, 6) for v in val_loss],
+            )
+        else:
+            info["epochs_run"] = epochs
+        info["train_seconds"] = round(time.perf_counter() - start, 2)
+        info["parameters"] = int(network.count_params())
         if layout.tokenizer is not None:
             info["vocabulary"] = len(layout.tokenizer.vocabulary)
         return FitResult(KerasModel(network, layout, spec.classes), info)

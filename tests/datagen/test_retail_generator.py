@@ -215,3 +215,23 @@ class TestRealism:
         table = compare(generated, real)
         assert {"measure", "real", "generated", "difference"} <= set(table.columns)
         assert len(table) > 50
+
+
+def test_realism_cli_prints_its_table(small_raw):
+    """`python -m mlops_platform.datagen.realism GENERATED REAL` as docs/datagen.md
+    runs it (here a generated week stands in for the real one: the project never
+    needs ../shared to run; the real comparison is TestRealism)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_platform.datagen.realism", small_raw, small_raw],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "| measure | real | generated | difference |"
+    spend = next(line for line in lines if line.startswith("| spend_median |"))
+    assert spend.endswith("| 0.000 |"), spend

@@ -257,6 +257,28 @@ class TestKerasFlavour:
         assert pred.shape == (len(val),)
         assert np.isfinite(pred).all()
 
+    def test_refit_trains_without_validation_for_the_chosen_epochs(
+        self, parking, gold, fitted
+    ):
+        fit, val = fitted
+        spec = parking.candidates(
+            TrainingParams(
+                candidates={
+                    "lstm": CandidateParams(
+                        params={"units": 8, "dense": 8, "epochs": 2, "batch_size": 512}
+                    )
+                }
+            )
+        )["lstm"].spec
+        again = KerasFlavour().refit(
+            spec, parking.model_input(gold), gold["target_count"], fit
+        )
+        assert again.info["epochs_run"] == fit.info["best_epoch"]
+        assert again.info["refit_rows"] == len(gold)
+        assert "val_loss" not in again.info
+        pred = KerasFlavour().predict(again.model, parking.model_input(val))
+        assert np.isfinite(pred).all()
+
     def test_onnx_export_matches_the_network(self, parking, fitted):
         fit, val = fitted
         export = export_onnx(KerasFlavour(), fit.model, parking, val)

@@ -112,8 +112,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("usage: realism GENERATED_DIR REAL_CSV\n")
         return 2
     table = compare(read_lines(args[0]), read_lines(args[1]))
-    sys.stdout.write(table.to_markdown(index=False, floatfmt=".3f") + "\n")
+    sys.stdout.write(markdown(table) + "\n")
     return 0
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """The table in Markdown, numbers to 3 decimals (pandas' to_markdown needs
+    tabulate, which the project does not install)."""
+    head = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    rows = [
+        "| "
+        + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row)
+        + " |"
+        for row in table.itertuples(index=False)
+    ]
+    return "\n".join([head, rule, *rows])
 
 
 if __name__ == "__main__":

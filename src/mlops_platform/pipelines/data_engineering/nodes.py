@@ -49,10 +49,32 @@ def build_gold_table(
     return gold
 
 
+def _newest_to_train(use_case: UseCase, test: pd.DataFrame, share: float) -> pd.Series:
+    """Which test rows go to training: whole comparison units (a customer's baskets
+    stay on one side), picked by a hash of the unit so a rerun picks the same; rows
+    with no unit (an anonymous basket) are picked by their own id."""
+    if share <= 0 or test.empty:
+        return pd.Series(False, index=test.index)
+    ids = pd.Series(
+        [
+            "|".join(map(str, row))
+            for row in test[list(use_case.id_columns)].itertuples(index=False)
+        ],
+        index=test.index,
+        dtype=object,
+    )
+    units = use_case.comparison_units(test)
+    if units is not None:
+        ids = units.astype(object).where(units.notna(), "row " + ids).astype(str)
+    h = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+    return pd.Series((h % 10_000) < share * 10_000, index=test.index)
+
+
 def split_by_time(
     use_case: UseCase, gold: pd.DataFrame, params: DataEngineeringParams
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Train on earlier periods, validate and test on the latest, as in production.
+    """Train on earlier periods, validate and test on the latest, as in production;
+    with ``newest_train_share``, part of the test periods' units train too.
 
     Rows whose label is excluded (e.g. XX, unclassified) stay in gold and in the latest
     batch (drift looks at every row) but never enter train, validation or test.
@@ -73,10 +95,13 @@ def split_by_time(
     latest_p = periods[-split.latest_periods :]
     t = gold[use_case.time_column]
     labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
-    train = gold[t.isin(train_p) & labelled].reset_index(drop=True)
+    train = gold[t.isin(train_p) & labelled]
     validation = gold[t.isin(val_p) & labelled].reset_index(drop=True)
-    test = gold[t.isin(test_p) & labelled].reset_index(drop=True)
+    test = gold[t.isin(test_p) & labelled]
     latest = gold[t.isin(latest_p)].reset_index(drop=True)
+    newest = _newest_to_train(use_case, test, split.newest_train_share)
+    train = pd.concat([train, test[newest]]).reset_index(drop=True)
+    test = test[~newest].reset_index(drop=True)
     report = {
         "time_column": use_case.time_column,
         "train_periods": [int(p) for p in train_p],
@@ -90,7 +115,9 @@ def split_by_time(
             "test": len(test),
             "latest": len(latest),
             "excluded_label_rows": int((~labelled).sum()),
+            "test_periods_in_train": int(newest.sum()),
         },
+        "newest_train_share": split.newest_train_share,
         "label_distribution": {
             name: part[use_case.label].value_counts(normalize=True).round(4).to_dict()
             for name, part in (

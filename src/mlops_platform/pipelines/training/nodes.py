@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_platform.flavours import get_flavour
+from mlops_platform.flavours import FitResult, get_flavour
 from mlops_platform.params import TrainingParams
 from mlops_platform.use_cases.base import UseCase
 
@@ -86,7 +86,7 @@ def train_candidates(
             f"{use_case.name}: parameters_training.yml enables no candidate"
         )
     results: dict[str, dict[str, Any]] = {}
-    fitted: dict[str, Any] = {}
+    fitted: dict[str, FitResult] = {}
     by_period: dict[str, dict[str, dict[str, float]]] = {}
     for i, (name, candidate) in enumerate(candidates.items(), start=1):
         logger.info(
@@ -114,7 +114,7 @@ def train_candidates(
             "fit_seconds": round(seconds, 2),
             **({"fit": fit.info} if fit.info else {}),
         }
-        fitted[name] = fit.model
+        fitted[name] = fit
         logger.info(
             "%s: %s validation %s (%.1fs)",
             use_case.name,
@@ -124,13 +124,38 @@ def train_candidates(
         )
     best = task.best({n: r["validation"] for n, r in results.items()}, metric)
     reason = f"{drift_decision.get('reason')}; best on validation {metric}: {best}"
+    model = fitted[best].model
+    refit = None
+    if params.refit_on_validation:
+        flavour = get_flavour(results[best]["flavour"])
+        start = time.perf_counter()
+        again = flavour.refit(
+            candidates[best].spec,
+            pd.concat([x_train, x_val]),
+            pd.concat([y_train, y_val]),
+            fitted[best],
+        )
+        model = again.model
+        refit = {
+            "rows": len(x_train) + len(x_val),
+            "fit_seconds": round(time.perf_counter() - start, 2),
+            **again.info,
+        }
+        train_periods = sorted({*train_periods, *val_periods})
+        reason += "; refit on train + validation"
+        logger.info(
+            "%s: %s refit on train + validation (%d rows)",
+            use_case.name,
+            best,
+            refit["rows"],
+        )
     challenger = Challenger(
         use_case=use_case.name,
         trained=True,
         reason=reason,
         name=best,
         flavour=results[best]["flavour"],
-        model=fitted[best],
+        model=model,
         validation_scores=results[best]["validation"],
         validation_by_period=by_period[best],
         trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -146,6 +171,7 @@ def train_candidates(
         "challenger": best,
         "candidates": results,
         "rows": {"train": len(x_train), "validation": len(x_val)},
+        "refit": refit,
         "training_periods": train_periods,
         "validation_periods": val_periods,
     }
