@@ -80,8 +80,25 @@ def _alias(project: Path) -> str:
 
 def test_lifecycle_promotion_and_rollback(project):
     kedro = [sys.executable, "-m", "kedro", "run", "--pipeline", "retail"]
-    first = _run([sys.executable, "-m", "kedro", "run"], project)  # every use case
+    # Every use case. This retail world (700 customers, about 300 test baskets once
+    # half the newest week's customers train) is too small for a credible lead over
+    # the customer's-segment rule (measured: macro F1 -0.018, interval -0.054 to
+    # +0.017), so that margin is lowered here to get a first champion for the flow
+    # below. The gate's refusal is tested in tests/pipelines/test_gates.py, and
+    # make run's world passes it (docs/evaluation.md).
+    first = _run(
+        [
+            sys.executable,
+            "-m",
+            "kedro",
+            "run",
+            "--params",
+            "retail.evaluation.gates.min_improvement_over_strong_baseline=-1.0",
+        ],
+        project,
+    )
     assert "## retail: lifecycle summary" in first.stdout
+    assert "lead over strong baseline customer_sensitivity: macro_f1" in first.stdout
     assert "## parking: lifecycle summary" in first.stdout
     assert "drift: no champion yet" in first.stdout
     _check_parking(project, first.stdout)
@@ -114,7 +131,15 @@ def test_lifecycle_promotion_and_rollback(project):
     bundle = data / "models/versions/retail/v0001"
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["previous_champion"] is None
-    assert manifest["training_periods"] == [200607, 200608, 200609, 200610]
+    # refit on train + validation, and half the test week's customers trained
+    assert manifest["training_periods"] == [
+        200607,
+        200608,
+        200609,
+        200610,
+        200611,
+        200612,
+    ]
     assert len(manifest["data_hash"]) == 64
     run_id = manifest["mlflow"]["run_id"]
     # the hook stamped the staged challenger before Kedro saved it
@@ -150,7 +175,8 @@ def test_lifecycle_promotion_and_rollback(project):
             *kedro,
             "--params",
             "retail.drift.force_retrain=true,"
-            "retail.evaluation.gates.min_improvement_over_champion=-1.0",
+            "retail.evaluation.gates.min_improvement_over_champion=-1.0,"
+            "retail.evaluation.gates.min_improvement_over_strong_baseline=-1.0",
         ],
         project,
     )
@@ -353,7 +379,18 @@ def test_drift_demo_scenario(tmp_path):
     """make demo-drift: first run, a drifted week (drift found, challenger judged
     against the champion on that same week), then an undrifted week (champion kept)."""
     project = make_project(tmp_path, retail_only=True)  # the demo's use case
-    proc = _run([sys.executable, "-m", "mlops_platform.demo_drift"], project)
+    # The small world cannot beat the segment rule credibly (see the lifecycle
+    # test): the margin is lowered so the demo has a champion to drift from.
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "mlops_platform.demo_drift",
+            "--params",
+            "retail.evaluation.gates.min_improvement_over_strong_baseline=-1.0",
+        ],
+        project,
+    )
     summaries = proc.stdout.split("## retail: lifecycle summary")[1:]
     assert len(summaries) == 3
     first, drifted, calm = summaries

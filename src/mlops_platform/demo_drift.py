@@ -35,10 +35,15 @@ RAW = Path("data/raw/retail")
 MODELS = "data/models"
 
 
+#: ``--params`` passed to every ``kedro run`` of the demo (``--params`` option).
+EXTRA: list[str] = []
+
+
 def _kedro_run(title: str, use_case: str = "retail") -> None:
     print(f"\n=== {title}: kedro run --pipeline {use_case}", flush=True)
     subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--pipeline", use_case], check=True
+        [sys.executable, "-m", "kedro", "run", "--pipeline", use_case, *EXTRA],
+        check=True,
     )
 
 
@@ -108,7 +113,12 @@ def _append_week(drift: DriftSpec | None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlops_platform.demo_drift")
     parser.add_argument("--use-case", choices=["retail", "sentiment"], default="retail")
-    if parser.parse_args(argv).use_case == "sentiment":
+    parser.add_argument(
+        "--params", help="passed to every kedro run, as `kedro run --params`"
+    )
+    args = parser.parse_args(argv)
+    EXTRA[:] = ["--params", args.params] if args.params else []
+    if args.use_case == "sentiment":
         return sentiment_demo()
     if not (RAW / "generator_config.json").exists():
         print(

@@ -67,6 +67,10 @@ class DriftParams(_Strict):
     joint_test: bool = False
     joint_with_label: bool = True
     joint_min_auc: float = Field(0.53, gt=0.5, lt=1.0)
+    # Stricter than p_value: out-of-fold scores of a few folds' models make the
+    # Mann-Whitney p-value somewhat optimistic (docs/drift.md: null AUCs spread
+    # wider than its standard error says).
+    joint_p_value: float = Field(0.001, gt=0.0, lt=1.0)
     joint_reference_rows: int = Field(10000, ge=100)
     force_retrain: bool = False
     reference_sample_rows: int = Field(20000, ge=100)
@@ -117,6 +121,11 @@ class GateParams(_Strict):
     confidence: float = Field(0.95, gt=0.5, lt=1.0)
     resamples: int = Field(1000, ge=100)
     per_class_precision: PrecisionFloor | None = None
+    # A bound the champion also fails on the same rows says the data got harder, not
+    # that the challenger is broken: it is reported and does not decide, so a
+    # challenger credibly better than the champion (a gate that still decides) can
+    # replace it after drift.
+    waive_bounds_the_champion_fails: bool = True
 
 
 class EvaluationParams(_Strict):

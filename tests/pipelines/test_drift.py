@@ -174,3 +174,27 @@ class TestJointTest:
         assert report["joint"]["with_label"] is False
         assert "label" not in report["joint"]["auc_lost_without"]
         assert report["joint_drift"] is False, report["joint"]
+
+
+def test_drift_power_table_fast_version():
+    """docs/drift.md's table, one seed at the small scale (the full table is
+    `python -m mlops_platform.datagen.drift_power`): the project's own retail drift
+    parameters catch a x1.18 price shift and stay quiet on another sample."""
+    from mlops_platform.datagen.drift_power import (
+        SCENARIOS,
+        measure,
+        project_params,
+        table,
+    )
+    from tests.conftest import REPO
+
+    params = project_params(REPO)
+    assert params.joint_test  # what kedro run uses for retail
+    scenarios = {
+        k: v for k, v in SCENARIOS.items() if v is None or "price_inflation" in v
+    }
+    tallies = measure([100], "small", 3, params, scenarios)
+    none, price = (tallies[k] for k in scenarios)
+    assert (none.detected, none.runs) == (0, 1)
+    assert (price.detected, price.runs) == (1, 1) and price.by.get("joint") == 1
+    assert "| small | price x1.18" in table({"small": tallies})

@@ -294,3 +294,40 @@ class TestPairedBootstrap:
         groups = pd.Series([None, None, "a", "a", None], name="cust")
         r = paired_difference(task, "mae", np.zeros(5), np.zeros(5), np.ones(5), groups)
         assert r["units"] == 4 and r["difference"] == 1.0
+
+
+class TestBoundsAfterDrift:
+    """A drifted week is harder for every model: a bound the champion also fails
+    on the same rows does not keep a worse champion in place."""
+
+    PARAMS = EvaluationParams(
+        gates=GateParams(bounds={"accuracy": 0.95}, resamples=300)
+    )
+
+    def _pair(self, retail, week, champion_right: float):
+        train, test = week
+        base = rule(retail, train, test)
+        wrong = test.index[(base != test["label"]).to_numpy()]
+        rng = np.random.default_rng(5)
+        better = correct_on(test, base, pd.Index(rng.choice(wrong, len(wrong) // 2)))
+        right = test.index[rng.random(len(test)) < champion_right]
+        old = correct_on(test, base, right)  # right on champion_right of the rows
+        return judged(retail, train, test, better, champion(Sheet(old)), self.PARAMS)
+
+    def test_a_bound_both_fail_is_reported_and_the_better_model_promoted(
+        self, retail, week
+    ):
+        report, d = self._pair(retail, week, champion_right=0.0)
+        assert report["champion"]["accuracy"] < report["challenger"]["accuracy"] < 0.95
+        bound = d["checks"][0]
+        assert not bound["passed"] and bound["gating"] is False, bound
+        assert "champion v0007 scores" in bound["note"]
+        assert d["promote"], d["reason"]
+        assert "not met, as by the champion: accuracy >= 0.95" in d["reason"]
+
+    def test_a_bound_only_the_challenger_fails_decides(self, retail, week):
+        """The champion meets the bound (it is right everywhere): the challenger,
+        below it, is not promoted."""
+        report, d = self._pair(retail, week, champion_right=1.0)
+        assert report["champion"]["accuracy"] == 1.0
+        assert d["checks"][0].get("gating", True) and not d["promote"]

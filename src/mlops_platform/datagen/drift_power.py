@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlops_platform.contracts import enforce_contract
@@ -52,6 +53,7 @@ class Tally:
     detected: int = 0
     runs: int = 0
     by: dict[str, int] = field(default_factory=dict)
+    joint_auc: list[float] = field(default_factory=list)
 
 
 def _gold(use_case: RetailUseCase, cfg: RetailConfig) -> pd.DataFrame:
@@ -113,6 +115,8 @@ def measure(
             t = tallies[name]
             t.runs += 1
             t.detected += bool(report["drift_detected"])
+            if report.get("joint"):
+                t.joint_auc.append(float(report["joint"]["auc"]))
             for cause in _causes(report, params):
                 t.by[cause] = t.by.get(cause, 0) + 1
     return tallies
@@ -120,15 +124,20 @@ def measure(
 
 def table(results: dict[str, dict[str, Tally]]) -> str:
     lines = [
-        "| scale | scenario | detected | by cause (runs) |",
-        "|---|---|---|---|",
+        "| scale | scenario | detected | by cause (runs) | joint AUC median (max) |",
+        "|---|---|---|---|---|",
     ]
     for scale, tallies in results.items():
         for name, t in tallies.items():
             causes = ", ".join(f"{k} {v}" for k, v in sorted(t.by.items())) or "-"
+            auc = (
+                f"{np.median(t.joint_auc):.3f} ({max(t.joint_auc):.3f})"
+                if t.joint_auc
+                else "-"
+            )
             lines.append(
                 f"| {scale} | {name} | {t.detected}/{t.runs} "
-                f"({100 * t.detected / max(1, t.runs):.0f}%) | {causes} |"
+                f"({100 * t.detected / max(1, t.runs):.0f}%) | {causes} | {auc} |"
             )
     return "\n".join(lines)
 

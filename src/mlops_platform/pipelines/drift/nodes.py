@@ -314,11 +314,12 @@ def _joint_test(
     )
     result["test"] = (
         f"classifier two-sample: out-of-fold AUC >= {params.joint_min_auc} and "
-        f"Mann-Whitney p < {params.p_value}"
+        f"Mann-Whitney p < {params.joint_p_value}"
     )
     result["with_label"] = label in kinds
     result["drifted"] = bool(
-        result["auc"] >= params.joint_min_auc and result["p_value"] < params.p_value
+        result["auc"] >= params.joint_min_auc
+        and result["p_value"] < params.joint_p_value
     )
     return result
 

@@ -191,18 +191,33 @@ def decide_promotion(
     metric = gates.comparison_metric or task.default_metric
     comparisons = evaluation.get("comparisons") or {}
     checks: list[dict[str, Any]] = []
+    scored = bool(champion) and "error" not in champion
     for name, bound in gates.bounds.items():
         higher = task.metric(name).higher_is_better
         op = ">=" if higher else "<="
-        value = challenger[name]
-        checks.append(
-            {
-                "check": f"{name} {op} {bound}",
-                "value": value,
-                "threshold": bound,
-                "passed": bool(value >= bound if higher else value <= bound),
-            }
-        )
+
+        def meets(value: float, higher: bool = higher, bound: float = bound) -> bool:
+            return bool(value >= bound if higher else value <= bound)
+
+        check = {
+            "check": f"{name} {op} {bound}",
+            "value": challenger[name],
+            "threshold": bound,
+            "passed": meets(challenger[name]),
+        }
+        if (
+            not check["passed"]
+            and gates.waive_bounds_the_champion_fails
+            and scored
+            and not meets(champion[name])
+        ):
+            check["gating"] = False
+            check["waived"] = True
+            check["note"] = (
+                f"champion {champion['version']} scores {champion[name]:.4f} on the "
+                "same rows: the data moved; the champion gate decides"
+            )
+        checks.append(check)
     margins = {use_case.strong_baseline: gates.min_improvement_over_strong_baseline}
     margins.update(gates.min_improvement_over_baselines)
     for name, margin in margins.items():
@@ -249,6 +264,9 @@ def decide_promotion(
             f"all {sum(c.get('gating', True) for c in checks)} gates passed: "
             f"promote {challenger['name']} ({metric} {challenger[metric]:.4f})"
         )
+        waived = [c["check"] for c in checks if c.get("waived")]
+        if waived:
+            reason += f" (not met, as by the champion: {'; '.join(waived)})"
     logger.info("%s promotion: %s", use_case.name, reason)
     return {
         "promote": not failed,
