@@ -191,7 +191,8 @@ def decide_promotion(
     metric = gates.comparison_metric or task.default_metric
     comparisons = evaluation.get("comparisons") or {}
     checks: list[dict[str, Any]] = []
-    scored = bool(champion) and "error" not in champion
+    # The champion's scores on the same rows, when it could be scored.
+    rival: dict[str, Any] = champion if champion and "error" not in champion else {}
     for name, bound in gates.bounds.items():
         higher = task.metric(name).higher_is_better
         op = ">=" if higher else "<="
@@ -208,13 +209,13 @@ def decide_promotion(
         if (
             not check["passed"]
             and gates.waive_bounds_the_champion_fails
-            and scored
-            and not meets(champion[name])
+            and name in rival
+            and not meets(rival[name])
         ):
             check["gating"] = False
             check["waived"] = True
             check["note"] = (
-                f"champion {champion['version']} scores {champion[name]:.4f} on the "
+                f"champion {rival['version']} scores {rival[name]:.4f} on the "
                 "same rows: the data moved; the champion gate decides"
             )
         checks.append(check)
