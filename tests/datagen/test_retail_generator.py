@@ -8,9 +8,11 @@ import pytest
 from mlops_platform.datagen.__main__ import main as cli
 from mlops_platform.datagen.realism import (
     basket_stats,
+    baskets_of,
     compare,
     line_shares,
     read_lines,
+    segment_table,
 )
 from mlops_platform.datagen.retail import week_code, week_monday
 from mlops_platform.use_cases.retail.schema import COLUMNS
@@ -170,13 +172,18 @@ class TestRealism:
 
     @pytest.fixture(scope="class")
     def generated(self, tmp_path_factory):
-        out = tmp_path_factory.mktemp("realism")
-        generate(
-            RetailConfig(seed=7, weeks=2, customers=3000, stores=300),
-            out,
-            progress=False,
-        )
-        return read_lines(out)
+        """A week from each of three worlds of make run's size: what is checked is
+        the generator, not one world's luck (a world's price level varies)."""
+        frames = []
+        for seed in (7, 8, 9):
+            out = tmp_path_factory.mktemp(f"realism{seed}")
+            generate(
+                RetailConfig(seed=seed, weeks=1, customers=3000, stores=120),
+                out,
+                progress=False,
+            )
+            frames.append(read_lines(out))
+        return pd.concat(frames, ignore_index=True)
 
     @pytest.fixture(scope="class")
     def real(self):
@@ -202,14 +209,56 @@ class TestRealism:
             r["small_shop_basket_share"], abs=0.05
         )
         assert g["spend_median"] == pytest.approx(r["spend_median"], rel=0.1)
-        # label as weak as the real one: per line, the label equals the customer's
-        # segment ~61% of the time (DATASETS.md)
-        carded = generated[generated["CUST_PRICE_SENSITIVITY"].isin(["LA", "MM", "UM"])]
-        agree = (
-            carded["CUST_PRICE_SENSITIVITY"] == carded["BASKET_PRICE_SENSITIVITY"]
-        ).mean()
-        assert 0.56 <= agree <= 0.66
-        assert g["unit_price_median_UM"] > g["unit_price_median_LA"]
+        assert g["spend_p95"] == pytest.approx(r["spend_p95"], rel=0.1)
+
+    def test_per_basket_the_label_is_as_weak_as_the_real_one(self, generated, real):
+        """At the unit the model predicts (DATASETS.md): the customer-segment ->
+        basket-label table cell by cell, and the segment rule's agreement never
+        above the real week's (an easier label would flatter every model)."""
+        g, r = segment_table(generated), segment_table(real)
+        assert (g - r).abs().to_numpy().max() <= 0.04, (g.round(3), r.round(3))
+        gs, rs = basket_stats(generated), basket_stats(real)
+        agree, real_agree = (
+            gs["label_equals_customer_segment"],
+            rs["label_equals_customer_segment"],
+        )
+        assert real_agree - 0.03 <= agree <= real_agree + 0.02, (agree, real_agree)
+
+    def test_label_shares_and_price_gradient(self, generated, real):
+        def shares(df):
+            b = baskets_of(df)
+            b = b[b["BASKET_PRICE_SENSITIVITY"].isin(["LA", "MM", "UM"])]
+            return b["BASKET_PRICE_SENSITIVITY"].value_counts(normalize=True)
+
+        g, r = shares(generated), shares(real)
+        assert (g - r).abs().max() <= 0.03, (g.round(3), r.round(3))
+        gs, rs = basket_stats(generated), basket_stats(real)
+        # the median unit price rises LA -> UM, by no more than on the real week
+        rise = gs["unit_price_median_UM"] / gs["unit_price_median_LA"]
+        real_rise = rs["unit_price_median_UM"] / rs["unit_price_median_LA"]
+        assert 1.0 < rise <= real_rise + 0.02, (rise, real_rise)
+
+    def test_a_model_gains_no_more_over_the_segment_rule_than_on_real_data(
+        self, retail, real, tmp_path_factory
+    ):
+        """The figure that decides whether the gates are honest: HistGradientBoosting's
+        lead over the customer's segment (macro F1, 3-fold grouped by customer) on a
+        generated week of the real week's size is not above the real week's by more
+        than 0.03 (one world: about the world-to-world spread, docs/datagen.md), and
+        the model still beats the rule (as on the real week)."""
+        from mlops_platform.contracts import enforce_contract
+        from mlops_platform.datagen.realism import lead_over_segment_rule
+
+        def gold(files):
+            raw, _ = retail.ingest({f.stem: f.read_bytes for f in files})
+            return retail.build_gold(enforce_contract(raw, retail.contract).valid)
+
+        out = tmp_path_factory.mktemp("lead")
+        generate(RetailConfig(seed=7, weeks=1, customers=4500), out, progress=False)
+        fake = lead_over_segment_rule(gold(sorted(out.glob("*.csv"))), folds=3)
+        true = lead_over_segment_rule(gold([REAL_SAMPLE]), folds=3)
+        assert fake["lead"] <= true["lead"] + 0.03, (fake, true)
+        assert fake["lead"] > 0, (fake, true)
 
     def test_compare_table(self, generated, real):
         table = compare(generated, real)

@@ -43,7 +43,7 @@ SCALES: dict[str, dict[str, Any]] = {
 SCENARIOS: dict[str, dict[str, Any] | None] = {
     "none (false alarms)": None,
     "price x1.18 (price_inflation 0.6)": {"price_inflation": 0.6},
-    "concept: items match the basket tier 0.6 -> 0.4 (concept 1.0)": {"concept": 1.0},
+    "concept: items match the basket tier 0.75 -> 0.55 (concept 1.0)": {"concept": 1.0},
     "new products: 30% of lines (new_products 1.0)": {"new_products": 1.0},
 }
 

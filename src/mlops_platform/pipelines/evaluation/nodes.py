@@ -233,7 +233,10 @@ def decide_promotion(
             task, metric, evaluation["baselines"][name][metric], margin, gates.bounds
         )
         if implied:
-            check["note"] = f"{implied} already asks more than this baseline + margin"
+            check["note"] = (
+                f"{implied} already asks more than this baseline's score + margin "
+                "(only the interval can still fail)"
+            )
             logger.warning(
                 "%s: gate '%s': %s", use_case.name, check["check"], check["note"]
             )
