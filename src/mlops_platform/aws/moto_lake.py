@@ -7,6 +7,7 @@ returns points every AWS client at it, with dummy keys.
 from __future__ import annotations
 
 import socket
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,8 +49,17 @@ def moto_server() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    # moto keeps its accounts' state per process, not per server: a server started
+    # after another in the same process would see the first one's buckets and model
+    # packages. Each server starts empty, as a separate process would.
+    reset = urllib.request.Request(  # noqa: S310 (http on loopback)
+        f"{endpoint}/moto-api/reset", method="POST"
+    )
+    with urllib.request.urlopen(reset, timeout=30) as answer:  # noqa: S310 (loopback)
+        answer.read()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield endpoint
     finally:
         server.stop()
 
