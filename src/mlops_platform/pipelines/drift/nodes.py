@@ -460,7 +460,9 @@ def detect_drift(
     else:
         reason = (
             f"no drift ({len(drifted)} of {len(counted)} features, below "
-            f"{params.drifted_feature_share:.0%}): champion {champion.version} kept"
+            f"{params.drifted_feature_share:.0%}"
+            + (f"; joint AUC {joint['auc']:.3f}" if joint else "")
+            + f"): champion {champion.version} kept"
         )
     decision = {
         "train": bool(detected or params.force_retrain),
