@@ -189,8 +189,8 @@ def lead_over_segment_rule(
     g = gold[gold["label"].isin(tiers)].reset_index(drop=True)
     y = g["label"].to_numpy()
     x = uc.model_input(g)
-    own = g["cust_price_sensitivity"].astype(object)
-    rule = own.where(own.isin(tiers), "MM").to_numpy()
+    # the strong baseline the gates use (the training majority, MM, where unknown)
+    rule = uc.baseline_predictions(g, g)[uc.strong_baseline]
     alone = pd.Series(np.arange(len(g)).astype(str))
     groups = g["cust_code"].astype(object).where(g["cust_code"].notna(), alone)
     pred = np.empty(len(g), dtype=object)

@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+MAX_CATEGORIES = 255
+
 
 def _encode(
     frame: pd.DataFrame, kinds: dict[str, str]
@@ -32,10 +34,13 @@ def _encode(
             cols.append(pd.to_numeric(frame[name], errors="coerce").to_numpy(float))
             categorical.append(False)
         else:
-            codes = pd.Categorical(frame[name].astype(object)).codes.astype(float)
+            values = pd.Categorical(frame[name].astype(object))
+            codes = values.codes.astype(float)
             codes[codes < 0] = np.nan
             cols.append(codes)
-            categorical.append(True)
+            # the booster's categorical splits take at most 255 categories; more
+            # are split as ordered codes
+            categorical.append(len(values.categories) <= MAX_CATEGORIES)
     return np.column_stack(cols), categorical
 
 
