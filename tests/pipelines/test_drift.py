@@ -177,24 +177,31 @@ class TestJointTest:
 
 
 def test_drift_power_table_fast_version():
-    """docs/drift.md's table, one seed at the small scale (the full table is
-    `python -m mlops_platform.datagen.drift_power`): the project's own retail drift
-    parameters catch a x1.18 price shift and stay quiet on another sample."""
+    """docs/drift.md's retail table, one seed of a 4-week small world (the full table
+    is `python -m mlops_platform.datagen.drift_power --use-case retail`): the
+    project's own retail drift parameters catch a x1.18 price shift and stay quiet
+    on the world's own next week."""
+    from dataclasses import replace
+
     from mlops_platform.datagen.drift_power import (
-        SCENARIOS,
+        STUDIES,
         measure,
         project_params,
         table,
     )
     from tests.conftest import REPO
 
-    params = project_params(REPO)
-    assert params.joint_test  # what kedro run uses for retail
+    params = project_params("retail", REPO)
+    assert params.drift.joint_test  # what kedro run uses for retail
+    study = STUDIES["retail"]
+    tiny = replace(study, scales={"tiny": {**study.scales["small"], "weeks": 4}})
     scenarios = {
-        k: v for k, v in SCENARIOS.items() if v is None or "price_inflation" in v
+        k: v
+        for k, v in study.scenarios.items()
+        if v in (None, {"price_inflation": 0.6})
     }
-    tallies = measure([100], "small", 3, params, scenarios)
+    tallies = measure(tiny, [100], "tiny", params, scenarios)
     none, price = (tallies[k] for k in scenarios)
     assert (none.detected, none.runs) == (0, 1)
     assert (price.detected, price.runs) == (1, 1) and price.by.get("joint") == 1
-    assert "| small | price x1.18" in table({"small": tallies})
+    assert "| tiny | price x1.18" in table({"tiny": tallies})

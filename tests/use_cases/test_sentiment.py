@@ -403,3 +403,39 @@ class TestDrift:
             report, _ = detect_drift(uc, latest, bundle, self.params())
             verdicts[day] = (report["drift_detected"], report["drifted_features"])
         assert not any(v[0] for v in verdicts.values()), verdicts
+
+
+def test_drift_power_study_fast_version():
+    """docs/drift.md's sentiment table, one seed of 14 days of 100 real reviews (the
+    full table is `python -m mlops_platform.datagen.drift_power --use-case
+    sentiment`): the champion is the configured NBSVM fitted by the training node;
+    an ordinary day raises nothing, a day of Rotten Tomatoes sentences does."""
+    from dataclasses import replace
+
+    from mlops_platform.datagen.drift_power import STUDIES, measure, project_params
+
+    study = STUDIES["sentiment"]
+    tiny = replace(study, scales={"tiny": {"days": 14, "limit": 1400}})
+    scenarios = {
+        k: v
+        for k, v in study.scenarios.items()
+        if v in (None, {"rotten_tomatoes": 1.0})
+    }
+    tallies = measure(tiny, [3], "tiny", project_params("sentiment", REPO), scenarios)
+    none, rt = (tallies[k] for k in scenarios)
+    assert (none.detected, none.runs) == (0, 1), none
+    assert (rt.detected, rt.runs) == (1, 1) and rt.by.get("performance") == 1, rt
+
+
+def test_drift_power_knobs_do_what_they_say(package):
+    from mlops_platform.datagen.drift_power import drifted_reviews
+
+    day = package[package["source"] == "imdb"].sample(1000, random_state=1)
+    mixed = drifted_reviews(day, 1, {"rotten_tomatoes": 0.3})
+    assert len(mixed) == len(day)
+    assert (mixed["source"] == "rotten_tomatoes").mean() == pytest.approx(0.3)
+    skewed = drifted_reviews(day, 1, {"positive_share": 0.9})
+    assert skewed["label"].mean() == pytest.approx(0.9, abs=0.002)
+    assert set(skewed.index) <= set(day.index)  # only dropped, nothing invented
+    with pytest.raises(ValueError, match="rotten_tomatoes or positive_share"):
+        drifted_reviews(day, 1, {"concept": 1.0})

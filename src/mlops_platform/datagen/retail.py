@@ -440,7 +440,7 @@ def _generate_week(
     prod_code = world.prod_code[product]
     s_new = sev(drift.new_products)
     if s_new > 0:
-        new = rng.random(n_l) < 0.3 * s_new
+        new = rng.random(n_l) < 0.5 * s_new  # severity 1.0: half the lines
         ids = rng.integers(0, 300, size=int(new.sum()))
         prod_code = prod_code.copy()
         prod_code[new] = np.array([f"PRD08{i:05d}" for i in ids])

@@ -85,7 +85,7 @@ def deal(frame: pd.DataFrame, plan: Plan) -> list[pd.DataFrame]:
     return [imdb.iloc[a:b] for a, b in pairwise(bounds)]
 
 
-def _write(rows: pd.DataFrame, path: Path) -> int:
+def write_reviews(rows: pd.DataFrame, path: Path) -> int:
     out = pd.DataFrame({"review": rows["text"], "sentiment": rows["label"].map(LABELS)})
     tmp = path.with_suffix(".csv.tmp")
     out.to_csv(tmp, index=False, quoting=csv.QUOTE_MINIMAL)
@@ -104,7 +104,7 @@ def write_batches(out: Path, plan: Plan, written: int | None = None) -> dict[str
     files = {}
     for k, part in enumerate(batches[: plan.days if written is None else written]):
         name = f"reviews_{plan.day(k):%Y%m%d}.csv"
-        files[name] = {"source": "imdb", "rows": _write(part, out / name)}
+        files[name] = {"source": "imdb", "rows": write_reviews(part, out / name)}
     imdb = frame[frame["source"] == "imdb"]
     provenance = {
         "package": f"{PACKAGE}=={PACKAGE_VERSION}",
@@ -144,7 +144,7 @@ def append_day(out: Path, source: str, rows: int | None = None) -> str:
         part = pool.sample(min(n, len(pool)), random_state=plan.seed + k)
     else:
         raise ValueError(f"source {source!r}: imdb or rotten_tomatoes")
-    meta["files"][name] = {"source": source, "rows": _write(part, out / name)}
+    meta["files"][name] = {"source": source, "rows": write_reviews(part, out / name)}
     meta["written_days"] = len(meta["files"])
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return name

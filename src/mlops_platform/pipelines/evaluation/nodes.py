@@ -417,6 +417,21 @@ def data_hash(*frames: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
+def drift_reference(
+    use_case: UseCase, train: pd.DataFrame, drift_params: DriftParams
+) -> pd.DataFrame:
+    """The champion's training sample the drift stage compares new batches with:
+    features, drift-only columns, the time column (drift can judge a batch against
+    whole reference periods) and the label."""
+    drift_only = [c for c in use_case.drift_features if c not in use_case.features]
+    reference = train[
+        [*use_case.features, *drift_only, use_case.time_column, use_case.label]
+    ]
+    if len(reference) > drift_params.reference_sample_rows:
+        reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
+    return reference.reset_index(drop=True)
+
+
 def prepare_promotion(
     use_case: UseCase,
     decision: dict[str, Any],
@@ -435,13 +450,7 @@ def prepare_promotion(
         )
     model = challenger.model
     flavour = challenger.flavour or "sklearn"
-    drift_only = [c for c in use_case.drift_features if c not in use_case.features]
-    # With the time column, drift can judge a batch against whole reference periods.
-    reference = train[
-        [*use_case.features, *drift_only, use_case.time_column, use_case.label]
-    ]
-    if len(reference) > drift_params.reference_sample_rows:
-        reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
+    reference = drift_reference(use_case, train, drift_params)
     golden = golden_rows(use_case, flavour, model, test, params.golden_rows)
     onnx, onnx_info = bundle_onnx(
         use_case, flavour, model, [validation, test, pd.DataFrame(golden["rows"])]
@@ -472,7 +481,7 @@ def prepare_promotion(
         input_schema=input_schema(use_case, train),
         metrics=metrics,
         golden=golden,
-        reference=reference.reset_index(drop=True),
+        reference=reference,
         onnx=onnx,
         onnx_info=onnx_info,
         # committed only if this is still the champion at commit time
