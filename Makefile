@@ -35,37 +35,32 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 ENV ?= dev
 
-.PHONY: install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving benchmark-parking benchmark-sentiment loadtest clean-data help infra-tools infra-check cost teardown
+.PHONY: browser install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving benchmark-parking benchmark-sentiment loadtest clean-data help infra-tools infra-check cost teardown
 
-help:
-	@echo "make run         install, write raw data if data/raw has none (retail, parking, sentiment), kedro run"
-	@echo "make test        run the test suite"
-	@echo "make lint        ruff, ruff format --check, mypy"
-	@echo "make viz         kedro viz run (lineage with medallion layers)"
-	@echo "make aws-demo    the lifecycle on an S3 data lake (conf/aws) on a local moto server"
-	@echo "make serve       HTTP inference on the local model store (http://127.0.0.1:8080/docs)"
-	@echo "make mlflow-ui   MLflow UI on the local store"
-	@echo "make demo-drift  append a drifted week, run again; then an undrifted week (USE_CASE=retail|sentiment)"
-	@echo "make rollback    restore the previous champion (USE_CASE=retail|parking|sentiment)"
-	@echo "make benchmark   LGSR-scale benchmark (about 2.67M lines), writes docs/benchmarks.md figures"
-	@echo "make benchmark-parking  real-sample MAE, daily run time and memory, forecast latency"
-	@echo "make benchmark-sentiment  accuracy on unseen real reviews, training time, review latency"
-	@echo "make loadtest    Locust, headless, against a local server of the sentiment champion"
-	@echo "make infra-check terraform fmt, checkov, HCL security test, kustomize + schemas, actionlint"
-	@echo "make cost        monthly cost estimate per environment (refreshes docs/cost.md)"
-	@echo "make teardown ENV=dev [DRY_RUN=1]  empty and destroy an AWS environment"
+# `make help` lists every target from its `## ` note, so a target cannot be left out
+# (tests/test_readme_commands.py checks that each .PHONY target has one).
+help: ## this list
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-z][a-z-]*:.*## / {printf "make %-20s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
+# pip's own output is hundreds of lines; the install prints a count as it resolves
+# and keeps the whole log in .venv/install.log (its tail is shown if pip fails).
 $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,viz]" \
-		-e "./serving[s3,sklearn]"
-	touch $(STAMP)
+	@echo "==> install 1/2: pip 25.3 into $(VENV)"
+	@$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
+	@echo "==> install 2/2: the project, serving and their $$(grep -c '==' constraints.txt) pinned packages (3-4 minutes on a fresh machine)"
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
+		-c constraints.txt -e ".[dev,viz]" -e "./serving[s3,sklearn]" 2>&1 \
+		| tee $(VENV)/install.log \
+		| awk '/^Collecting /{n++; if (n % 50 == 0) {print "    " n " packages resolved"; fflush()}} \
+			/^Installing collected/{print "    installing " n " packages"; fflush()}' \
+		|| { echo "pip failed; the end of $(VENV)/install.log:"; tail -25 $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
+	@echo "==> installed ($(VENV))"
 
-install: $(STAMP)
-
+install: $(STAMP) ## create .venv and install the pinned stack (constraints.txt)
 # checkov and actionlint in their own venv: checkov's dependency ranges conflict with
 # the project's pins (infra/tools-requirements.txt).
 $(INFRA_STAMP): infra/tools-requirements.txt
@@ -74,18 +69,17 @@ $(INFRA_STAMP): infra/tools-requirements.txt
 	$(INFRA_VENV)/bin/python -m pip install --quiet --no-deps -r infra/tools-requirements.txt
 	touch $(INFRA_STAMP)
 
-infra-tools: $(INFRA_STAMP)
-
-infra-check: $(STAMP) $(INFRA_STAMP)
+infra-tools: $(INFRA_STAMP) ## checkov and actionlint in their own .venv-infra
+infra-check: $(STAMP) $(INFRA_STAMP) ## terraform fmt, checkov, HCL security test, kustomize + schemas, actionlint
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/infra
 
-cost: $(STAMP)
+cost: $(STAMP) ## monthly cost estimate per environment (refreshes docs/cost.md)
 	$(BIN)/python infra/scripts/cost_estimate.py --write
 
-teardown: $(STAMP)
+teardown: $(STAMP) ## empty and destroy an AWS environment (ENV=dev [DRY_RUN=1])
 	$(BIN)/python infra/scripts/teardown.py --env $(ENV) $(if $(DRY_RUN),--dry-run,)
 
-data: $(STAMP)
+data: $(STAMP) ## write raw data if data/raw has none (retail, parking, sentiment)
 	@if ! ls data/raw/retail/transactions_*.csv >/dev/null 2>&1; then \
 		echo "no raw retail data: generating $(RETAIL_WEEKS) weeks"; \
 		$(BIN)/python -m mlops_platform.datagen retail --out data/raw/retail \
@@ -104,71 +98,90 @@ data: $(STAMP)
 			--days $(SENTIMENT_DAYS) --write-days $(SENTIMENT_WRITTEN_DAYS); \
 	else echo "data/raw/sentiment already has review files: not writing"; fi
 
-run: data
+run: data ## install, write raw data if there is none, kedro run (every use case)
 	$(BIN)/kedro run
 
-test: $(STAMP) $(INFRA_STAMP)
+# Debian's Chromium for the tests that look at pages as a person would (the API docs
+# offline, Kedro-Viz's layers): installed where apt-get runs as root; elsewhere those
+# tests skip and say why.
+browser: ## Chromium for the page tests (Debian's package, where apt-get can)
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "==> installing Debian's chromium for the page tests"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+			|| { apt-get update >/dev/null 2>&1 \
+				&& apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; } \
+			|| echo "    chromium could not be installed: the page tests will skip"; \
+		else echo "==> no chromium, and apt-get needs root: the page tests will skip"; fi; }
+
+test: $(STAMP) $(INFRA_STAMP) browser ## the test suite (installs first if needed)
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=8
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff, ruff format --check, mypy, hadolint, nbstripout
 	$(BIN)/ruff check src tests benchmarks serving infra/scripts loadtest
 	$(BIN)/ruff format --check src tests benchmarks serving infra/scripts loadtest
 	$(BIN)/mypy
 	$(BIN)/hadolint infra/docker/serving.Dockerfile infra/docker/pipeline.Dockerfile
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
-format: $(STAMP)
+format: $(STAMP) ## ruff format and ruff check --fix
 	$(BIN)/ruff check --fix src tests benchmarks serving infra/scripts loadtest
 	$(BIN)/ruff format src tests benchmarks serving infra/scripts loadtest
 
 # Serves what `make run` promoted; SERVING_* variables override (serving/README.md).
-serve: $(STAMP)
+serve: $(STAMP) ## HTTP inference on the local model store (http://127.0.0.1:8080/docs; USE_CASE=...)
 	@test -f data/models/production/$(USE_CASE).json || { \
 		echo "no promoted $(USE_CASE) model in data/models: run 'make run' first"; exit 1; }
 	SERVING_MODEL_STORE_URI=$${SERVING_MODEL_STORE_URI:-data/models} \
 		SERVING_USE_CASES=$${SERVING_USE_CASES:-$(USE_CASE)} $(BIN)/mlops-serve
 
 # The lifecycle on an S3 data lake (conf/aws) served by a moto server on loopback.
-aws-demo: data
+aws-demo: data ## the lifecycle on an S3 data lake (conf/aws) on a local moto server
 	$(BIN)/python -m mlops_platform.aws.demo
 
-viz: $(STAMP)
+# Kedro-Viz opens with each use case's namespace collapsed; this URL expands them, so
+# the raw -> silver -> gold -> models layers are visible at once.
+VIZ_URL := http://127.0.0.1:4141/?expandAllPipelines=true
+viz: $(STAMP) ## kedro viz run; open the printed URL (namespaces expanded, layers visible)
+	@echo "==> Kedro-Viz: open $(VIZ_URL)"
 	$(BIN)/kedro viz run --no-browser
 
-viz-build: $(STAMP)
+viz-build: $(STAMP) ## kedro viz build: a static lineage site in build/
 	$(BIN)/kedro viz build
+	@echo "==> open build/index.html?expandAllPipelines=true (namespaces expanded)"
 
-mlflow-ui: $(STAMP)
+mlflow-ui: $(STAMP) ## MLflow UI on the local store (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///data/mlflow/mlflow.db --host 127.0.0.1 --port 5000
 
-demo-drift: $(STAMP)
+demo-drift: $(STAMP) ## append a drifted period, run again; then an undrifted one (USE_CASE=retail|sentiment)
 	$(BIN)/python -m mlops_platform.demo_drift --use-case $(USE_CASE)
 
-rollback: $(STAMP)
+rollback: $(STAMP) ## restore the previous champion (USE_CASE=retail|parking|sentiment)
 	$(BIN)/mlops-model rollback --use-case $(USE_CASE)
 
-benchmark: $(STAMP)
+benchmark: $(STAMP) ## LGSR-scale lifecycle benchmark (117 weeks, 5,000 customers: 3.35M lines)
 	$(BIN)/python benchmarks/lifecycle_benchmark.py
 
 # Real-sample accuracy, daily lifecycle time and forecast latency (needs wrk).
-benchmark-parking: $(STAMP)
+benchmark-parking: $(STAMP) ## real-sample MAE, daily run time and memory, forecast latency
 	$(BIN)/python benchmarks/parking_benchmark.py
 
 # Accuracy on real reviews never trained on, training time, latency of long reviews.
-benchmark-sentiment: $(STAMP)
+benchmark-sentiment: $(STAMP) ## accuracy on unseen real reviews, training time, review latency
 	$(BIN)/python benchmarks/sentiment_benchmark.py
 
 # Locust, headless, against a local server of the promoted sentiment champion for a
 # bounded time; writes its figures into docs/benchmarks.md. Against a deployment:
 #   locust -f loadtest/locustfile.py --headless --host https://<alb> -u 50 -t 5m
-loadtest: $(STAMP)
+loadtest: $(STAMP) ## Locust, headless, against a local server of the sentiment champion
 	$(BIN)/python loadtest/run_local.py --users $(LOADTEST_USERS) \
 		--seconds $(LOADTEST_SECONDS) --write
 
 # Needs a promoted champion (make run) and wrk (apt-get install wrk).
-benchmark-serving: $(STAMP)
+benchmark-serving: $(STAMP) ## the service against its peers and the bare-FastAPI floor (needs wrk)
 	$(BIN)/python benchmarks/serving_benchmark.py
 
-clean-data:
+clean-data: ## remove data/ (raw data is written again by the next make run)
 	find data -mindepth 2 ! -name .gitkeep -delete 2>/dev/null || true
 	find data -mindepth 2 -type d -empty -delete 2>/dev/null || true

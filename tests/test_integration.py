@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 import pytest
 
 from mlops_platform.scratch import scratch_project
+from tests.browser import needs_browser, render
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -341,6 +343,39 @@ def test_kedro_viz_build_shows_the_medallion_layers(project):
         "retail.gold_train",
         "retail.model_store",
     } <= names
+
+
+@needs_browser
+def test_kedro_viz_opens_with_the_layers_visible_at_the_url_make_viz_prints(project):
+    """What a person sees: the built site in Chromium (served on loopback, offline).
+    Collapsed, each use case is one box; at the URL `make viz` prints
+    (``?expandAllPipelines=true``) the gold-building nodes are drawn."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    if not (project / "build" / "index.html").exists():
+        _run([sys.executable, "-m", "kedro", "viz", "build"], project)
+    handler = functools.partial(
+        SimpleHTTPRequestHandler, directory=str(project / "build")
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        collapsed = render(base, 20_000)
+        expanded = render(base + "?expandAllPipelines=true", 20_000)
+    finally:
+        server.shutdown()
+    drawn = re.compile(r'class="pipeline-node__text"[^>]*>([^<]+)')
+    assert "build_gold_table" not in drawn.findall(collapsed)
+    assert drawn.findall(expanded).count("build_gold_table") == 3, expanded[:2000]
+    layers = re.findall(r'data-id="layer-label--([a-z]+)"', expanded)
+    assert layers == ["raw", "silver", "gold", "models", "reporting"]
+    viz = subprocess.run(
+        ["make", "-n", "viz"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert "?expandAllPipelines=true" in viz.stdout
 
 
 def test_the_notebook_executes_on_the_runs_output(project):

@@ -6,9 +6,14 @@ exactly as a promotion does (ONNX export and parity check included).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-from collections.abc import Callable
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +24,7 @@ from mlops_platform import offline
 
 offline.apply()
 
+from mlops_platform.aws.moto_lake import free_port  # noqa: E402
 from mlops_platform.contracts import enforce_contract  # noqa: E402
 from mlops_platform.datagen.retail import RetailConfig, generate  # noqa: E402
 from mlops_platform.model_store import ModelStore, PromotionRequest  # noqa: E402
@@ -134,3 +140,47 @@ def publish(trained: Trained, store_root: Path) -> Publish:
         return publish_bundle(trained, store_root, **kwargs)
 
     return _publish
+
+
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    import httpx2 as httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server not ready in time")
+
+
+@contextlib.contextmanager
+def live_server(store_root: Path, log_path: Path, **env: str) -> Iterator[str]:
+    """``python -m mlops_serving`` (uvicorn) on a free loopback port over the store,
+    until every configured model is loaded; yields its base URL."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "SERVING_MODEL_STORE_URI": str(store_root),
+        "SERVING_PORT": str(port),
+        "SERVING_HOST": "127.0.0.1",
+        **env,
+    }
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlops_serving"],
+            env=environ,
+            stdout=log,
+            stderr=log,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_ready(base, proc)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)

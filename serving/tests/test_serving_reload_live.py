@@ -3,7 +3,6 @@ request, while the production model is promoted and then rolled back under load.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from conftest import EXAMPLE
+from conftest import EXAMPLE, live_server
 
 from mlops_platform.aws.moto_lake import free_port
 
@@ -20,43 +19,13 @@ POLL = 0.5
 PREDICT = "/v1/retail/predict"
 
 
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server not ready in time")
-
-
 @pytest.fixture
 def server(publish, store_root, tmp_path):
     publish()  # v0001: gradient boosting
-    port = free_port()
-    env = {
-        **os.environ,
-        "SERVING_MODEL_STORE_URI": str(store_root),
-        "SERVING_PORT": str(port),
-        "SERVING_HOST": "127.0.0.1",
-        "SERVING_POLL_INTERVAL_S": str(POLL),
-    }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlops_serving"], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(base, proc)
+    with live_server(
+        store_root, tmp_path / "server.log", SERVING_POLL_INTERVAL_S=str(POLL)
+    ) as base:
         yield base, tmp_path / "server.log"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
 
 
 def test_promotion_and_rollback_reach_a_live_server_without_errors(

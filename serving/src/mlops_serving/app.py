@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import importlib.util
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -323,8 +327,13 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
             "and hot-swapped when the production pointer changes."
         ),
         lifespan=lifespan,
+        # served below from the package's own assets: FastAPI's defaults load the
+        # pages' JavaScript and CSS from a CDN, a blank page offline
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = service
+    _add_offline_docs(app)
     errors: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorResponse, "description": text}
         for code, text in (
@@ -401,6 +410,49 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
     app.add_middleware(ObservabilityMiddleware, metrics=service.metrics, routes=routes)
     _customise_openapi(app, service)
     return app
+
+
+#: Where the documentation pages' assets are served from.
+DOCS_ASSETS = "/docs-assets"
+
+
+def docs_assets_dir() -> Path:
+    """Swagger UI's and ReDoc's JavaScript and CSS, installed with the pinned
+    ``fastapi-offline`` package (its files only; the app stays a FastAPI app)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        raise RuntimeError(
+            "fastapi-offline is not installed: the /docs and /redoc pages have no "
+            "assets (pip install mlops-serving installs it)"
+        )
+    return Path(spec.origin).parent / "static"
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` with every asset served by this process:
+    the pages render with no network (tests/test_docs_pages.py, headless Chromium)."""
+    app.mount(DOCS_ASSETS, StaticFiles(directory=docs_assets_dir()), name="docs-assets")
+    title = f"{app.title} {app.version}"
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{title}: Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{title}: ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
 
 
 def _add_predict_route(

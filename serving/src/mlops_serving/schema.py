@@ -112,6 +112,14 @@ def _kind(f: dict[str, Any]) -> str:
     return {"number": "numeric", "category": "categorical"}.get(f.get("type", ""), "")
 
 
+def _seen_range(field: dict[str, Any]) -> str:
+    """``; seen in training: 0 to 1`` from the bundle's recorded range, if any."""
+    low, high = field.get("min"), field.get("max")
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return ""
+    return f"; seen in training: {low:.4g} to {high:.4g}"
+
+
 def build_schema(input_schema: dict[str, Any], use_case: str) -> FeatureSchema:
     raw_fields = input_schema.get("fields")
     if not isinstance(raw_fields, list) or not raw_fields:
@@ -132,7 +140,9 @@ def build_schema(input_schema: dict[str, Any], use_case: str) -> FeatureSchema:
                     ge=-MAX_ABS_NUMBER,
                     le=MAX_ABS_NUMBER,
                     allow_inf_nan=False,
-                    description=(description or "a number") + "; null if missing",
+                    description=(description or "a number")
+                    + _seen_range(f)
+                    + "; null if missing",
                 ),
             )
         elif f["kind"] == "categorical":
