@@ -117,3 +117,20 @@ class TestRefit:
         out = flavour.refit(None, x, x["a"], FitResult("m", {"best_epoch": 7}))
         assert calls == {"validation": None, "epochs": 7, "rows": 10}
         assert out.info["refit_rows"] == 10
+
+    def test_drift_compares_with_the_rows_the_champion_was_fitted_on(
+        self, trained, retail
+    ):
+        """After a refit the champion has seen the validation week: the drift
+        reference holds it too (the reference of the model actually promoted, and
+        more rows for the joint test: docs/drift.md). Without a refit it does not."""
+        from mlops_platform.params import DriftParams
+        from mlops_platform.pipelines.evaluation.nodes import drift_reference
+
+        train, val, challenger, _ = trained
+        params = DriftParams(reference_sample_rows=10**6)
+        ref = drift_reference(retail, train, val, challenger.training_periods, params)
+        assert len(ref) == len(train) + len(val)
+        assert set(ref["shop_week"]) == set(challenger.training_periods)
+        before = sorted(int(w) for w in train["shop_week"].unique())
+        assert len(drift_reference(retail, train, val, before, params)) == len(train)

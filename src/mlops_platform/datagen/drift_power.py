@@ -255,14 +255,20 @@ def fit_champion(
     train, validation, test, _, _ = split_by_time(
         use_case, history, params.data_engineering
     )
-    reference = drift_reference(use_case, train, params.drift)
     if candidate is None:
         if params.drift.check_prediction_drift or params.drift.max_performance_drop:
             raise ValueError(
                 f"{use_case.name}: the drift parameters read the champion's "
                 "predictions; the study needs a champion_candidate"
             )
-        periods = sorted(int(p) for p in train[use_case.time_column].unique())
+        # no model: the rows a refit on train + validation would have seen
+        refit = params.training.refit_on_validation
+        periods = sorted(
+            int(p)
+            for part in ((train, validation) if refit else (train,))
+            for p in part[use_case.time_column].unique()
+        )
+        reference = drift_reference(use_case, train, validation, periods, params.drift)
         return Bundle(
             use_case.name,
             "v0001",
@@ -278,6 +284,9 @@ def fit_champion(
     )
     challenger, _ = train_candidates(
         use_case, train, validation, {"train": True, "reason": "power study"}, one
+    )
+    reference = drift_reference(
+        use_case, train, validation, challenger.training_periods, params.drift
     )
     task, flavour = use_case.task, get_flavour(challenger.flavour or "sklearn")
     pred = task.predict(flavour, challenger.model, use_case.model_input(test))

@@ -418,15 +418,22 @@ def data_hash(*frames: pd.DataFrame) -> str:
 
 
 def drift_reference(
-    use_case: UseCase, train: pd.DataFrame, drift_params: DriftParams
+    use_case: UseCase,
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    training_periods: list[int],
+    drift_params: DriftParams,
 ) -> pd.DataFrame:
-    """The champion's training sample the drift stage compares new batches with:
+    """The rows the champion was fitted on, as the drift stage compares new batches
+    with: the training rows, and the validation rows of the periods it was fitted on
+    too (``training_periods`` holds them after a refit on train + validation), with
     features, drift-only columns, the time column (drift can judge a batch against
-    whole reference periods) and the label."""
+    whole reference periods) and the label; sampled down to
+    ``reference_sample_rows``."""
     drift_only = [c for c in use_case.drift_features if c not in use_case.features]
-    reference = train[
-        [*use_case.features, *drift_only, use_case.time_column, use_case.label]
-    ]
+    refit = validation[validation[use_case.time_column].isin(training_periods)]
+    columns = [*use_case.features, *drift_only, use_case.time_column, use_case.label]
+    reference = pd.concat([train[columns], refit[columns]], ignore_index=True)
     if len(reference) > drift_params.reference_sample_rows:
         reference = reference.sample(drift_params.reference_sample_rows, random_state=0)
     return reference.reset_index(drop=True)
@@ -450,7 +457,9 @@ def prepare_promotion(
         )
     model = challenger.model
     flavour = challenger.flavour or "sklearn"
-    reference = drift_reference(use_case, train, drift_params)
+    reference = drift_reference(
+        use_case, train, validation, challenger.training_periods, drift_params
+    )
     golden = golden_rows(use_case, flavour, model, test, params.golden_rows)
     onnx, onnx_info = bundle_onnx(
         use_case, flavour, model, [validation, test, pd.DataFrame(golden["rows"])]
