@@ -291,10 +291,10 @@ def test_the_learning_curve_trains_on_at_most_n_baskets(retail, tmp_path):
     from mlops_platform.datagen.realism import lead_over_segment_rule
 
     gold = make_gold(
-        retail, tmp_path, RetailConfig(seed=3, weeks=1, customers=900, stores=40)
+        retail, tmp_path, RetailConfig(seed=3, weeks=1, customers=600, stores=30)
     )
-    out = lead_over_segment_rule(gold, folds=3, training_baskets=300, repeats=2)
-    assert 250 < out["training_baskets"] <= 300, out
+    out = lead_over_segment_rule(gold, folds=2, training_baskets=200, repeats=1)
+    assert 150 < out["training_baskets"] <= 200, out
     assert out["lead"] == out["model"] - out["rule"]
     with pytest.raises(ValueError, match="fewer than training_baskets"):
         lead_over_segment_rule(gold, folds=3, training_baskets=10**6)

@@ -405,28 +405,6 @@ class TestDrift:
         assert not any(v[0] for v in verdicts.values()), verdicts
 
 
-def test_drift_power_study_fast_version():
-    """docs/drift.md's sentiment table, one seed of 14 days of 100 real reviews (the
-    full table is `python -m mlops_platform.datagen.drift_power --use-case
-    sentiment`): the champion is the configured NBSVM fitted by the training node;
-    an ordinary day raises nothing, a day of Rotten Tomatoes sentences does."""
-    from dataclasses import replace
-
-    from mlops_platform.datagen.drift_power import STUDIES, measure, project_params
-
-    study = STUDIES["sentiment"]
-    tiny = replace(study, scales={"tiny": {"days": 14, "limit": 1400}})
-    scenarios = {
-        k: v
-        for k, v in study.scenarios.items()
-        if v in (None, {"rotten_tomatoes": 1.0})
-    }
-    tallies = measure(tiny, [3], "tiny", project_params("sentiment", REPO), scenarios)
-    none, rt = (tallies[k] for k in scenarios)
-    assert (none.detected, none.runs) == (0, 1), none
-    assert (rt.detected, rt.runs) == (1, 1) and rt.by.get("performance") == 1, rt
-
-
 def test_drift_power_knobs_do_what_they_say(package):
     from mlops_platform.datagen.drift_power import drifted_reviews
 
