@@ -50,7 +50,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
 	@echo "==> install 1/2: pip 25.3 into $(VENV)"
 	@$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
-	@echo "==> install 2/2: the project, serving and their $$(grep -c '==' constraints.txt) pinned packages (3-4 minutes on a fresh machine)"
+	@echo "==> install 2/2: the project and serving, at the versions pinned in constraints.txt (3-4 minutes on a fresh machine)"
 	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
 		-c constraints.txt -e ".[dev,viz]" -e "./serving[s3,sklearn]" 2>&1 \
 		| tee $(VENV)/install.log \
