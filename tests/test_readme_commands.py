@@ -15,14 +15,13 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from mlops_platform.aws.moto_lake import free_port
 from tests.conftest import REPO
+from tests.live import wait_http
 
 README = REPO / "README.md"
 
@@ -146,19 +145,6 @@ def test_the_generators_help_runs(use_case, capsys):
     assert "--out" in capsys.readouterr().out
 
 
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 120) -> bytes:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (loopback)
-                return r.read()
-        except OSError:
-            time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
-
-
 def test_kedro_jupyter_lab_serves_the_notebook_with_the_project_kernel(tmp_path):
     """The README's `kedro jupyter lab`: JupyterLab starts, lists the notebook and
     offers the project's kernel. Jupyter's data, config and runtime folders are
@@ -180,14 +166,14 @@ def test_kedro_jupyter_lab_serves_the_notebook_with_the_project_kernel(tmp_path)
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        specs = json.loads(_wait_http(f"{base}/api/kernelspecs?token={token}", proc))
+        specs = json.loads(wait_http(f"{base}/api/kernelspecs?token={token}", proc))
         assert "kedro_mlops_platform" in specs["kernelspecs"], specs
         listing = json.loads(
-            _wait_http(f"{base}/api/contents/notebooks?token={token}", proc)
+            wait_http(f"{base}/api/contents/notebooks?token={token}", proc)
         )
         names = {c["name"] for c in listing["content"]}
         assert "01-retail-exploration.ipynb" in names
-        assert b"JupyterLab" in _wait_http(f"{base}/lab?token={token}", proc)
+        assert b"JupyterLab" in wait_http(f"{base}/lab?token={token}", proc)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

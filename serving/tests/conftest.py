@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from mlops_platform.pipelines.evaluation.nodes import (  # noqa: E402
 )
 from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402
 from mlops_platform.use_cases.retail.models import build_candidates  # noqa: E402
+from tests.live import wait_http  # noqa: E402
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 # What a client sends: the README's example record.
@@ -142,22 +142,6 @@ def publish(trained: Trained, store_root: Path) -> Publish:
     return _publish
 
 
-def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    import httpx2 as httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server not ready in time")
-
-
 @contextlib.contextmanager
 def live_server(store_root: Path, log_path: Path, **env: str) -> Iterator[str]:
     """``python -m mlops_serving`` (uvicorn) on a free loopback port over the store,
@@ -179,7 +163,7 @@ def live_server(store_root: Path, log_path: Path, **env: str) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_ready(base, proc)
+            wait_http(f"{base}/ready", proc, timeout=60)
             yield base
         finally:
             proc.terminate()
