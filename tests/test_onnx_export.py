@@ -22,6 +22,7 @@ from mlops_platform.onnx_export import (
     missing_category,
     onnx_feed,
     run_onnx,
+    stack_feed,
 )
 from mlops_platform.params import CandidateParams, TrainingParams
 from mlops_platform.use_cases.retail.models import build_candidates
@@ -82,6 +83,19 @@ def test_every_candidate_exports_faithfully(retail, data, fitted, name):
     if name == "hist_gradient_boosting":  # our float64 TreeEnsemble: exact
         assert export.info["numeric_dtype"] == "float64"
         assert parity["max_abs_diff"] < 1e-12
+    # Two stacked inputs, [N, k] each, whatever the converter (parity above runs on
+    # them): what serving feeds without a tensor per feature.
+    import onnxruntime as ort
+
+    inputs = ort.InferenceSession(export.model).get_inputs()
+    assert {i.name: i.shape[1] for i in inputs} == {
+        "stacked:numeric": len(retail.numeric_features),
+        "stacked:categorical": len(retail.categorical_features),
+    }
+    assert [g["columns"] for g in export.info["stacked"]] == [
+        list(retail.numeric_features),
+        list(retail.categorical_features),
+    ]
 
 
 def test_hgb_binary_uses_sigmoid(retail, data):
@@ -170,7 +184,9 @@ def test_missing_category_is_what_the_imputer_writes(retail, data, fitted):
     )
     assert set(feed["basket_type"].ravel()) == {"missing"}
     np.testing.assert_allclose(
-        run_onnx(export.model, feed, "probabilities"),
+        run_onnx(
+            export.model, stack_feed(feed, export.info["stacked"]), "probabilities"
+        ),
         model.predict_proba(rows),
         atol=1e-12,
     )

@@ -23,6 +23,10 @@ from mlops_platform import offline
 
 offline.apply()
 
+from fastapi.testclient import TestClient  # noqa: E402
+from mlops_serving.app import create_app  # noqa: E402
+from mlops_serving.settings import load_settings  # noqa: E402
+
 from mlops_platform.aws.moto_lake import free_port  # noqa: E402
 from mlops_platform.contracts import enforce_contract  # noqa: E402
 from mlops_platform.datagen.retail import RetailConfig, generate  # noqa: E402
@@ -168,3 +172,20 @@ def live_server(store_root: Path, log_path: Path, **env: str) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+def make_client(root: Path, **overrides: Any) -> TestClient:
+    values: dict[str, Any] = {
+        "model_store_uri": str(root),
+        "admin_token": ADMIN_TOKEN,
+        "poll_interval_s": 3600,  # tests reload explicitly
+    }
+    settings = load_settings(**(values | overrides))
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def client(publish: Publish, store_root: Path) -> Iterator[TestClient]:
+    publish()
+    with make_client(store_root) as c:
+        yield c

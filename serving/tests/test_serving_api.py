@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ADMIN_TOKEN, EXAMPLE, Trained, publish_bundle
-from fastapi.testclient import TestClient
+from conftest import ADMIN_TOKEN, EXAMPLE, Trained, make_client, publish_bundle
 from mlops_serving.app import create_app
 from mlops_serving.settings import SettingsError, load_settings
 
@@ -21,23 +18,6 @@ from mlops_platform.pipelines.evaluation.nodes import json_records
 
 PREDICT = "/v1/retail/predict"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-
-
-def make_client(root: Path, **overrides: Any) -> TestClient:
-    values: dict[str, Any] = {
-        "model_store_uri": str(root),
-        "admin_token": ADMIN_TOKEN,
-        "poll_interval_s": 3600,  # tests reload explicitly
-    }
-    settings = load_settings(**(values | overrides))
-    return TestClient(create_app(settings))
-
-
-@pytest.fixture
-def client(publish, store_root) -> Iterator[TestClient]:
-    publish()
-    with make_client(store_root) as c:
-        yield c
 
 
 def records_of(trained: Trained, n: int | None = None) -> list[dict[str, Any]]:
@@ -452,3 +432,49 @@ def test_a_format_2_bundle_is_still_served(store_root, publish, trained):
             "MM",
             "UM",
         }
+
+
+def _one_input_per_feature(request):
+    """What a format 3 bundle's graph takes: one ``[N, 1]`` input per feature, no
+    ``runtimes.onnx.stacked`` (the stacked inputs rebuilt by Concat in front)."""
+    import onnx
+    from onnx import helper
+
+    graph = onnx.load_from_string(request.onnx)
+    groups = request.onnx_info.pop("stacked")
+    by_name = {i.name: i for i in graph.graph.input}
+    inputs, nodes = [], []
+    for group in groups:
+        name, cols = group["name"], group["columns"]
+        elem = by_name.pop(name).type.tensor_type.elem_type
+        inputs += [helper.make_tensor_value_info(c, elem, [None, 1]) for c in cols]
+        for node in [n for n in graph.graph.node if name in n.input]:
+            if node.op_type == "Split" and list(node.output) == cols:
+                graph.graph.node.remove(node)  # the inputs are those columns now
+            elif not any(name in n.output for n in nodes):
+                nodes.append(helper.make_node("Concat", cols, [name], axis=1))
+    del graph.graph.input[:]
+    graph.graph.input.extend([*inputs, *by_name.values()])
+    for node in reversed(nodes):
+        graph.graph.node.insert(0, node)
+    onnx.checker.check_model(graph)
+    request.onnx = graph.SerializeToString()
+
+
+def test_a_bundle_with_one_graph_input_per_feature_is_still_served(
+    store_root, publish, trained
+):
+    """Format 3 graphs (before the stacked inputs) keep serving after an upgrade,
+    with the same answers."""
+    publish(tamper=_one_input_per_feature)
+    model = trained.models["hist_gradient_boosting"]
+    with make_client(store_root) as c:
+        status = c.get("/v1/models").json()["models"][0]
+        assert status["status"] == "serving", status["last_refused"]
+        runtime = c.app.state.service.manager.slots["retail"].current.runtime
+        assert len(runtime.session.get_inputs()) == len(trained.retail.features)
+        recs = records_of(trained, 40)
+        got = c.post(PREDICT, json={"records": recs}).json()["predictions"]
+    expected = model.predict_proba(trained.retail.model_input(trained.test.head(40)))
+    proba = np.array([[p["probabilities"][k] for k in ("LA", "MM", "UM")] for p in got])
+    assert np.abs(proba - expected).max() < 1e-9

@@ -170,7 +170,7 @@ class SklearnFlavour(Flavour):
     def onnx_feed(
         self, model: Any, x: pd.DataFrame, info: dict[str, Any]
     ) -> dict[str, np.ndarray]:
-        from mlops_platform.onnx_export import onnx_feed  # noqa: PLC0415
+        from mlops_platform.onnx_export import onnx_feed, stack_feed  # noqa: PLC0415
 
         numeric = [i["name"] for i in info["inputs"] if i["kind"] == "numeric"]
         categorical = [i["name"] for i in info["inputs"] if i["kind"] == "categorical"]
@@ -183,7 +183,7 @@ class SklearnFlavour(Flavour):
                 feed[i["name"]] = (
                     x[i["name"]].astype(str).to_numpy(dtype=object).reshape(-1, 1)
                 )
-        return feed
+        return stack_feed(feed, info.get("stacked", ()))
 
     def log_mlflow(self, model, name, example, registered_model_name) -> None:
         import mlflow  # noqa: PLC0415

@@ -46,8 +46,10 @@ logger = logging.getLogger(__name__)
 
 # 2: optional model.onnx and manifest "runtimes"; 3: model.flavor names the flavour
 # (sklearn: model.joblib, keras: model.keras), input_schema.json carries the task and
-# typed fields, golden.json names its output ("probabilities" or "prediction").
-FORMAT_VERSION = 3
+# typed fields, golden.json names its output ("probabilities" or "prediction"); 4: a
+# scikit-learn graph takes its numeric and categorical features as one [N, k] tensor
+# each (runtimes.onnx.stacked), so a format-3 reader refuses it by its format.
+FORMAT_VERSION = 4
 MODEL_FILE = "model.joblib"  # the scikit-learn flavour's file
 ONNX_FILE = "model.onnx"
 MANIFEST = "manifest.json"

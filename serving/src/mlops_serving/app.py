@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import importlib.util
-import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +20,28 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json, to_json
 
 from mlops_serving import __version__
 from mlops_serving.bundle import LoadedModel
 from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth
 from mlops_serving.manager import ModelManager, Slot
-from mlops_serving.observability import Metrics, ObservabilityMiddleware, metric_name
+from mlops_serving.observability import (
+    ASGIApp,
+    Metrics,
+    ObservabilityMiddleware,
+    Receive,
+    Scope,
+    Send,
+    metric_name,
+)
 from mlops_serving.settings import Settings
 from mlops_serving.store import ModelStoreReader, open_store
 from mlops_serving.usecases import load_use_case
 from mlops_serving.usecases.base import RequestError, UseCase
 
 logger = logging.getLogger("mlops_serving.app")
-THREAD_ROWS = 64  # larger batches are scored in a worker thread
+JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
 # ----------------------------------------------------------------- response models
@@ -84,13 +94,17 @@ class ApiError(Exception):
         self.status, self.error, self.detail = status, error, detail or []
 
 
+def _error_body(exc: ApiError, request_id: str | None) -> dict[str, Any]:
+    return {"error": exc.error, "detail": exc.detail, "request_id": request_id}
+
+
 def _error_response(request: Request, exc: ApiError) -> JSONResponse:
-    body = {
-        "error": exc.error,
-        "detail": exc.detail,
-        "request_id": request.scope.get("state", {}).get("request_id"),
-    }
-    return JSONResponse(body, status_code=exc.status)
+    request_id = request.scope.get("state", {}).get("request_id")
+    return JSONResponse(_error_body(exc, request_id), status_code=exc.status)
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body arrived."""
 
 
 def _field(loc: tuple[Any, ...], batch: bool) -> str:
@@ -105,22 +119,33 @@ def _field(loc: tuple[Any, ...], batch: bool) -> str:
     return out or "body"
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise ApiError(400, "invalid Content-Length header")
-        if int(length) > limit:
-            raise ApiError(
-                413, f"request body of {length} bytes exceeds the {limit} byte limit"
-            )
-    chunks, size = [], 0
-    async for chunk in request.stream():
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The request body, refused (413) past ``limit`` bytes: at once when
+    Content-Length says so, else as soon as the bytes received pass it."""
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            if not value.isdigit():
+                raise ApiError(400, "invalid Content-Length header")
+            if int(value) > limit:
+                raise ApiError(
+                    413,
+                    f"request body of {int(value)} bytes exceeds the {limit} byte "
+                    "limit",
+                )
+            break
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise ApiError(413, f"request body exceeds the {limit} byte limit")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 # ------------------------------------------------------------------------ the app
@@ -130,6 +155,10 @@ class Service:
         self.metrics = Metrics()
         self.use_cases = [load_use_case(n) for n in settings.use_cases]
         self.manager = ModelManager(settings, store, self.use_cases, self.metrics)
+        # Batches a runtime does not answer inline (Runtime.inline_rows) are predicted
+        # here: one thread, as a worker answers one request at a time; the event loop
+        # stays free for /health, /metrics and the next request's bytes.
+        self.executor = ThreadPoolExecutor(1, thread_name_prefix="mlops-predict")
 
     def parse(
         self, use_case: UseCase, model: LoadedModel, body: bytes
@@ -142,11 +171,9 @@ class Service:
                 [{"field": "body", "problem": "nested too deeply", "type": "depth"}],
             )
         try:
-            payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            payload = from_json(body)  # pydantic-core's parser: names line and column
+        except ValueError as exc:
             raise ApiError(400, f"malformed JSON: {exc}") from exc
-        except RecursionError:  # the depth check makes this unreachable; kept as a net
-            raise ApiError(400, "JSON nested too deeply") from None
         if not isinstance(payload, dict):
             raise ApiError(
                 422,
@@ -221,23 +248,27 @@ class Service:
                 ) from None
         return features, batch
 
-    async def predict(self, slot: Slot, request: Request) -> Response:
-        state = request.scope.setdefault("state", {})
+    async def answer(self, slot: Slot, body: bytes, state: dict[str, Any]) -> bytes:
+        """The JSON answer to a prediction request's body (raises :class:`ApiError`).
+        Leaves ``model_version``, ``log`` and ``emf`` in ``state`` for the request's
+        log line and metrics (:class:`ObservabilityMiddleware`)."""
         use_case = slot.use_case
         model = slot.current  # read once: this request is answered by this model
         if model is None:
             raise ApiError(503, f"no {use_case.name} model loaded yet")
         state["model_version"] = model.version
-        body = await _read_body(request, self.settings.max_body_bytes)
         records, _ = self.parse(use_case, model, body)
         schema = model.schema
         columns = schema.columns(records)
-        if columns.n_rows > THREAD_ROWS:
-            outputs = await asyncio.to_thread(model.runtime.predict, columns)
+        runtime = model.runtime
+        if columns.n_rows > runtime.inline_rows:
+            outputs = await asyncio.get_running_loop().run_in_executor(
+                self.executor, runtime.predict, columns
+            )
         else:
-            outputs = model.runtime.predict(columns)
-        bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
-        if bad.size:
+            outputs = runtime.predict(columns)
+        if not np.isfinite(outputs).all():
+            bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
             raise ApiError(
                 422,
                 "the model returned no finite output for some records",
@@ -252,10 +283,11 @@ class Service:
             )
         predictions = use_case.render(outputs, schema, records)
         unknown_total: dict[str, int] = {}
+        categories = schema.categories
         for rec, pred in zip(records, predictions, strict=True):
             unknown = [
                 f
-                for f, cats in schema.categories.items()
+                for f, cats in categories.items()
                 if rec.get(f) is not None and rec[f] not in cats
             ]
             for f in unknown:
@@ -264,21 +296,20 @@ class Service:
             pred["unknown_categories"] = unknown
         m = self.metrics
         for f, n in unknown_total.items():
-            m.unknown_categories.labels(use_case.name, f).inc(n)
+            m.child(m.unknown_categories, use_case.name, f).inc(n)
         per_class: dict[str, int] = {}
         if schema.classes:
-            counts = np.bincount(outputs.argmax(axis=1), minlength=len(schema.classes))
-            per_class = {
-                schema.classes[k]: n for k, n in enumerate(counts.tolist()) if n
-            }
+            for pred in predictions:
+                per_class[pred["class"]] = per_class.get(pred["class"], 0) + 1
             for cls, n in per_class.items():
-                m.predictions.labels(use_case.name, model.version, cls).inc(n)
+                m.child(m.predictions, use_case.name, model.version, cls).inc(n)
         else:
-            m.predictions.labels(use_case.name, model.version, "value").inc(
+            m.child(m.predictions, use_case.name, model.version, "value").inc(
                 len(records)
             )
+            values = m.child(m.predicted_values, use_case.name)
             for value in outputs[:, 0].tolist():
-                m.predicted_values.labels(use_case.name).observe(value)
+                values.observe(value)
         if self.settings.emf_enabled:
             extra = {
                 k: (v, "None") for k, v in use_case.emf_metrics(predictions).items()
@@ -294,13 +325,77 @@ class Service:
                 {"PredictionCount": (len(records), "Count"), **extra},
             )
         state["log"] = {"use_case": use_case.name, "records": len(records)}
-        out = {
-            "use_case": use_case.name,
-            "model_version": model.version,
-            "request_id": state.get("request_id"),
-            "predictions": predictions,
-        }
-        return Response(json.dumps(out).encode(), media_type="application/json")
+        return to_json(
+            {
+                "use_case": use_case.name,
+                "model_version": model.version,
+                "request_id": state.get("request_id"),
+                "predictions": predictions,
+            }
+        )
+
+    async def predict_asgi(
+        self, slot: Slot, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """``POST /v1/<use case>/predict`` as a plain ASGI handler: the same answer as
+        FastAPI's route (:meth:`answer`), without the framework's per-request layers
+        (routing, dependency solving, exception middlewares), which cost more than
+        the model (docs/benchmarks.md, "Where a request's time goes")."""
+        state = scope["state"]
+        try:
+            body = await read_body(scope, receive, self.settings.max_body_bytes)
+            payload, status = await self.answer(slot, body, state), 200
+        except ApiError as exc:
+            payload = to_json(_error_body(exc, state.get("request_id")))
+            status = exc.status
+        except ClientGone:
+            state["client_gone"] = True
+            return
+        except Exception:
+            logger.exception(
+                "%s: prediction failed",
+                slot.use_case.name,
+                extra={"fields": {"request_id": state.get("request_id")}},
+            )
+            error = ApiError(500, "internal error: the service log has the details")
+            payload, status = to_json(_error_body(error, state.get("request_id"))), 500
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    *JSON_HEADERS,
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+FrontHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ServingApp(FastAPI):
+    """FastAPI with a thin ASGI front. Every request passes the observability layer
+    first (request id, timing, Prometheus, the log line and EMF); ``POST`` to a path
+    in :attr:`front_routes` is then answered right there, everything else by
+    FastAPI's stack (its routes, OpenAPI, /docs, the ops endpoints). The prediction
+    routes stay registered with FastAPI too, so the OpenAPI document describes them
+    and FastAPI answers them the same way if the front is bypassed."""
+
+    front_routes: dict[str, FrontHandler]
+    observed: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.observed(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = self.front_routes.get(scope["path"])
+            if handler is not None:
+                await handler(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, store: ModelStoreReader | None = None) -> FastAPI:
@@ -318,7 +413,7 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
         finally:
             await manager.stop()
 
-    app = FastAPI(
+    app = ServingApp(
         title="mlops-serving",
         version=__version__,
         description=(
@@ -403,11 +498,16 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
         results = await manager.check_all(force=True)
         return {"checked": results, **manager.status()}
 
+    app.front_routes = {}
     for uc in service.use_cases:
-        _add_predict_route(app, service, manager.slots[uc.name], errors)
+        slot = manager.slots[uc.name]
+        _add_predict_route(app, service, slot, errors)
+        app.front_routes[f"/v1/{uc.name}/predict"] = partial(service.predict_asgi, slot)
 
     routes = {r.path for r in app.routes if hasattr(r, "path")}
-    app.add_middleware(ObservabilityMiddleware, metrics=service.metrics, routes=routes)
+    app.observed = ObservabilityMiddleware(
+        app._dispatch, metrics=service.metrics, routes=routes
+    )
     _customise_openapi(app, service)
     return app
 
@@ -461,7 +561,13 @@ def _add_predict_route(
     uc = slot.use_case
 
     async def predict(request: Request) -> Response:
-        return await service.predict(slot, request)
+        state = request.scope.setdefault("state", {})
+        body = await read_body(
+            request.scope, request.receive, service.settings.max_body_bytes
+        )
+        return Response(
+            await service.answer(slot, body, state), media_type="application/json"
+        )
 
     app.add_api_route(
         f"/v1/{uc.name}/predict",

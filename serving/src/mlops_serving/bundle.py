@@ -25,7 +25,7 @@ from mlops_serving.schema import FeatureSchema, SchemaError, build_schema
 from mlops_serving.store import ModelStoreReader
 from mlops_serving.usecases.base import UseCase
 
-SUPPORTED_FORMATS = (1, 2, 3)
+SUPPORTED_FORMATS = (1, 2, 3, 4)
 
 
 class BundleRefused(RuntimeError):

@@ -10,9 +10,9 @@ with new inputs brings its own request model when it is swapped in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any
 
 import numpy as np
@@ -29,15 +29,28 @@ class SchemaError(ValueError):
 
 @dataclass(frozen=True)
 class Columns:
-    """Validated records as model columns: numbers (NaN for missing; a window's steps
-    appear under their own column names), categories (``None`` for missing), texts
-    and windows (``[n, length]``)."""
+    """Validated records as model columns: the numeric fields as one ``[n, k]``
+    matrix (NaN for missing; columns in ``numeric_names`` order), categories
+    (``None`` for missing), texts and windows (``[n, length]``, their steps named in
+    ``window_columns``). :attr:`numeric` gives every numeric column by name."""
 
-    numeric: dict[str, np.ndarray]
     categorical: dict[str, list[str | None]]
     n_rows: int
+    matrix: np.ndarray | None = None
+    numeric_names: tuple[str, ...] = ()
     windows: dict[str, np.ndarray] = field(default_factory=dict)
+    window_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     text: dict[str, list[str]] = field(default_factory=dict)
+
+    @cached_property
+    def numeric(self) -> dict[str, np.ndarray]:
+        """Each numeric field and window step as an ``[n]`` column (views)."""
+        out: dict[str, np.ndarray] = {}
+        if self.matrix is not None:
+            out.update(zip(self.numeric_names, self.matrix.T, strict=True))
+        for name, values in self.windows.items():
+            out.update(zip(self.window_columns[name], values.T, strict=True))
+        return out
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,11 @@ class FeatureSchema:
     categories: dict[str, frozenset[str]]
     # use-case settings the bundle records (parking: horizon_minutes, ...)
     options: dict[str, Any] = field(default_factory=dict)
+    #: the fields of each kind, in input-schema order
+    numeric_names: tuple[str, ...] = ()
+    categorical_names: tuple[str, ...] = ()
+    text_names: tuple[str, ...] = ()
+    window_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def column_names(self) -> set[str]:
@@ -65,28 +83,30 @@ class FeatureSchema:
         return out
 
     def columns(self, records: Sequence[dict[str, Any]]) -> Columns:
-        numeric: dict[str, np.ndarray] = {}
-        categorical: dict[str, list[str | None]] = {}
-        windows: dict[str, np.ndarray] = {}
-        text: dict[str, list[str]] = {}
-        for f in self.fields:
-            name, kind = f["name"], f["kind"]
-            if kind == "numeric":
-                numeric[name] = np.array(
-                    [math.nan if r[name] is None else r[name] for r in records],
-                    dtype=np.float64,
-                )
-            elif kind == "categorical":
-                categorical[name] = [r[name] for r in records]
-            elif kind == "window":
-                values = np.array([r[name] for r in records], dtype=np.float64)
-                values = values.reshape(len(records), len(f["columns"]))
-                windows[name] = values
-                for i, col in enumerate(f["columns"]):
-                    numeric[col] = values[:, i]
-            else:
-                text[name] = [r[name] for r in records]
-        return Columns(numeric, categorical, len(records), windows, text)
+        n = len(records)
+        matrix = None
+        if self.numeric_names:
+            # One call for every numeric field: an [n, k] matrix (None -> NaN in
+            # numpy's float conversion), fed as it is to a stacked graph.
+            matrix = np.array(
+                [[r[name] for name in self.numeric_names] for r in records],
+                dtype=np.float64,
+            ).reshape(n, len(self.numeric_names))
+        windows = {
+            name: np.array([r[name] for r in records], dtype=np.float64).reshape(
+                n, len(cols)
+            )
+            for name, cols in self.window_columns.items()
+        }
+        return Columns(
+            categorical={f: [r[f] for r in records] for f in self.categorical_names},
+            n_rows=n,
+            matrix=matrix,
+            numeric_names=self.numeric_names,
+            windows=windows,
+            window_columns=self.window_columns,
+            text={f: [r[f] for r in records] for f in self.text_names},
+        )
 
     def flat_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """A gold-row record (window steps as columns) as this schema's record."""
@@ -216,4 +236,12 @@ def build_schema(input_schema: dict[str, Any], use_case: str) -> FeatureSchema:
             if f["kind"] == "categorical"
         },
         options=dict(input_schema.get("options") or {}),
+        numeric_names=tuple(f["name"] for f in fields if f["kind"] == "numeric"),
+        categorical_names=tuple(
+            f["name"] for f in fields if f["kind"] == "categorical"
+        ),
+        text_names=tuple(f["name"] for f in fields if f["kind"] == "text"),
+        window_columns={
+            f["name"]: tuple(f["columns"]) for f in fields if f["kind"] == "window"
+        },
     )
