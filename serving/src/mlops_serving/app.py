@@ -170,6 +170,12 @@ class Service:
                 f"JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are read",
                 [{"field": "body", "problem": "nested too deeply", "type": "depth"}],
             )
+        try:  # one valid record: parsed and validated in one pass (pydantic-core)
+            single = model.record_adapter.validate_json(body)
+        except ValidationError:
+            pass  # a batch, or a mistake: the path below names it
+        else:
+            return [self._record(use_case, model, single, 0, False)], False
         try:
             payload = from_json(body)  # pydantic-core's parser: names line and column
         except ValueError as exc:
@@ -235,18 +241,24 @@ class Service:
             raise ApiError(
                 422, f"{exc.error_count()} invalid field(s)", detail
             ) from None
-        features: list[dict[str, Any]] = []
-        for i, record in enumerate(validated):
-            try:
-                features.append(use_case.to_record(record, model.schema))
-            except RequestError as exc:
-                where = f"records[{i}].{exc.field}" if batch else exc.field
-                raise ApiError(
-                    422,
-                    "1 invalid field(s)",
-                    [{"field": where, "problem": exc.problem, "type": exc.kind}],
-                ) from None
-        return features, batch
+        return [
+            self._record(use_case, model, record, i, batch)
+            for i, record in enumerate(validated)
+        ], batch
+
+    @staticmethod
+    def _record(
+        use_case: UseCase, model: LoadedModel, record: Any, i: int, batch: bool
+    ) -> dict[str, Any]:
+        try:
+            return use_case.to_record(record, model.schema)
+        except RequestError as exc:
+            where = f"records[{i}].{exc.field}" if batch else exc.field
+            raise ApiError(
+                422,
+                "1 invalid field(s)",
+                [{"field": where, "problem": exc.problem, "type": exc.kind}],
+            ) from None
 
     async def answer(self, slot: Slot, body: bytes, state: dict[str, Any]) -> bytes:
         """The JSON answer to a prediction request's body (raises :class:`ApiError`).

@@ -43,6 +43,8 @@ class LoadedModel:
     runtime: Runtime
     schema: FeatureSchema
     adapter: TypeAdapter[Any]
+    #: one request record straight from JSON bytes (the single-record fast path)
+    record_adapter: TypeAdapter[Any]
     example: dict[str, Any]
     manifest: dict[str, Any]
     pointer: dict[str, Any]
@@ -189,6 +191,7 @@ def load_model(
         runtime=runtime,
         schema=features,
         adapter=TypeAdapter(list[use_case.request_model(features)]),  # type: ignore[misc,arg-type]
+        record_adapter=TypeAdapter(use_case.request_model(features)),
         example=use_case.example(features, list(golden.get("rows") or [])),
         manifest=manifest,
         pointer=pointer,

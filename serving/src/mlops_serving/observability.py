@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
+import random
 import re
 import sys
 import time
@@ -140,10 +140,11 @@ class RequestLines:
     """The per-request line, written straight to the stream of the handler that
     :func:`configure_logging` installs: the same JSON object the formatter would
     make (``ts``, ``level``, ``logger``, ``msg`` and the fields), without a
-    LogRecord, the handler's lock and ``json.dumps`` (24 us of a request's budget,
-    measured; this is about 4). Respects the ``mlops_serving.request`` logger's
-    level. Until logging is configured (a library user, a test), or once that stream
-    fails, lines go through ``logging`` as any other record."""
+    LogRecord, the handler's lock and ``json.dumps`` (16 us a line through logging,
+    this is 4.5, both to /dev/null, measured). Respects the
+    ``mlops_serving.request`` logger's level. Until logging is configured (a library
+    user, a test), or once that stream fails, lines go through ``logging`` as any
+    other record."""
 
     stream: Any = None
 
@@ -161,9 +162,18 @@ class RequestLines:
             "msg": "request",
             **fields,
         }
+        line = to_json(entry, fallback=str) + b"\n"
         try:
-            stream.write(to_json(entry, fallback=str).decode() + "\n")
-            stream.flush()
+            # bytes to the text stream's buffer (flushed after every line, so the
+            # text layer never holds anything to come before it)
+            raw = getattr(stream, "buffer", None)
+            if raw is not None:
+                stream.flush()
+                raw.write(line)
+                raw.flush()
+            else:
+                stream.write(line.decode())
+                stream.flush()
         except (OSError, ValueError):  # closed or broken: logging reports it its way,
             self.stream = None  # and a request never fails over its log line
             request_log.info("request", extra={"fields": fields})
@@ -235,6 +245,7 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.routes = routes
+        self._series: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -248,7 +259,9 @@ class ObservabilityMiddleware:
                 if REQUEST_ID.fullmatch(candidate):
                     rid = candidate
                 break
-        rid = rid or os.urandom(16).hex()  # 32 hex digits, as uuid4().hex
+        # 32 hex digits as uuid4().hex, without its getrandom system call: an id to
+        # find a request by, not a secret
+        rid = rid or f"{random.getrandbits(128):032x}"
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         status: dict[str, int] = {}
@@ -270,16 +283,23 @@ class ObservabilityMiddleware:
             route = path if path in self.routes else "unmatched"
             version = state.get("model_version", "none")
             labels = (route, scope.get("method", ""), str(code), version)
-            m = self.metrics
-            m.child(m.requests, *labels).inc()
-            m.child(m.latency, *labels).observe(elapsed)
+            series = self._series.get(labels)
+            if series is None:
+                m = self.metrics
+                series = self._series[labels] = (
+                    m.child(m.requests, *labels),
+                    m.child(m.latency, *labels),
+                )
+            series[0].inc()
+            series[1].observe(elapsed)
+            ms = round(elapsed * 1000, 3)
             if route not in ("/metrics", "/health", "/ready"):
                 fields = {
                     "request_id": rid,
                     "method": scope.get("method"),
                     "path": path,
                     "status": code,
-                    "duration_ms": round(elapsed * 1000, 3),
+                    "duration_ms": ms,
                     "model_version": version,
                     **state.get("log", {}),
                 }
@@ -287,7 +307,7 @@ class ObservabilityMiddleware:
                 if emf is not None:
                     namespace, use_case, emf_version, values = emf
                     values = {
-                        "PredictionLatency": (round(elapsed * 1000, 3), "Milliseconds"),
+                        "PredictionLatency": (ms, "Milliseconds"),
                         **values,
                     }
                     fields.update(emf_block(namespace, use_case, emf_version, values))
