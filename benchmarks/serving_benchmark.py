@@ -180,9 +180,10 @@ def served(server: Server, work: Path, records: list[dict], args, check=None) ->
     single.write_text("".join(json.dumps(server.single(r)) + "\n" for r in records))
     port = free_port()
     log = (work / f"{tag}.log").open("w")
+    cmd = server.cmd(port)  # first: the service takes its port from the environment
     env = {**os.environ, **OFFLINE_ENV, **server.env}
     proc = subprocess.Popen(
-        server.cmd(port),
+        cmd,
         env=env,
         stdout=log,
         stderr=log,

@@ -5,9 +5,10 @@ request's header lines until they are complete, with no size limit: a 100 MB hea
 was accepted, and eight of them took a worker to 843 MB. :class:`BoundedHeadProtocol`
 counts the bytes of each request's head as they arrive and answers
 ``431 Request Header Fields Too Large`` (and closes the connection) once they pass
-``max_head_bytes``, before anything reaches the application. A chunk that completes the
-head is not counted (it may carry body bytes), so the bytes buffered for a head are
-bounded by the limit plus one read.
+``max_head_bytes``, before anything reaches the application: while a head is still
+arriving, by the bytes read (httptools buffers an unfinished header, so that is the
+memory bound: the limit plus one read); when a read completes it, by the head's
+parsed size (that read may also carry the body, or a whole request).
 
 **Nesting.** ``json.loads`` recurses once per level: a 10 KB body of brackets ends in a
 ``RecursionError`` at a depth that depends on the stack in use. :func:`nesting_depth`
@@ -44,21 +45,42 @@ def nesting_depth(body: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
+class HeadTooLarge(Exception):
+    """Raised from the parser's callback to stop a request whose head is too large."""
+
+
 class BoundedHeadProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes of the reads spent inside one unfinished head
+        self._head_size = 0  # the parsed head: request target and header lines
+        self._heads_done = 0
+        self._refusing = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
         self._head_bytes = 0
+        self._head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._heads_done += 1
+        if self._head_size > self.max_head_bytes:
+            # before uvicorn starts the request: it never reaches the application
+            self._refusing = True
+            raise HeadTooLarge
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -66,21 +88,38 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
 
+    def send_400_response(self, msg: str) -> None:
+        # uvicorn answers 400 to any error raised while parsing, ours included
+        if self._refusing:
+            self._send_431()
+        else:
+            super().send_400_response(msg)
+
     def data_received(self, data: bytes) -> None:
-        reading_head = self._in_head
+        reading_head, heads_done = self._in_head, self._heads_done
         super().data_received(data)
-        if not (reading_head and self._in_head):
+        # The memory bound: reads spent inside one head that has not ended yet
+        # (httptools buffers a header until it is complete). A read that completes a
+        # head is checked by the head's parsed size instead: it may also carry a
+        # body, or a whole request (the next head just begun).
+        if self._refusing or not reading_head or not self._in_head:
+            return
+        if self._heads_done != heads_done:
             return
         self._head_bytes += len(data)
-        if self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
-            msg = (
-                f"request head over {self.max_head_bytes} bytes "
-                "(request line and headers)"
-            ).encode()
-            self.transport.write(
-                b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                b"content-type: text/plain; charset=utf-8\r\n"
-                b"content-length: " + str(len(msg)).encode() + b"\r\n"
-                b"connection: close\r\n\r\n" + msg
-            )
-            self.transport.close()
+        if self._head_bytes > self.max_head_bytes:
+            self._send_431()
+
+    def _send_431(self) -> None:
+        if self.transport.is_closing():
+            return
+        msg = (
+            f"request head over {self.max_head_bytes} bytes (request line and headers)"
+        ).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+            b"content-type: text/plain; charset=utf-8\r\n"
+            b"content-length: " + str(len(msg)).encode() + b"\r\n"
+            b"connection: close\r\n\r\n" + msg
+        )
+        self.transport.close()
