@@ -311,11 +311,12 @@ def retail_servers(
         return [classes[k] for k in proba.argmax(axis=1)], proba
 
     def v2(records: list[dict]) -> dict:
-        frame = pd.DataFrame.from_records(records)
+        """The V2 inference protocol, one input per column, as a pandas frame
+        (``content_type: pd``); a missing value is JSON null."""
         inputs = []
-        for col in frame.columns:
-            values = frame[col].tolist()
-            numeric = pd.api.types.is_numeric_dtype(frame[col])
+        for col in records[0]:
+            values = [r[col] for r in records]
+            numeric = all(isinstance(v, int | float) for v in values if v is not None)
             inputs.append(
                 {
                     "name": col,

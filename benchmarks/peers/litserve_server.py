@@ -53,7 +53,9 @@ class Bundle(ls.LitAPI):
         self.missing = info.get("missing_category", "missing")
         self.output = info["output"]
 
-    def decode_request(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+    # Unannotated on purpose: LitServe builds its endpoint from this annotation, and
+    # anything but a pydantic model or none makes FastAPI refuse the body (422).
+    def decode_request(self, request):
         return request["records"] if "records" in request else [request]
 
     def predict(self, records: list[dict[str, Any]]) -> np.ndarray:
