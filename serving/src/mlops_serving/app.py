@@ -170,12 +170,13 @@ class Service:
                 f"JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} are read",
                 [{"field": "body", "problem": "nested too deeply", "type": "depth"}],
             )
-        try:  # one valid record: parsed and validated in one pass (pydantic-core)
-            single = model.record_adapter.validate_json(body)
-        except ValidationError:
-            pass  # a batch, or a mistake: the path below names it
-        else:
-            return [self._record(use_case, model, single, 0, False)], False
+        if b'"records"' not in body:  # not a batch: one record, parsed and validated
+            try:  # in one pass by pydantic-core (a batch body here cost 21 ms)
+                single = model.record_adapter.validate_json(body)
+            except ValidationError:
+                pass  # a mistake: the path below names every wrong field
+            else:
+                return [self._record(use_case, model, single, 0, False)], False
         try:
             payload = from_json(body)  # pydantic-core's parser: names line and column
         except ValueError as exc:
