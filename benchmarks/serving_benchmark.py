@@ -230,27 +230,24 @@ def project_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def floor_servers(use_case: str, answer: Path, single: Callable) -> list[Server]:
+def floor_servers(use_case: str, answer: Path) -> list[Server]:
     env = {"FLOOR_PATH": f"/v1/{use_case}/predict", "FLOOR_ANSWER": str(answer)}
     uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(PEERS)]
     quiet = ["--log-level", "warning", "--no-access-log", "--host", "127.0.0.1"]
+
+    def cmd(app: str) -> Callable[[int], list[str]]:
+        return lambda port: [*uvicorn, f"floors:{app}", *quiet, "--port", str(port)]
+
     return [
         Server(
-            f"floor: bare FastAPI ({use_case})",
-            lambda p: [*uvicorn, "floors:fastapi_app", *quiet, "--port", str(p)],
+            f"floor: bare {kind} ({use_case})",
+            cmd(app),
             "/ready",
             env["FLOOR_PATH"],
-            single,
+            lambda r: r,
             env=env,
-        ),
-        Server(
-            f"floor: bare ASGI ({use_case})",
-            lambda p: [*uvicorn, "floors:asgi_app", *quiet, "--port", str(p)],
-            "/ready",
-            env["FLOOR_PATH"],
-            single,
-            env=env,
-        ),
+        )
+        for kind, app in (("FastAPI", "fastapi_app"), ("ASGI", "asgi_app"))
     ]
 
 
@@ -546,6 +543,21 @@ def median_reviews(n: int = 200) -> list[dict]:
     return [{"text": t} for t in near["text"].head(n)]
 
 
+def onnx_only_plan(
+    use_case: str, requests: list[dict], features: list[dict], work: Path
+) -> list[tuple[Server, list[dict], None]]:
+    """The floors and the service on what clients send, LitServe on the same
+    ``model.onnx`` with the model's feature rows."""
+    svc = service_port(service(use_case, "onnx"))
+    answer = one_answer(svc, requests[0], work)
+    lit = litserve(use_case, bundle_dir(use_case), "onnx")
+    return [
+        *((s, requests, None) for s in floor_servers(use_case, answer)),
+        (svc, requests, None),
+        (lit, features, None),
+    ]
+
+
 # ------------------------------------------------------------------------ report
 def report(results: dict, args, when: str) -> None:
     print(
@@ -606,35 +618,14 @@ def main() -> None:
         servers = retail_servers(bundle, classes, mlflow_model_dir(work))
         check = retail_agreement(test, model)
         answer = one_answer(servers[0], sample[0], work)
-        for s in floor_servers("retail", answer, lambda r: r):
-            plan.append((s, sample, None))
+        plan += [(s, sample, None) for s in floor_servers("retail", answer)]
         plan += [(s, sample, check) for s in servers]
-    if "parking" in use_cases:
-        svc = service_port(service("parking", "onnx"))
-        requests = parking_requests()
-        answer = one_answer(svc, requests[0], work)
-        plan += [
-            (s, requests, None) for s in floor_servers("parking", answer, lambda r: r)
-        ]
-        plan.append((svc, requests, None))
-        plan.append(
-            (
-                litserve("parking", bundle_dir("parking"), "onnx"),
-                gold_records("parking"),
-                None,
-            )
-        )
-    if "sentiment" in use_cases:
-        svc = service_port(service("sentiment", "onnx"))
-        reviews = median_reviews()
-        answer = one_answer(svc, reviews[0], work)
-        plan += [
-            (s, reviews, None) for s in floor_servers("sentiment", answer, lambda r: r)
-        ]
-        plan.append((svc, reviews, None))
-        plan.append(
-            (litserve("sentiment", bundle_dir("sentiment"), "onnx"), reviews, None)
-        )
+    for use_case, requests, features in (
+        ("parking", parking_requests, lambda: gold_records("parking")),
+        ("sentiment", median_reviews, median_reviews),
+    ):
+        if use_case in use_cases:
+            plan += onnx_only_plan(use_case, requests(), features(), work)
 
     for server, records, check in plan:
         if wanted(server):
