@@ -101,6 +101,18 @@ def test_a_client_that_leaves_before_its_body_is_counted_as_499(client):
     asyncio.run(app(scope, receive, send))
     assert sent == []
     assert 'route="/v1/retail/predict",status="499"' in client.get("/metrics").text
+    # FastAPI's route (the front bypassed) counts it the same way
+    saved, app.front_routes = app.front_routes, {}
+    try:
+        asyncio.run(app(dict(scope), receive, send))
+    finally:
+        app.front_routes = saved
+    counted = [
+        float(line.rsplit(" ", 1)[1])
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith("serving_requests_total{") and 'status="499"' in line
+    ]
+    assert counted == [2.0]  # both paths, one series, no 500
 
 
 def test_a_broken_log_stream_never_fails_a_request(client):

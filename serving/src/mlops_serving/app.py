@@ -575,9 +575,13 @@ def _add_predict_route(
 
     async def predict(request: Request) -> Response:
         state = request.scope.setdefault("state", {})
-        body = await read_body(
-            request.scope, request.receive, service.settings.max_body_bytes
-        )
+        try:
+            body = await read_body(
+                request.scope, request.receive, service.settings.max_body_bytes
+            )
+        except ClientGone:  # as the front does: nobody to answer, counted as 499
+            state["client_gone"] = True
+            return Response(status_code=499)
         return Response(
             await service.answer(slot, body, state), media_type="application/json"
         )
