@@ -1,6 +1,7 @@
 """The images, checked without a docker engine: hadolint-clean, copy only files that
 exist (and that .dockerignore lets through), install with the pinned constraints the
-README's install uses, run as non-root; the serving image has a HEALTHCHECK."""
+README's install uses; the serving image runs as non-root and has a HEALTHCHECK; the
+pipeline image starts as root and its entrypoint drops to a non-root user."""
 
 from __future__ import annotations
 
@@ -94,7 +95,6 @@ def _common(ops: list[tuple[str, str]]) -> str:
     assert len(froms) == 2 and froms[1].endswith("AS runtime")
     args = dict(rest.split("=", 1) for op, rest in ops if op == "ARG")
     assert args["PYTHON_IMAGE"].startswith("python:3.11.")  # exact patch release
-    assert ("USER", "10001:10001") in ops
     return " ".join(rest for op, rest in ops if op == "RUN")
 
 
@@ -103,6 +103,7 @@ def test_serving_image():
     run = _common(ops)
     assert "-c constraints.txt" in run and '".[s3]"' in run
     assert any(op == "HEALTHCHECK" and "/health" in rest for op, rest in ops)
+    assert [rest for op, rest in ops if op == "USER"] == ["10001:10001"]
     # The constraints pin what the package needs, and nothing from the platform.
     pins = (REPO / "serving" / "constraints.txt").read_text()
     for name in ("fastapi==", "onnxruntime==", "uvicorn==", "boto3=="):
@@ -122,6 +123,11 @@ def test_pipeline_image_installs_the_project_like_the_readme():
     assert re.search(
         r"pip install --progress-bar off \\\s+-c constraints.txt -e", makefile
     )
+    # Starts as root to own SageMaker's root-owned output mounts; the entrypoint drops
+    # to MLOPS_STEP_USER first (tests/aws/test_image_layout.py runs it that way).
+    assert [rest for op, rest in ops if op == "USER"][-1] == "0:0"
+    env = " ".join(rest for op, rest in ops if op == "ENV")
+    assert "MLOPS_STEP_USER=10001:10001" in env
     entry = dict(ops)["ENTRYPOINT"]
     assert "mlops_platform.aws.sagemaker.step" in entry
     assert ("WORKDIR", "/home/kedro") in ops

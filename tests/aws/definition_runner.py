@@ -4,22 +4,30 @@ ProcessingStep (parameters, execution variables, Join and JsonGet resolved), out
 uploaded to their S3 destinations, property files read back, ConditionSteps evaluated.
 
 What differs from a real execution, and only this: the command runs in a subprocess on
-this machine with the project as working directory (the image's WORKDIR), and the
-container's ``/opt/ml/processing`` is a temporary folder. With ``pipeline_name`` the
-execution is first started on the moto server (the definition upserted under that
-name), so its ARN is one SageMaker's API knows (the first step's overlap check asks
-about it); moto marks it Succeeded at once, which is why the steps are run here.
+this machine, and the container's ``/opt/ml/processing`` is a temporary folder. With
+``image`` (:mod:`tests.aws.image_layout`) the command runs in the pipeline image's
+layout rebuilt from its Dockerfile: at the image's paths, from its WORKDIR, as its
+USER, with its environment, the processing folder root-owned at
+``/opt/ml/processing`` as SageMaker mounts it. Without ``image`` it runs in the
+development checkout with the project as working directory (the image's WORKDIR
+stands in for it) and the processing paths rewritten to the temporary folder.
+
+With ``pipeline_name`` the execution is first started on the moto server (the
+definition upserted under that name), so its ARN is one SageMaker's API knows (the
+first step's overlap check asks about it); moto marks it Succeeded at once, which is
+why the steps are run here.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.aws.image_layout import Image, in_image
 
 CONTAINER_ROOT = "/opt/ml/processing"
 EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:000000000000:pipeline/x/execution"
@@ -41,6 +49,7 @@ class Execution:
     stdout: dict[str, str] = field(default_factory=dict)
     pipeline_name: str | None = None
     execution_arn: str = ""
+    image: Image | None = None
 
     def __post_init__(self) -> None:
         self.execution_arn = f"{EXECUTION_ARN}/{self.execution_id}"
@@ -144,6 +153,9 @@ class Execution:
     def _local(self, path: str, step: str) -> str:
         return path.replace(CONTAINER_ROOT, str(self.scratch / step / "processing"))
 
+    def _local_path(self, path: str, step: str) -> Path:
+        return Path(self._local(path, step))
+
     def _processing(self, step: dict[str, Any]) -> None:
         name, args = step["Name"], step["Arguments"]
         app = args["AppSpecification"]
@@ -154,10 +166,32 @@ class Execution:
             )
         ]
         env = {k: self._text(v) for k, v in self.resolve(args["Environment"]).items()}
+        cwd, full_env = self.project, {**self.base_env, **env}
+        if self.image is not None:
+            argv = [
+                self._text(a)
+                for a in self.resolve(
+                    app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
+                )
+            ]
+            processing = self.scratch / name / "processing"
+            for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
+                # SageMaker creates each output's folder before the container starts
+                self._local_path(out["S3Output"]["LocalPath"], name).mkdir(
+                    parents=True, exist_ok=True
+                )
+            processing.mkdir(parents=True, exist_ok=True)
+            command = in_image(
+                self.image,
+                argv,
+                {CONTAINER_ROOT: processing},
+                self.scratch / name / "namespace",
+            )
+            full_env = {**self.image.env, **self.base_env, **env}
         proc = subprocess.run(
             command,
-            cwd=self.project,
-            env={**self.base_env, **env},
+            cwd=cwd,
+            env=full_env,
             capture_output=True,
             text=True,
             timeout=900,
@@ -211,8 +245,3 @@ class Execution:
         self.ran.append(step["Name"])
         self.skipped += [s["Name"] for s in other]
         self._run_steps(chosen)
-
-
-def base_environment() -> dict[str, str]:
-    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "TMPDIR", "KEDRO_LOGGING_CONFIG")
-    return {k: v for k, v in os.environ.items() if k in keep or k.startswith("AWS_")}

@@ -32,7 +32,7 @@ from mlops_platform.aws.sagemaker.generator import (
 )
 from mlops_platform.scratch import scratch_project
 from tests.aws.api_limits import violations
-from tests.aws.definition_runner import Execution, base_environment
+from tests.aws.definition_runner import Execution
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -82,8 +82,11 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lake(project, tmp_path_factory):
-    tracking = f"sqlite:///{tmp_path_factory.mktemp('mlflow')}/mlflow.db"
+def lake(project, shared):
+    store = shared / "mlflow"
+    store.mkdir(mode=0o777)
+    store.chmod(0o777)  # the steps write it as the image's user, the local run as root
+    tracking = f"sqlite:///{store}/mlflow.db"
     with moto_server() as endpoint:
         env = lake_env(endpoint, BUCKET, PREFIX, tracking)
         saved = {k: os.environ.get(k) for k in env}
@@ -116,7 +119,19 @@ def compile_definition(
 
 
 def test_compiled_structure(project, lake, tmp_path):
-    d = compile_definition(project, tmp_path / "retail.json")
+    # CI compiles without the tracking server: compiling must not contact it
+    # (kedro-mlflow's hook would create the experiment when the context is made).
+    untouched = tmp_path / "tracking"
+    untouched.mkdir()
+    d = compile_definition(
+        project,
+        tmp_path / "retail.json",
+        MLOPS_MLFLOW_TRACKING_URI=f"sqlite:///{untouched}/mlflow.db",
+    )
+    assert list(untouched.iterdir()) == []
+    assert d["Steps"][0]["Arguments"]["Environment"]["MLOPS_MLFLOW_TRACKING_URI"] == (
+        f"sqlite:///{untouched}/mlflow.db"
+    )  # what the steps will use
     steps = {s["Name"]: s for s in d["Steps"]}
     assert list(steps) == [
         "retail-data-engineering",
@@ -269,17 +284,30 @@ def test_steps_run_in_the_vpc_terraform_made(project, lake, tmp_path):
     )
 
 
-def test_compiled_steps_execute(project, lake, tmp_path):
+def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path):
     """Drift-gated run 1 (no champion: trains and promotes), run 2 (same data, champion
-    kept: the condition skips training), compared with a local run."""
+    kept: the condition skips training), compared with a local run. Every step runs
+    in the pipeline image's layout, started as the image's USER (root), with only the
+    AWS credentials and the endpoint of the moto server added to the image's
+    environment."""
     endpoint, tracking = lake
     d = compile_definition(project, tmp_path / "retail.json")
     s3 = s3_client(endpoint)
-    env = {**base_environment(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    env["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
+    # what the platform gives a job (credentials, region), the moto endpoint for it
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("AWS_") or k == "MLFLOW_S3_ENDPOINT_URL"
+    }
+    run = {"project": project, "base_env": env, "s3": s3, "image": pipeline_image}
 
-    first = Execution(d, project, tmp_path / "x1", env, s3, pipeline_name="h-retail")
+    first = Execution(d, scratch=shared / "x1", pipeline_name="h-retail", **run)
     first.run()
+    for step in first.ran:
+        if step in first.stdout:  # processing steps: the project ran unprivileged
+            assert "step runs as uid 10001" in first.stdout[step], first.logs[step]
+    property_file = shared / "x1/retail-drift/processing/drift/drift_decision.json"
+    assert property_file.stat().st_uid == 10001
     assert first.ran == [
         "retail-data-engineering", "retail-drift", "retail-train-or-keep",
         "retail-training", "retail-evaluation", "retail-reporting",
@@ -320,8 +348,7 @@ def test_compiled_steps_execute(project, lake, tmp_path):
     # The same result as a local run of the same data.
     local = subprocess.run(
         [sys.executable, "-m", "kedro", "run", "-p", "retail"], cwd=project,
-        env={**os.environ,
-        **{k: v for k, v in env.items() if k == "KEDRO_LOGGING_CONFIG"}},
+        env={**os.environ, "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml")},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert local.returncode == 0, local.stderr[-3000:]
@@ -337,7 +364,7 @@ def test_compiled_steps_execute(project, lake, tmp_path):
 
     training_key = f"{PREFIX}/reports/retail/training.json"
     etag = s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"]
-    second = Execution(d, project, tmp_path / "x2", env, s3, pipeline_name="h-retail")
+    second = Execution(d, scratch=shared / "x2", pipeline_name="h-retail", **run)
     second.run()
     assert second.ran == [
         "retail-data-engineering",

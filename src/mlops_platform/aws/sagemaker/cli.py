@@ -42,6 +42,8 @@ def build(args: argparse.Namespace) -> Any:
     )
 
     project = Path(args.project_path).resolve()
+    # before Kedro reads the settings: compiling never contacts MLflow (settings.py)
+    os.environ["MLOPS_COMPILE_ONLY"] = "1"
     bootstrap_project(project)
     lake.lake_root()  # fail early, naming the variable
     step_env = {k: os.environ[k] for k in STEP_ENV_VARS if os.environ.get(k)}

@@ -17,6 +17,21 @@
   earlier execution of the same pipeline is still running
   (:mod:`mlops_platform.aws.sagemaker.overlap`); exit status 3, naming it.
 Exit status 0 only if the pipeline ran to the end.
+
+**Who runs it.** SageMaker mounts a processing job's output folders
+(``/opt/ml/processing/<output>``) owned by root, so an image whose ``USER`` is not
+root cannot write its property files there. The pipeline image therefore starts as
+root and names its unprivileged user in ``MLOPS_STEP_USER`` (``uid:gid``): before
+anything else, the entrypoint gives that user the folders this step writes into (the
+parents of ``--start-mlflow-run`` and ``--export`` targets) and drops to it for good;
+Kedro, MLflow and the model code never run as root. Started as that user already, it
+checks the same folders are writable and names the one that is not.
+
+**The project.** The image holds ``pyproject.toml`` and ``conf/`` in its working
+directory and the package installed as a wheel; there is no ``src/``. The project is
+configured from the installed package (Kedro's ``bootstrap_project`` would insist on a
+source folder); ``tests/aws/test_image_layout.py`` runs this entrypoint from the
+image's own layout, rebuilt from the Dockerfile.
 """
 
 from __future__ import annotations
@@ -29,6 +44,11 @@ from pathlib import Path
 from typing import Any
 
 OVERRIDES = "MLOPS_PARAM_OVERRIDES"
+STEP_USER = "MLOPS_STEP_USER"
+
+
+class StepError(Exception):
+    """The step cannot start; the message says why (exit status 2)."""
 
 
 def runtime_params(environ: dict[str, str], use_case: str) -> dict[str, Any]:
@@ -115,6 +135,62 @@ def overlapping() -> str | None:
     return None
 
 
+def _parse_user(spec: str) -> tuple[int, int]:
+    uid, _, gid = spec.partition(":")
+    try:
+        return int(uid), int(gid or uid)
+    except ValueError:
+        raise StepError(f"{STEP_USER}={spec!r}: expected uid:gid, numbers") from None
+
+
+def writes_into(args: argparse.Namespace) -> list[Path]:
+    """The folders this step writes files into (its processing outputs)."""
+    targets = [args.start_mlflow_run] if args.start_mlflow_run else []
+    targets += [Path(spec.partition("=")[2]) for spec in args.export]
+    return sorted({t.parent for t in targets})
+
+
+def hand_over(folders: list[Path], environ: dict[str, str]) -> int | None:
+    """Become ``MLOPS_STEP_USER`` (from root, owning ``folders``), or check that the
+    current user can write ``folders``. Returns the uid now running, or None when no
+    step user is configured (a development run of the entrypoint)."""
+    spec = environ.get(STEP_USER, "").strip()
+    if not spec:
+        return None
+    uid, gid = _parse_user(spec)
+    if os.geteuid() == 0 and uid != 0:
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chown(folder, uid, gid)
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)  # for good: the saved set-user-id goes too
+        if os.getuid() == 0 or os.geteuid() == 0:
+            raise StepError(f"could not drop root for uid {uid}")
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except PermissionError:
+            pass  # named below, with its owner
+        if not os.access(folder, os.W_OK):
+            owner = folder.stat().st_uid if folder.exists() else "missing"
+            raise StepError(
+                f"{folder} is not writable by uid {os.getuid()} (owner: {owner}); "
+                f"the step writes its outputs there. Start the container as root "
+                f"with {STEP_USER} set, or make the folder the step user's"
+            )
+    return os.getuid()
+
+
+def configure(project: Path) -> None:
+    """Kedro's project settings from the installed package: the project folder needs
+    ``pyproject.toml`` and ``conf/``, not a source folder."""
+    from kedro.framework.project import configure_project  # noqa: PLC0415
+    from kedro.framework.startup import _get_project_metadata  # noqa: PLC0415
+
+    configure_project(_get_project_metadata(project).package_name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="run one compiled SageMaker step")
     parser.add_argument("--env", default="aws")
@@ -123,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--exclusive", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        running_as = hand_over(writes_into(args), dict(os.environ))
+    except StepError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    if running_as is not None:
+        print(f"step runs as uid {running_as}", flush=True)  # noqa: T201
     if args.exclusive and (stop := overlapping()) is not None:
         print(f"error: {stop}", file=sys.stderr)  # noqa: T201
         return 3
@@ -130,9 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     project = Path.cwd()
 
     from kedro.framework.session import KedroSession  # noqa: PLC0415
-    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
-    bootstrap_project(project)
+    configure(project)
     if args.start_mlflow_run is not None and not os.environ.get("MLFLOW_RUN_ID"):
         os.environ["MLFLOW_RUN_ID"] = start_mlflow_run(
             project, args.env, args.start_mlflow_run
