@@ -53,7 +53,13 @@ class BytesDataset(AbstractDataset[bytes, bytes]):
             return bytes(f.read())
 
     def save(self, data: bytes) -> None:
-        with fsspec.open(self._filepath, "wb", **self._storage_options) as f:
+        # No "folder" is made on an object store: fsspec.open would probe the bucket
+        # (HeadBucket, GetBucketLocation, then CreateBucket), which the pipeline's
+        # role is not allowed and does not need (tests/aws: the IAM coverage check).
+        fs, path = fsspec.core.url_to_fs(self._filepath, **self._storage_options)
+        if "file" in fs.protocol:
+            fs.makedirs(fs._parent(path), exist_ok=True)
+        with fs.open(path, "wb") as f:
             f.write(data)
 
     def _exists(self) -> bool:
@@ -154,6 +160,9 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 self._path,
                 partition_cols=self._partition_cols,
                 filesystem=self._fs,
+                # S3 has no folders; making them probes the bucket (HeadBucket, then
+                # CreateBucket), which the role may not do: the write would fail
+                create_dir=False,
             )
 
     def _exists(self) -> bool:

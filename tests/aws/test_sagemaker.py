@@ -33,6 +33,13 @@ from mlops_platform.aws.sagemaker.generator import (
 from mlops_platform.scratch import scratch_project
 from tests.aws.api_limits import violations
 from tests.aws.definition_runner import Execution
+from tests.aws.roles import (
+    RECORDER,
+    audit,
+    recorded,
+    role_policy,
+    sagemaker_role_arn,
+)
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -242,11 +249,16 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip
     # upsert (what the pipeline delivery workflow runs) updates without starting
-    record = tmp_path / "deployed.json"
+    # as .github/workflows/deploy-pipeline.yml runs it, with the role Terraform made;
+    # every call it makes is checked against the GitHub deploy role's policy
+    record, calls = tmp_path / "deployed.json", tmp_path / "deploy-calls.jsonl"
     upsert = subprocess.run(
         [str(BIN / "mlops-sagemaker"), "upsert", "--use-case", "retail",
-         "--project-path", str(project), "--output", str(record)],
+         "--project-path", str(project), "--output", str(record),
+         "--role-arn", sagemaker_role_arn()],
         cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(RECORDER),
+             "MLOPS_AWS_CALL_LOG": str(calls)},
     )  # fmt: skip
     assert upsert.returncode == 0, upsert.stderr[-2000:]
     assert "started" not in upsert.stdout
@@ -254,6 +266,11 @@ def test_upsert_start_and_describe_on_moto(project, lake, tmp_path):
     assert json.loads(record.read_text()) == json.loads(deployed)  # what was upserted
     assert len(sm.list_pipeline_executions(PipelineName="mlops-retail")[
         "PipelineExecutionSummaries"]) == 2  # fmt: skip
+    made = recorded(calls)
+    assert {c["operation"] for c in made} >= {"CreatePipeline", "UpdatePipeline"}
+    region = sm.meta.region_name
+    problems = audit(made, role_policy("github_deploy_role", BUCKET, region), region)
+    assert problems == [], "\n".join(problems)
 
 
 def test_steps_run_in_the_vpc_terraform_made(project, lake, tmp_path):
@@ -299,9 +316,16 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
         for k, v in os.environ.items()
         if k.startswith("AWS_") or k == "MLFLOW_S3_ENDPOINT_URL"
     }
+    # and the harness's call recorder (tests/aws/recorder): every AWS call a step
+    # makes is checked below against the execution role's Terraform policy
+    calls = shared / "calls" / "steps.jsonl"
+    calls.parent.mkdir(mode=0o777)
+    calls.parent.chmod(0o777)
+    env |= {"PYTHONPATH": str(RECORDER), "MLOPS_AWS_CALL_LOG": str(calls)}
     run = {"project": project, "base_env": env, "s3": s3, "image": pipeline_image}
 
-    first = Execution(d, scratch=shared / "x1", pipeline_name="h-retail", **run)
+    # the deployed pipeline's name: the steps' calls name it (the overlap check)
+    first = Execution(d, scratch=shared / "x1", pipeline_name="mlops-retail", **run)
     first.run()
     for step in first.ran:
         if step in first.stdout:  # processing steps: the project ran unprivileged
@@ -364,7 +388,7 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
 
     training_key = f"{PREFIX}/reports/retail/training.json"
     etag = s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"]
-    second = Execution(d, scratch=shared / "x2", pipeline_name="h-retail", **run)
+    second = Execution(d, scratch=shared / "x2", pipeline_name="mlops-retail", **run)
     second.run()
     assert second.ran == [
         "retail-data-engineering",
@@ -381,3 +405,15 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     assert s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"] == etag
     assert read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")[
         "version"] == "v0001"  # fmt: skip
+
+    # Every AWS call the steps made, as the image's user, allowed by the SageMaker
+    # execution role's policy (infra/terraform/modules/sagemaker_role) and within the
+    # real API's limits.
+    made = recorded(calls)
+    assert {c["uid"] for c in made} == {10001}
+    operations = {f"{c['service']}.{c['operation']}" for c in made}
+    assert {"s3.PutObject", "sagemaker.ListPipelineExecutions"} <= operations
+    assert "sagemaker.CreateModelPackage" in operations  # the first promotion
+    policy = role_policy("sagemaker_role", BUCKET, s3.meta.region_name)
+    problems = audit(made, policy, s3.meta.region_name)
+    assert problems == [], "\n".join(problems)
