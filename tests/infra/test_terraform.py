@@ -304,7 +304,7 @@ SKIPPED = {
     "CKV2_AWS_62",  # s3_bucket
     "CKV_AWS_109",
     "CKV_AWS_111",
-    "CKV_AWS_356",  # kms_key: key policy "*"
+    "CKV_AWS_356",  # kms_key: key policy "*"; sagemaker_role: ListModelPackages
     "CKV_AWS_338",
     "CKV_AWS_394",  # network
     "CKV2_AWS_5",  # platform: the pipeline jobs' security group
@@ -313,6 +313,7 @@ SKIPPED = {
     "CKV_K8S_35",  # serving settings from the environment
     "CKV_DOCKER_7",
     "CKV_DOCKER_2",  # ARG base image; batch image without healthcheck
+    "CKV_DOCKER_8",  # pipeline image starts as root, its entrypoint drops to 10001
     "CKV_GHA_7",  # workflow_dispatch inputs
     "CKV_AWS_91",  # ecs_service: requests logged by the service, not ALB access logs
 }
