@@ -14,23 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.aws.image_layout import instructions
+
 REPO = Path(__file__).resolve().parents[1]
 SERVING = REPO / "infra" / "docker" / "serving.Dockerfile"
 PIPELINE = REPO / "infra" / "docker" / "pipeline.Dockerfile"
 BOTH = pytest.mark.parametrize(
     "dockerfile", [SERVING, PIPELINE], ids=["serving", "pipeline"]
 )
-
-
-def instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    text = dockerfile.read_text().replace("\\\n", " ")
-    out = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            op, _, rest = line.partition(" ")
-            out.append((op.upper(), rest.strip()))
-    return out
 
 
 @BOTH
