@@ -153,33 +153,24 @@ class Execution:
     def _local(self, path: str, step: str) -> str:
         return path.replace(CONTAINER_ROOT, str(self.scratch / step / "processing"))
 
-    def _local_path(self, path: str, step: str) -> Path:
-        return Path(self._local(path, step))
-
     def _processing(self, step: dict[str, Any]) -> None:
         name, args = step["Name"], step["Arguments"]
         app = args["AppSpecification"]
-        command = [
-            self._local(self._text(a), name)
+        argv = [
+            self._text(a)
             for a in self.resolve(
                 app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
             )
         ]
         env = {k: self._text(v) for k, v in self.resolve(args["Environment"]).items()}
-        cwd, full_env = self.project, {**self.base_env, **env}
+        command = [self._local(a, name) for a in argv]  # in the checkout
+        full_env = {**self.base_env, **env}
         if self.image is not None:
-            argv = [
-                self._text(a)
-                for a in self.resolve(
-                    app["ContainerEntrypoint"] + app.get("ContainerArguments", [])
-                )
-            ]
             processing = self.scratch / name / "processing"
             for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
                 # SageMaker creates each output's folder before the container starts
-                self._local_path(out["S3Output"]["LocalPath"], name).mkdir(
-                    parents=True, exist_ok=True
-                )
+                local = self._local(out["S3Output"]["LocalPath"], name)
+                Path(local).mkdir(parents=True, exist_ok=True)
             processing.mkdir(parents=True, exist_ok=True)
             command = in_image(
                 self.image,
@@ -190,7 +181,7 @@ class Execution:
             full_env = {**self.image.env, **self.base_env, **env}
         proc = subprocess.run(
             command,
-            cwd=cwd,
+            cwd=self.project,
             env=full_env,
             capture_output=True,
             text=True,
