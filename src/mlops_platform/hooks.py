@@ -13,7 +13,9 @@ Nodes stay pure; this is where their outputs reach MLflow:
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import time
 from typing import Any
 
 from kedro.config import MissingConfigException
@@ -21,6 +23,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 
 from mlops_platform.model_store import PromotionRequest
+from mlops_platform.pipeline_registry import stage_of_nodes
 from mlops_platform.tracking import (
     close_orphan_runs,
     ensure_champion_alias,
@@ -45,6 +48,35 @@ def _mlflow() -> Any | None:
     return mlflow if mlflow.active_run() is not None else None
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.\-/]+", "_", text).strip("_")
+
+
+def gate_metrics(ns: str, report: dict[str, Any]) -> dict[str, float]:
+    """The figures the gates judge, as MLflow metrics: each paired comparison's lead
+    (challenger minus baseline or champion, on the metric's better side) with its
+    interval, and the per-class precision the precision floor reads."""
+    out: dict[str, float] = {}
+    for name, c in (report.get("comparisons") or {}).items():
+        if not isinstance(c, dict) or c.get("difference") is None:
+            continue
+        # "baseline persistence" -> persistence; "champion v0003" -> champion (one
+        # metric across runs; the version is in the report)
+        other = (
+            name.removeprefix("baseline ")
+            if name.startswith("baseline ")
+            else (name.split()[0])
+        )
+        key = f"{ns}.lead_over_{_slug(other)}_{c['metric']}"
+        out[key] = float(c["difference"])
+        if c.get("interval"):
+            out[f"{key}_low"], out[f"{key}_high"] = map(float, c["interval"])
+    for who in ("challenger", "champion"):
+        for cls, r in ((report.get(who) or {}).get("per_class") or {}).items():
+            out[f"{ns}.test_{who}_precision_{_slug(str(cls))}"] = float(r["precision"])
+    return out
+
+
 class LifecycleHooks:
     def __init__(self) -> None:
         self._summaries: dict[str, str] = {}
@@ -54,6 +86,11 @@ class LifecycleHooks:
         self._store_lines: dict[str, str] = {}
         self._owner_marked = False
         self._registry: Any = None
+        # progress: node name -> stage, and how many nodes of the run have started
+        self._stage_of: dict[str, str] = {}
+        self._total = 0
+        self._started = 0
+        self._began = time.monotonic()
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -76,6 +113,9 @@ class LifecycleHooks:
         self._summaries = {}
         self._store_lines = {}
         self._owner_marked = False
+        self._stage_of = stage_of_nodes()
+        self._total, self._started = len(pipeline.nodes), 0
+        self._began = time.monotonic()
         names = set(pipeline.datasets())
         for use_case in USE_CASES:
             name = f"{use_case}.model_store"
@@ -90,9 +130,22 @@ class LifecycleHooks:
                 logger.warning("%s: model store not reconciled: %s", use_case, exc)
 
     @hook_impl
-    def before_node_run(self) -> None:
-        """Once per run, when kedro-mlflow's run is active: tag it with this process
-        and close the runs a killed earlier run left RUNNING."""
+    def before_node_run(self, node: Node) -> None:
+        """One progress line per node (Kedro's own node and task lines are off in
+        conf/logging.yml); once per run, when kedro-mlflow's run is active: tag it
+        with this process and close the runs a killed earlier run left RUNNING."""
+        self._started += 1
+        ns, local = _split(node.name)
+        width = len(str(self._total))
+        logger.info(
+            "[%*d/%d] %s · %s · %s",
+            width,
+            self._started,
+            self._total,
+            ns or "-",
+            self._stage_of.get(node.name, "-"),
+            local,
+        )
         if self._owner_marked:
             return
         mlflow = _mlflow()
@@ -142,6 +195,7 @@ class LifecycleHooks:
             for name, b in report["baselines"].items():
                 for k in names:
                     metrics[f"{ns}.test_baseline_{name}_{k}"] = float(b[k])
+            metrics.update(gate_metrics(ns, report))
             mlflow.log_metrics(metrics)
         elif local == "decide_promotion":
             decision = outputs[f"{ns}.decision_promotion"]
@@ -226,6 +280,9 @@ class LifecycleHooks:
 
     @hook_impl
     def after_pipeline_run(self) -> None:
+        logger.info(
+            "all %d nodes done in %.0f s", self._total, time.monotonic() - self._began
+        )
         for ns, text in self._summaries.items():
             extra = self._store_lines.get(ns)
             sys.stdout.write("\n" + text + (extra + "\n" if extra else ""))

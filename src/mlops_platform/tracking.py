@@ -96,6 +96,7 @@ def ensure_champion_alias(use_case: str, store: Any) -> str | None:
         )
     except MlflowException:
         current = None
+    describe_model_version(use_case, expected, store, version, manifest)
     if str(current) != expected:
         MlflowClient().set_registered_model_alias(name, CHAMPION_ALIAS, expected)
         logger.info(
@@ -107,6 +108,50 @@ def ensure_champion_alias(use_case: str, store: Any) -> str | None:
             current,
         )
     return expected
+
+
+def describe_model_version(
+    use_case: str,
+    registered: str,
+    store: Any,
+    version: str,
+    manifest: dict[str, Any],
+) -> None:
+    """Tag a registered model version with the bundle it became (version, data hash,
+    model, periods) and describe it in words, once: the registry then links to the
+    model store, which MLflow alone cannot tell."""
+    from mlflow import MlflowClient  # noqa: PLC0415
+
+    client = MlflowClient()
+    name = registered_model_name(use_case)
+    if client.get_model_version(name, registered).tags.get("bundle_version") == version:
+        return
+    periods = manifest.get("training_periods") or []
+    span = f"{periods[0]} to {periods[-1]}" if periods else "unknown periods"
+    model = manifest.get("model") or {}
+    tags = {
+        "use_case": use_case,
+        "bundle_version": version,
+        "bundle": f"{store.root}/versions/{use_case}/{version}",
+        "data_hash": str(manifest.get("data_hash", "")),
+        "model_name": str(manifest.get("model_name", "")),
+        "flavour": str(model.get("flavor", "")),
+        "training_periods": span,
+        "test_periods": ", ".join(map(str, manifest.get("test_periods") or [])),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, registered, key, value)
+    client.update_model_version(
+        name,
+        registered,
+        description=(
+            f"{use_case} champion bundle {version} ({tags['bundle']}): "
+            f"{tags['model_name']} ({tags['flavour']}), trained on periods {span}, "
+            f"data hash {tags['data_hash'][:12]}; promoted "
+            f"{manifest.get('created_at', '')}, previous champion "
+            f"{manifest.get('previous_champion') or 'none'}."
+        ),
+    )
 
 
 # Tags a run carries so a later run can tell whether its process is gone.
@@ -182,3 +227,123 @@ def close_orphan_runs(experiment_id: str, active_run_id: str) -> list[str]:
         closed.append(run_id)
         logger.warning("MLflow: run %s left RUNNING closed as FAILED (%s)", run_id, why)
     return closed
+
+
+# ---- readability (issue 17): parameters, the experiment, the UI's address
+
+# The tag MLflow 3's UI writes when a user picks the experiment's type; this build of
+# the UI decides its view from ``workflowType`` in the address instead (see
+# :func:`ui_url`), so both are set.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic models (Kedro validates parameters into them) and mappings as plain
+    dicts, recursively."""
+    from pydantic import BaseModel  # noqa: PLC0415
+
+    if isinstance(value, BaseModel):
+        return _plain(value.model_dump(mode="json"))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def flatten_params(params: dict[str, Any], sep: str = ".") -> dict[str, str]:
+    """One MLflow parameter per leaf: ``{"retail.drift": DriftParams(p_value=0.01)}``
+    gives ``{"retail.drift.p_value": "0.01"}``. Lists and empty mappings are written
+    as JSON, other leaves with ``str``."""
+    import json  # noqa: PLC0415
+
+    out: dict[str, str] = {}
+
+    def walk(key: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{key}{sep}{k}", v)
+        elif isinstance(value, (dict, list, tuple)):
+            out[key] = json.dumps(value, default=str)
+        else:
+            out[key] = str(value)
+
+    for key, value in params.items():
+        walk(key, _plain(value))
+    return out
+
+
+def anchored_tracking_uri(uri: Any, project_path: Any) -> Any:
+    """``sqlite:///<relative path>`` made absolute under ``project_path``; any other
+    URI (absolute SQLite, a server, an ARN, None) unchanged."""
+    from pathlib import Path  # noqa: PLC0415
+
+    prefix = "sqlite:///"
+    if not isinstance(uri, str) or not uri.startswith(prefix):
+        return uri
+    path = uri[len(prefix) :]
+    if not path or Path(path).is_absolute() or path.startswith(":memory:"):
+        return uri
+    return prefix + str((Path(project_path) / path).resolve())
+
+
+def tidy_experiment(client: Any, experiment_id: str, tracking_uri: str) -> None:
+    """Tag the experiment as classic model development and, in a local SQLite store
+    (this project's own), delete the empty ``Default`` experiment MLflow creates
+    with the store. A ``Default`` that holds runs, or one on a shared server, stays."""
+    from mlflow.entities import ViewType  # noqa: PLC0415
+
+    key, value = EXPERIMENT_KIND
+    experiment = client.get_experiment(experiment_id)
+    if experiment.tags.get(key) != value:
+        client.set_experiment_tag(experiment_id, key, value)
+    if not str(tracking_uri).startswith("sqlite:") or experiment_id == "0":
+        return
+    default = client.get_experiment("0")
+    if (
+        default is None
+        or default.name != "Default"
+        or default.lifecycle_stage != "active"
+    ):
+        return
+    if client.search_runs(["0"], max_results=1, run_view_type=ViewType.ALL):
+        return
+    client.delete_experiment("0")
+    logger.debug("MLflow: the empty Default experiment deleted")
+
+
+def ui_url(tracking_uri: str, experiment: str, base: str) -> str:
+    """Where the MLflow UI shows this project's runs: the experiment's runs table in
+    the classic (machine learning) view. MLflow 3.17's UI opens an experiment on the
+    GenAI overview unless the address says ``workflowType=machine_learning``."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from mlflow import MlflowClient  # noqa: PLC0415
+
+    view = "workflowType=machine_learning"
+    local = tracking_uri.removeprefix("sqlite:///")
+    if local != tracking_uri and not Path(local).exists():
+        return f"{base}/#/?{view}"  # no store yet (and this must not create one)
+    found = MlflowClient(tracking_uri).get_experiment_by_name(experiment)
+    if found is None:
+        return f"{base}/#/?{view}"
+    return f"{base}/#/experiments/{found.experiment_id}/runs?{view}"
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops_platform.tracking",
+        description="Print the MLflow UI's address of the project's runs.",
+    )
+    parser.add_argument("command", choices=["ui-url"])
+    parser.add_argument("--tracking-uri", default="sqlite:///data/mlflow/mlflow.db")
+    parser.add_argument("--experiment", default="mlops_platform")
+    parser.add_argument("--base", default="http://127.0.0.1:5000")
+    args = parser.parse_args(argv)
+    sys.stdout.write(ui_url(args.tracking_uri, args.experiment, args.base) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
