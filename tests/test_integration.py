@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 
 from mlops_platform.scratch import scratch_project
+from mlops_platform.use_cases import USE_CASES
 from tests.browser import needs_browser, render
 from tests.conftest import REPO
 
@@ -100,6 +101,26 @@ def test_lifecycle_promotion_and_rollback(project):
         project,
     )
     assert "## retail: lifecycle summary" in first.stdout
+    # what a person reads (issue 17, item 7): progress and results, no chatter
+    said = " ".join((first.stdout + first.stderr).split())  # Rich wraps log lines
+    for noise in (
+        "Loading data from",
+        "Saving data to",
+        "sagemaker.config",
+        "Registering new custom resolver",
+        "Using synchronous mode",
+        "as logging configuration",
+        "Running node:",
+    ):
+        assert noise not in said, noise
+    # one progress line per node: position, use case, stage (then the node)
+    progress = re.findall(r"\[ *(\d+)/(\d+)\] (\w+) · (\w+) ·", said)
+    assert len(progress) == int(progress[0][1]), progress[:3]
+    assert {stage for *_, stage in progress} == {
+        "data_engineering", "drift", "training", "evaluation", "reporting",
+    }  # fmt: skip
+    assert re.search(r"all \d+ nodes done in \d+ s", said)
+    assert "MLflow run '" in said and "make mlflow-ui shows it" in said
     assert "lead over strong baseline customer_sensitivity: macro_f1" in first.stdout
     assert "## parking: lifecycle summary" in first.stdout
     assert "drift: no champion yet" in first.stdout
@@ -163,6 +184,7 @@ def test_lifecycle_promotion_and_rollback(project):
     }
     assert all("validation_macro_f1" in c.data.metrics for c in children)
     assert _alias(project) == "1"
+    _check_readable_tracking(client, run, manifest)
     # the run is tagged with its process (for closing orphans) and closed nothing
     assert run.data.tags["mlops.pid"].isdigit() and "mlops.host" in run.data.tags
     leftover = client.search_runs(
@@ -219,6 +241,32 @@ def test_lifecycle_promotion_and_rollback(project):
     # A third run with no drift keeps the (rolled back) champion and says so.
     third = _run(kedro, project)
     assert "champion v0001 kept" in third.stdout
+
+
+def _check_readable_tracking(client, run, manifest: dict) -> None:
+    """What a reviewer reads in MLflow after the first run (issue 17): the run named
+    after what it ran, one parameter per leaf, the gates' figures, no stray
+    experiment, and the champion's version naming its bundle."""
+    assert run.info.run_name.startswith(f"{', '.join(USE_CASES)}: all stages · ")
+    params = run.data.params
+    assert params["retail.drift.p_value"] == "0.01"
+    assert params["retail.evaluation.gates.min_improvement_over_strong_baseline"] == (
+        "-1.0"
+    )  # the value this run was given on the command line
+    assert not [k for k, v in params.items() if "Params(" in v or "=" in v]
+    assert run.data.tags["runner"] == "SequentialRunner"
+    for metric in (
+        "retail.lead_over_customer_sensitivity_macro_f1_low",
+        "retail.test_baseline_customer_sensitivity_macro_f1",
+        "retail.test_challenger_precision_LA",
+        "parking.lead_over_persistence_mae",
+    ):
+        assert metric in run.data.metrics, metric
+    assert [e.name for e in client.search_experiments()] == ["mlops_platform"]
+    version = client.get_model_version_by_alias("mlops_platform.retail", "champion")
+    assert version.tags["bundle_version"] == "v0001"
+    assert version.tags["data_hash"] == manifest["data_hash"]
+    assert "retail champion bundle v0001" in version.description
 
 
 def _check_parking(project: Path, stdout: str) -> None:
@@ -378,14 +426,68 @@ def test_kedro_viz_opens_with_the_layers_visible_at_the_url_make_viz_prints(proj
     assert "?expandAllPipelines=true" in viz.stdout
 
 
-def test_the_notebook_executes_on_the_runs_output(project):
-    """The exploration notebook against the project the lifecycle test filled (the
-    champion is v0001 again after its rollback); run here so that the end-to-end run
-    is paid once."""
+@needs_browser
+def test_mlflow_ui_opens_on_the_runs_table_at_the_address_make_mlflow_ui_prints(
+    project,
+):
+    """What a person sees: the real MLflow UI (``mlflow ui`` on loopback) on the
+    project's store, in Chromium, at the address `make mlflow-ui` prints: the runs
+    table with the run's name. Without the address's view parameter, MLflow 3.17
+    opens the GenAI overview (traces), which is why it is there."""
+    from mlops_platform.aws.moto_lake import free_port
+    from tests.live import wait_http
+
+    store = f"sqlite:///{project}/data/mlflow/mlflow.db"
+    if not (project / "data/mlflow/mlflow.db").exists():  # this test run alone
+        _run([sys.executable, "-m", "kedro", "run", "-p", "retail.drift"], project)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store,
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_http(base + "/health", server)
+        url = _run(
+            [sys.executable, "-m", "mlops_platform.tracking", "ui-url",
+             "--tracking-uri", store, "--base", base],
+            project,
+        ).stdout.strip()  # fmt: skip
+        shown = _text(render(url, 20_000))
+        overview = _text(render(url.split("?")[0].removesuffix("/runs"), 20_000))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    name = (
+        _mlflow_client(project)
+        .search_runs(
+            [url.split("/experiments/")[1].split("/")[0]],
+            filter_string="tags.mlflow.parentRunId IS NULL",
+            max_results=1,
+        )[0]
+        .info.run_name
+    )
+    assert "Run Name" in shown and name in shown, shown[:2000]
+    assert "Traces 0" not in shown
+    assert "Run Name" not in overview and "Traces" in overview, overview[:2000]
+    make = subprocess.run(
+        ["make", "-n", "mlflow-ui"], cwd=REPO, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    assert "mlops_platform.tracking ui-url" in make.stdout
+
+
+def _text(dom: str) -> str:
+    """A page's visible text, roughly: scripts, styles and tags removed."""
+    dom = re.sub(r"<(script|style)\b.*?</\1>", " ", dom, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+
+
+def _execute(project: Path, name: str):
     import nbformat
     from nbclient import NotebookClient
 
-    name = "01-retail-exploration.ipynb"
     nb = nbformat.read(project / "notebooks" / name, as_version=4)
     os.environ["KEDRO_LOGGING_CONFIG"] = str(REPO / "conf/logging.yml")
     NotebookClient(
@@ -394,20 +496,33 @@ def test_the_notebook_executes_on_the_runs_output(project):
         kernel_name="python3",
         resources={"metadata": {"path": str(project / "notebooks")}},
     ).execute()
-    outputs = "".join(
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [o for o in outputs if o.get("output_type") == "error"]
+    assert not errors, errors[0].get("evalue")
+    # the project's MLflow store is the one under data/, wherever the kernel starts
+    assert not (project / "notebooks" / "data").exists()
+    return outputs
+
+
+def test_the_notebook_executes_on_the_runs_output(project):
+    """The exploration notebook against the project the lifecycle test filled (the
+    champion is v0001 again after its rollback); run here so that the end-to-end run
+    is paid once."""
+    outputs = _execute(project, "01-retail-exploration.ipynb")
+    text = "".join(
         str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
+        for o in outputs
     )
-    assert "baskets" in outputs
-    assert "v0001" in outputs
-    assert not any(
-        o.get("output_type") == "error"
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-    )
+    assert "baskets" in text
+    assert "v0001" in text
+
+
+def test_the_plots_notebook_draws_every_use_case(project):
+    """Three figures per use case (the label over time, the champion on its test
+    period, the drift report's figure), drawn by the pipelines' own functions."""
+    outputs = _execute(project, "02-lifecycle-plots.ipynb")
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 3 * len(USE_CASES), len(images)
 
 
 def test_drift_demo_scenario(tmp_path):

@@ -170,8 +170,11 @@ class Task(ABC):
         title: str,
         panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]],
         labels: dict[str, str],
+        series: pd.DataFrame | None = None,
     ) -> plt.Figure:
-        """One figure of the test results: panels of (title, y_true, y_pred, report)."""
+        """One figure of the test results: panels of (title, y_true, y_pred, report).
+        ``series``: the test rows' series and time (columns ``series``, ``time``),
+        for a task that draws them over time."""
 
     def schema(self) -> dict[str, Any]:
         """What the bundle's input schema says about the task."""
@@ -298,25 +301,49 @@ class ClassificationTask(Task):
         title: str,
         panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]],
         labels: dict[str, str],
+        series: pd.DataFrame | None = None,
     ) -> plt.Figure:
-        from sklearn.metrics import ConfusionMatrixDisplay  # noqa: PLC0415
-
+        """Per model, the confusion matrix twice: counts, and each true class's row
+        as shares (its recall on the diagonal). Classes are named by their codes
+        on the axes and spelled out beneath."""
         n = max(1, len(panels))
-        fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4.5))
-        axes = np.atleast_1d(axes)
+        fig, axes = plt.subplots(n, 2, figsize=(10, 4.3 * n + 0.5), squeeze=False)
         if not panels:
-            axes[0].axis("off")
-            axes[0].text(0.5, 0.5, "no model to evaluate", ha="center")
-        for ax, (name, _y, _pred, result) in zip(axes, panels, strict=False):
-            cm = np.array(result["confusion_matrix"]["matrix"])
-            ConfusionMatrixDisplay(
-                cm,
-                display_labels=[f"{c}\n{labels.get(c, '')}" for c in self.classes],
-            ).plot(ax=ax, colorbar=False, values_format="d")
-            ax.set_title(f"{name}\n{self.summary(result)}", fontsize=9)
-            ax.tick_params(labelsize=7)
+            for ax in axes.ravel():
+                ax.axis("off")
+            axes[0, 0].text(0.5, 0.5, "no model to evaluate", ha="center")
+        codes = [str(c) for c in self.classes]
+        for row, (name, _y, _pred, result) in zip(axes, panels, strict=False):
+            cm = np.array(result["confusion_matrix"]["matrix"], dtype=float)
+            shares = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+            for ax, values, what in (
+                (row[0], cm, "counts"),
+                (row[1], shares, "share of each true class (recall on diagonal)"),
+            ):
+                ax.imshow(values, cmap="Blues", vmin=0)
+                top = values.max() if values.size else 1
+                for i in range(values.shape[0]):
+                    for j in range(values.shape[1]):
+                        v = values[i, j]
+                        ax.text(
+                            j,
+                            i,
+                            f"{v:.0f}" if values is cm else f"{v:.2f}",
+                            ha="center",
+                            va="center",
+                            fontsize=9,
+                            color="white" if v > 0.6 * top else "black",
+                        )
+                ax.set_xticks(range(len(codes)), codes, fontsize=8)
+                ax.set_yticks(range(len(codes)), codes, fontsize=8)
+                ax.set_xlabel("predicted class", fontsize=8)
+                ax.set_ylabel("true class", fontsize=8)
+                ax.set_title(f"{name}: {what}\n{self.summary(result)}", fontsize=8.5)
+        legend = "; ".join(f"{c} = {labels[c]}" for c in codes if labels.get(c))
         fig.suptitle(title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.04 if legend else 0, 1, 1))
+        if legend:
+            fig.text(0.5, 0.01, legend, ha="center", fontsize=8)
         return fig
 
     def schema(self) -> dict[str, Any]:
@@ -401,13 +428,18 @@ class RegressionTask(Task):
         title: str,
         panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]],
         labels: dict[str, str],
+        series: pd.DataFrame | None = None,
     ) -> plt.Figure:
+        """Per model: forecast against actual, the residuals, and, when the rows are
+        time series, forecast and actual over time for up to three series."""
         n = max(1, len(panels))
-        fig, axes = plt.subplots(2, n, figsize=(5.5 * n, 8), squeeze=False)
+        rows = 3 if series is not None else 2
+        fig, axes = plt.subplots(rows, n, figsize=(6 * n, 3.9 * rows), squeeze=False)
         if not panels:
             for ax in axes.ravel():
                 ax.axis("off")
             axes[0, 0].text(0.5, 0.5, "no model to evaluate", ha="center")
+        unit = f" ({self.unit})" if self.unit else ""
         for j, (name, y_raw, pred_raw, result) in enumerate(panels):
             y = np.asarray(y_raw, dtype=float)
             pred = np.asarray(pred_raw, dtype=float)
@@ -415,16 +447,52 @@ class RegressionTask(Task):
             ax.scatter(y, pred, s=4, alpha=0.4)
             lo = float(np.nanmin(np.r_[y, pred])) if len(y) else 0.0
             hi = float(np.nanmax(np.r_[y, pred])) if len(y) else 1.0
-            ax.plot([lo, hi], [lo, hi], color="black", lw=0.8)
-            ax.set_xlabel(f"actual {self.unit}".strip())
-            ax.set_ylabel(f"forecast {self.unit}".strip())
+            ax.plot(
+                [lo, hi], [lo, hi], color="black", lw=0.8, label="forecast = actual"
+            )
+            ax.set_xlabel(f"actual{unit}")
+            ax.set_ylabel(f"forecast{unit}")
+            ax.legend(fontsize=7)
             ax.set_title(f"{name}\n{self.summary(result)}", fontsize=9)
-            axes[1, j].hist(pred - y, bins=40)
-            axes[1, j].set_xlabel(f"residual (forecast - actual) {self.unit}".strip())
-            axes[1, j].set_title(f"bias {result.get('bias', 0):.3f}", fontsize=9)
+            residual = pred - y
+            spread = float(np.ptp(residual)) if len(residual) else 0.0
+            # equal residuals (a constant offset) leave no range for 40 bins
+            tiny = spread <= 1e-9 * max(1.0, float(np.abs(residual).max(initial=0)))
+            axes[1, j].hist(residual, bins=1 if tiny else 40)
+            axes[1, j].axvline(0, color="black", lw=0.8)
+            axes[1, j].set_xlabel(f"residual: forecast - actual{unit}")
+            axes[1, j].set_ylabel("test rows")
+            axes[1, j].set_title(
+                f"residuals: bias {result.get('bias', 0):.3f}{unit}", fontsize=9
+            )
+            if series is not None:
+                self._over_time(axes[2, j], series, y, pred, unit)
         fig.suptitle(title)
         fig.tight_layout()
         return fig
+
+    @staticmethod
+    def _over_time(
+        ax: Any, series: pd.DataFrame, y: np.ndarray, pred: np.ndarray, unit: str
+    ) -> None:
+        frame = series.assign(actual=y, forecast=pred).sort_values("time")
+        names = sorted(frame["series"].unique())
+        for k, name in enumerate(names[:3]):
+            one = frame[frame["series"] == name]
+            color = f"C{k}"
+            ax.plot(
+                one["time"], one["actual"], color=color, lw=1.2, label=f"{name} actual"
+            )
+            ax.plot(
+                one["time"], one["forecast"], color=color, lw=1.0, ls="--",
+                label=f"{name} forecast",
+            )  # fmt: skip
+        more = f" (3 of {len(names)} series)" if len(names) > 3 else ""
+        ax.set_title(f"forecast and actual over time{more}", fontsize=9)
+        ax.set_xlabel("time")
+        ax.set_ylabel(f"value{unit}")
+        ax.legend(fontsize=6, ncol=2)
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
 
     def schema(self) -> dict[str, Any]:
         return {**super().schema(), "unit": self.unit}

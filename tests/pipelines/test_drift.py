@@ -205,3 +205,79 @@ def test_drift_power_table_fast_version():
     assert (none.detected, none.runs) == (0, 1)
     assert (price.detected, price.runs) == (1, 1) and price.by.get("joint") == 1
     assert "| tiny | price x1.18" in table({"tiny": tallies})
+
+
+class TestReport:
+    """What a person reads in the drift report (issue 17, item 6): the test actually
+    used per feature with its effect size, numbers and categories ranked on one
+    scale, and a first run that says what will come."""
+
+    def test_a_feature_names_the_test_that_flagged_it(self):
+        from mlops_platform.pipelines.drift.nodes import _numeric_test
+
+        rng = np.random.default_rng(3)
+        ref = pd.Series(rng.normal(0.0, 1.0, 20_000))
+        cur = pd.Series(rng.normal(0.2, 1.0, 5_000))  # a shift PSI does not flag
+        params = DriftParams()
+        r = _numeric_test(ref, cur, params, 0.01)
+        assert r["drifted"] and r["psi"] < params.psi_threshold
+        assert r["flagged_by"] == [
+            f"Wasserstein {r['wasserstein_std']:.3f} std >= 0.15"
+        ]
+        assert "PSI" in r["effect"] and "Wasserstein" in r["effect"]
+        assert r["effect_ratio"] == pytest.approx(r["wasserstein_std"] / 0.15)
+        same = _numeric_test(ref, pd.Series(rng.normal(0.0, 1.0, 5_000)), params, 0.01)
+        assert not same["drifted"] and same["flagged_by"] == []
+
+    def test_the_table_and_figure_show_numbers_and_categories(
+        self, retail, reference, tmp_path_factory
+    ):
+        from mlops_platform.pipelines.drift.nodes import _drift_panels
+
+        latest = _latest(
+            retail, tmp_path_factory, seed=21,
+            drift=DriftSpec(start_week=LAST, price_inflation=0.6),
+        )  # fmt: skip
+        bundle = _bundle(retail, reference)
+        report, _ = detect_drift(retail, latest, bundle, DriftParams())
+        md, fig = render_drift_report(retail, report, latest, bundle)
+        assert "| feature | kind | test | effect size | p-value | flagged by |" in md
+        price = next(line for line in md.splitlines() if "| unit_price_mean |" in line)
+        flagged = report["features"]["unit_price_mean"]["flagged_by"]
+        assert flagged and flagged[0] in price  # what flagged it (this sample: KS)
+        assert "PSI" in price and "Wasserstein" in price  # and the effect sizes
+        ordered = sorted(
+            report["features"].items(), key=lambda kv: -kv[1]["effect_ratio"]
+        )
+        panels = _drift_panels(retail, ordered)
+        kinds = {report["features"][n]["type"] for _, n in panels}
+        assert kinds == {"numeric", "categorical"}, panels
+        # the price features that moved lead the numeric panels
+        assert panels[0][1].startswith("unit_price")
+        titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+        assert any(f"DRIFTED: {flagged[0]}" in t for t in titles), titles
+        assert all(
+            ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data()
+        )
+
+    def test_a_first_run_says_what_comes_and_how_to_see_it(self, retail, reference):
+        report, _ = detect_drift(retail, reference, None, DriftParams())
+        md, fig = render_drift_report(retail, report, reference, None)
+        assert "make demo-drift" in md
+        assert "make demo-drift" in fig.texts[0].get_text() or any(
+            "make demo-drift" in t.get_text() for ax in fig.axes for t in ax.texts
+        )
+
+    def test_text_columns_get_length_and_vocabulary_panels_first(self, retail):
+        from mlops_platform.pipelines.drift.nodes import _drift_panels
+
+        results = [
+            ("text:words", {"type": "text", "column": "text", "effect_ratio": 3.0}),
+            ("text:oov_share", {"type": "text", "column": "text", "effect_ratio": 2.0}),
+            ("n_lines", {"type": "numeric", "effect_ratio": 1.0}),
+        ]
+        assert _drift_panels(retail, results) == [
+            ("length", "text"),
+            ("vocabulary", "text"),
+            ("feature", "n_lines"),
+        ]

@@ -84,6 +84,10 @@ class UseCase(ABC):
     # a car park's readings): paired comparisons resample its values whole. None:
     # rows are resampled one by one.
     comparison_unit: ClassVar[str | None] = None
+    # (series, timestamp) gold columns when the test rows are time series (a car
+    # park's forecasts): the evaluation figure then draws forecast and actual over
+    # time. None: the rows are not series.
+    series_columns: ClassVar[tuple[str, str] | None] = None
 
     # ---- derived from the feature schema
     def _of_kind(self, *kinds: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -23,7 +24,13 @@ from mlops_platform.pipelines.drift.stats import (
     psi,
     scaled_wasserstein,
 )
-from mlops_platform.pipelines.drift.text import comparable, null_test, text_statistics
+from mlops_platform.pipelines.drift.text import (
+    DESCRIBED,
+    comparable,
+    null_effect,
+    null_test,
+    text_statistics,
+)
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
@@ -41,8 +48,17 @@ def _numeric_test(
         "n_current": len(c),
         "missing_share_change": round(missing_shift, 4),
     }
+    flagged: list[str] = []
+    if missing_shift > 0.1:
+        flagged.append(f"missing share moved {missing_shift:.1%} (> 10%)")
     if len(r) == 0 or len(c) == 0:
-        out.update(test="missing-share", drifted=missing_shift > 0.1)
+        out.update(
+            test="missing-share",
+            drifted=missing_shift > 0.1,
+            flagged_by=flagged,
+            effect=f"missing share moved {missing_shift:.1%}",
+            effect_ratio=missing_shift / 0.1,
+        )
         return out
     ks = stats.ks_2samp(r, c)
     out["ks_statistic"] = float(ks.statistic)
@@ -53,6 +69,8 @@ def _numeric_test(
         out["test"] = f"KS p < {alpha:.2g} (Bonferroni)"
         out["drifted"] = bool(ks.pvalue < alpha)
         out["score"] = float(ks.statistic)
+        if out["drifted"]:
+            flagged.append(f"KS p {ks.pvalue:.1e} < {alpha:.1e}")
     else:
         out["test"] = (
             f"PSI >= {params.psi_threshold} or Wasserstein >= "
@@ -63,8 +81,29 @@ def _numeric_test(
             or out["wasserstein_std"] >= params.wasserstein_threshold
         )
         out["score"] = float(out["psi"])
+        if out["psi"] >= params.psi_threshold:
+            flagged.append(f"PSI {out['psi']:.3f} >= {params.psi_threshold}")
+        if out["wasserstein_std"] >= params.wasserstein_threshold:
+            flagged.append(
+                f"Wasserstein {out['wasserstein_std']:.3f} std >= "
+                f"{params.wasserstein_threshold}"
+            )
     out["severe"] = bool(out["psi"] >= params.severe_psi)
+    if out["severe"]:
+        flagged.append(f"PSI {out['psi']:.3f} >= severe {params.severe_psi}")
     out["drifted"] = bool(out["drifted"] or missing_shift > 0.1 or out["severe"])
+    out["flagged_by"] = list(dict.fromkeys(flagged))
+    out["effect"] = (
+        f"PSI {out['psi']:.3f}, Wasserstein {out['wasserstein_std']:.3f} std, "
+        f"KS D {ks.statistic:.3f}"
+    )
+    # the effect against the threshold it is judged by, whichever test a sample size
+    # picks: one scale to rank every feature on
+    out["effect_ratio"] = max(
+        out["psi"] / params.psi_threshold,
+        out["wasserstein_std"] / params.wasserstein_threshold,
+        missing_shift / 0.1,
+    )
     return out
 
 
@@ -78,6 +117,8 @@ def _categorical_test(
         "n_current": len(cur),
         "js_distance": js,
     }
+    flagged: list[str] = []
+    effect = f"Jensen-Shannon {js:.3f}"
     if len(cur) < params.large_sample_rows:
         p = chi_square_p(ref, cur)
         out.update(
@@ -86,14 +127,25 @@ def _categorical_test(
             drifted=bool(p < alpha),
             score=js,
         )
+        if out["drifted"]:
+            flagged.append(f"chi-square p {p:.1e} < {alpha:.1e}")
     else:
         out.update(
             test=f"Jensen-Shannon >= {params.js_threshold}",
             drifted=bool(js >= params.js_threshold),
             score=js,
         )
+        if out["drifted"]:
+            flagged.append(f"Jensen-Shannon {js:.3f} >= {params.js_threshold}")
     out["severe"] = bool(js >= params.severe_js)
+    if out["severe"]:
+        flagged.append(f"Jensen-Shannon {js:.3f} >= severe {params.severe_js}")
     out["drifted"] = bool(out["drifted"] or out["severe"])
+    out.update(
+        flagged_by=list(dict.fromkeys(flagged)),
+        effect=effect,
+        effect_ratio=js / params.js_threshold,
+    )
     return out
 
 
@@ -135,6 +187,7 @@ def _period_null_test(
         "null_max": float(null_arr.max()),
         "drifted": bool(today > threshold),
         "severe": bool(today >= params.null_severe_factor * threshold),
+        **null_effect(name, today, threshold, params.null_quantile),
     }
 
 
@@ -171,8 +224,14 @@ def _text_tests(
                 "type": "text",
                 "n_reference": len(reference),
                 "n_current": len(latest),
+                "column": f,
+                "statistic": stat,
                 **null_test(
-                    stat, today, null, params.null_quantile, params.null_severe_factor
+                    DESCRIBED[stat],
+                    today,
+                    null,
+                    params.null_quantile,
+                    params.null_severe_factor,
                 ),
             }
     return out
@@ -488,22 +547,60 @@ def _joint_lines(joint: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _p_value(r: dict[str, Any]) -> str:
+    for key in ("ks_p_value", "chi2_p_value", "p_value"):
+        if r.get(key) is not None:
+            return f"{r[key]:.1e}"
+    return ""
+
+
+def _row(name: str, r: dict[str, Any]) -> str:
+    verdict = "; ".join(r.get("flagged_by") or []) or ("yes" if r["drifted"] else "")
+    return (
+        f"| {name} | {r['type']} | {r.get('test', '')} | {r.get('effect', '')} | "
+        f"{_p_value(r)} | {verdict} | "
+        f"{'' if r.get('counted', True) else 'no (time-dependent)'} |"
+    )
+
+
+FIRST_RUN = (
+    "No champion yet, so there is no reference to compare with: the first model "
+    "will be trained. From the next run on, this report compares each new batch "
+    "with the rows the champion was fitted on: per feature, the test used, its "
+    "effect size and what flagged it, with a plot of the features that moved "
+    "most. To see one now: `make demo-drift` (`USE_CASE=parking` or "
+    "`USE_CASE=sentiment` for the others) appends a drifted period and runs again."
+)
+
+
 def render_drift_report(
     use_case: UseCase,
     report: dict[str, Any],
     latest: pd.DataFrame,
     champion: Bundle | None,
 ) -> tuple[str, plt.Figure]:
-    """Markdown and a figure for people: what moved, by how much, against what."""
+    """Markdown and a figure for people: what moved, by how much, against what.
+
+    Features are ranked by their effect against the threshold they are judged by
+    (``effect_ratio``), whichever test their sample size picked, so numbers and
+    categories are ranked on one scale; the figure shows the text columns' length
+    and vocabulary, then the numeric and the categorical features that moved most
+    (both kinds when the use case has both), the label and the champion's
+    predictions."""
     lines = [f"# Drift report: {use_case.name}", ""]
     if report.get("status") != "compared" or champion is None:
-        lines.append(
-            "No champion yet, so there is no reference to compare with: the "
-            "first model will be trained."
-        )
-        fig, ax = plt.subplots(figsize=(6, 2))
+        lines.append(FIRST_RUN)
+        fig, ax = plt.subplots(figsize=(8, 2.4))
         ax.axis("off")
-        ax.text(0.5, 0.5, "no champion yet: nothing to compare", ha="center")
+        ax.text(
+            0.5,
+            0.5,
+            textwrap.fill(FIRST_RUN.replace("`", ""), 95),
+            ha="center",
+            va="center",
+            fontsize=9,
+        )
+        fig.suptitle(f"{use_case.name}: no champion yet, nothing to compare")
         return "\n".join(lines) + "\n", fig
     verdict = "DRIFT DETECTED" if report["drift_detected"] else "no drift"
     lines += [
@@ -517,60 +614,202 @@ def render_drift_report(
         f"{report['reference_rows']} rows",
         *_joint_lines(report.get("joint")),
         "",
-        "| feature | type | test | score | drifted | in verdict |",
-        "|---|---|---|---|---|---|",
+        "Effect sizes: PSI (population stability index), Wasserstein distance in "
+        "reference standard deviations, KS D (largest gap between the two "
+        "cumulative distributions), Jensen-Shannon distance (base 2, 0 to 1).",
+        "",
+        "| feature | kind | test | effect size | p-value | flagged by | in verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
-    ordered = sorted(report["features"].items(), key=lambda kv: -kv[1].get("score", 0))
-    for name, r in ordered:
-        lines.append(
-            f"| {name} | {r['type']} | {r.get('test', '')} | "
-            f"{r.get('score', float('nan')):.4f} | {'yes' if r['drifted'] else ''} | "
-            f"{'' if r.get('counted', True) else 'no (time-dependent)'} |"
-        )
-    lines.append("")
-    lines.append("![drift](drift_report.png)")
-
-    top = [n for n, r in ordered if r.get("counted", True)][:6]
-    fig, axes = plt.subplots(2, 3, figsize=(13, 7))
-    ref = champion.reference
-    for ax, name in zip(axes.ravel(), top, strict=False):
-        result = report["features"][name]
-        if "null_values" in result:  # a statistic of the batch, not a column
-            ax.hist(result["null_values"], bins=15, alpha=0.6, label="reference days")
-            ax.axvline(result["score"], color="red", label="current")
-            ax.axvline(
-                result["null_quantile"], color="grey", ls="--", label="threshold"
-            )
-        elif result["type"] == "numeric":
-            r = ref[name].dropna().to_numpy(dtype=float)
-            c = latest[name].dropna().to_numpy(dtype=float)
-            hi = np.nanquantile(np.r_[r, c], 0.99) if len(r) + len(c) else 1.0
-            lo = np.nanmin(np.r_[r, c]) if len(r) + len(c) else 0.0
-            bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
-            ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference")
-            ax.hist(c, bins=bins, density=True, alpha=0.5, label="current")
-        else:
-            shares = pd.DataFrame(
-                {
-                    "reference": ref[name]
-                    .astype(object)
-                    .fillna("<missing>")
-                    .astype(str)
-                    .value_counts(normalize=True),
-                    "current": latest[name]
-                    .astype(object)
-                    .fillna("<missing>")
-                    .astype(str)
-                    .value_counts(normalize=True),
-                }
-            ).fillna(0.0)
-            shares.plot.bar(ax=ax, alpha=0.7, legend=False)
-        flag = " (drifted)" if report["features"][name]["drifted"] else ""
-        ax.set_title(f"{name}{flag}", fontsize=9)
-        ax.tick_params(labelsize=7)
-    for ax in axes.ravel()[len(top) :]:
-        ax.axis("off")
-    axes.ravel()[0].legend(fontsize=7)
-    fig.suptitle(f"{use_case.name}: {verdict} (top features by score)")
-    fig.tight_layout()
+    ordered = sorted(
+        report["features"].items(), key=lambda kv: -kv[1].get("effect_ratio", 0.0)
+    )
+    lines += [_row(name, r) for name, r in ordered]
+    if report.get("label"):
+        lines.append(_row(f"label ({use_case.label})", report["label"]))
+    lines += ["", "![drift](drift_report.png)"]
+    fig = _drift_figure(use_case, report, latest, champion, ordered, verdict)
     return "\n".join(lines) + "\n", fig
+
+
+def _drift_panels(
+    use_case: UseCase, ordered: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, str]]:
+    """(panel kind, name), at most nine: text columns (length, vocabulary), then up to
+    three numeric and three categorical features by effect, topped up from the
+    rest, then the label and the predictions."""
+    counted = [(n, r) for n, r in ordered if r.get("counted", True)]
+    panels: list[tuple[str, str]] = []
+    for column in dict.fromkeys(r["column"] for _, r in counted if "column" in r):
+        panels += [("length", column), ("vocabulary", column)]
+    numeric = [n for n, r in counted if r["type"] == "numeric"]
+    categorical = [n for n, r in counted if r["type"] == "categorical"]
+    chosen = numeric[:3] + categorical[:3]
+    rest = [n for n in numeric + categorical if n not in chosen]
+    chosen += rest[: max(0, 6 - len(chosen))]
+    order = {n: i for i, (n, _) in enumerate(counted)}
+    panels += [("feature", n) for n in sorted(chosen, key=order.__getitem__)]
+    return panels[:8]
+
+
+def _drift_figure(
+    use_case: UseCase,
+    report: dict[str, Any],
+    latest: pd.DataFrame,
+    champion: Bundle,
+    ordered: list[tuple[str, dict[str, Any]]],
+    verdict: str,
+) -> plt.Figure:
+    ref = champion.reference
+    panels = _drift_panels(use_case, ordered)
+    if report.get("label") and use_case.label in ref.columns:
+        panels.append(("label", use_case.label))
+    if "predicted_class" in report["features"] and report["features"][
+        "predicted_class"
+    ].get("current_shares"):
+        panels.append(("prediction", "predicted_class"))
+    n = max(1, len(panels))
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows))
+    axes = np.atleast_1d(axes).ravel()
+    features = report["features"]
+    for ax, (kind, name) in zip(axes, panels, strict=False):
+        if kind == "length":
+            _plot_lengths(ax, ref[name], latest[name])
+            result = features.get(f"{name}:words", {})
+            title = f"{name}: words per text"
+        elif kind == "vocabulary":
+            _plot_vocabulary(ax, ref[name], latest[name])
+            parts = [
+                features[f"{name}:{stat}"]
+                for stat in ("oov_share", "token_divergence")
+                if f"{name}:{stat}" in features
+            ]
+            result = {
+                "drifted": any(r["drifted"] for r in parts),
+                "flagged_by": [x for r in parts for x in r.get("flagged_by", [])],
+                "effect": "; ".join(r.get("effect", "") for r in parts),
+            }
+            title = f"{name}: words whose share moved most"
+        elif kind == "prediction":
+            result = features[name]
+            _plot_shares(ax, result["reference_shares"], result["current_shares"])
+            ax.set_ylabel("share of predictions")
+            title = "champion's predicted class"
+        elif kind == "label":
+            result = report["label"]
+            labelled = latest[name][~latest[name].isin(use_case.excluded_labels)]
+            if result.get("type") == "numeric":
+                _plot_numeric(ax, ref[name], labelled, name)
+            else:
+                _plot_categories(ax, ref[name], labelled, name)
+            title = f"{name} (the label)"
+        else:
+            result = features[name]
+            if result["type"] == "numeric":
+                _plot_numeric(ax, ref[name], latest[name], name)
+            else:
+                _plot_categories(ax, ref[name], latest[name], name)
+            title = name
+        flagged = "; ".join(result.get("flagged_by") or [])
+        status = f"DRIFTED: {flagged}" if result.get("drifted") else "not drifted"
+        ax.set_title(
+            "\n".join(
+                [
+                    title,
+                    textwrap.fill(status, 66),
+                    textwrap.fill(result.get("effect", ""), 66),
+                ]
+            ),
+            fontsize=7.5,
+            color="firebrick" if result.get("drifted") else "black",
+        )
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    for ax in axes[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle(
+        f"{use_case.name}: {verdict}; batch {report['current_periods']} against "
+        f"champion {report['champion_version']}'s reference"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _plot_numeric(ax: Any, ref: pd.Series, cur: pd.Series, name: str) -> None:
+    r = pd.to_numeric(ref, errors="coerce").dropna().to_numpy(dtype=float)
+    c = pd.to_numeric(cur, errors="coerce").dropna().to_numpy(dtype=float)
+    both = np.r_[r, c]
+    lo = float(np.nanquantile(both, 0.005)) if len(both) else 0.0
+    hi = float(np.nanquantile(both, 0.995)) if len(both) else 1.0
+    bins = np.linspace(lo, hi if hi > lo else lo + 1, 30)
+    ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference")
+    ax.hist(c, bins=bins, density=True, alpha=0.5, label="batch")
+    ax.set_xlabel(f"{name} (0.5%-99.5% range)")
+    ax.set_ylabel("density")
+
+
+def _shares(values: pd.Series) -> pd.Series:
+    return (
+        values.astype(object)
+        .fillna("<missing>")
+        .astype(str)
+        .value_counts(normalize=True)
+    )
+
+
+def _plot_shares(ax: Any, ref: dict[str, float], cur: dict[str, float]) -> None:
+    shares = pd.DataFrame({"reference": ref, "batch": cur}).fillna(0.0)
+    shares.plot.bar(ax=ax, alpha=0.7, rot=0)
+
+
+def _plot_categories(ax: Any, ref: pd.Series, cur: pd.Series, name: str) -> None:
+    shares = pd.DataFrame({"reference": _shares(ref), "batch": _shares(cur)}).fillna(
+        0.0
+    )
+    # the categories whose share moved most, when there are many
+    moved = (shares["batch"] - shares["reference"]).abs().sort_values(ascending=False)
+    shares = shares.loc[moved.index[:12]]
+    shares.plot.bar(ax=ax, alpha=0.7, rot=45 if len(shares) > 4 else 0)
+    ax.set_xlabel(name + (" (12 that moved most)" if len(moved) > 12 else ""))
+    ax.set_ylabel("share of rows")
+
+
+def _plot_lengths(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
+    from mlops_serving.text import words  # noqa: PLC0415
+
+    r = np.array([len(words(str(t))) for t in ref], dtype=float)
+    c = np.array([len(words(str(t))) for t in cur], dtype=float)
+    top = max(2.0, float(np.nanquantile(np.r_[r, c], 0.995)))
+    bins = np.geomspace(1, top, 30)
+    ax.hist(r, bins=bins, density=True, alpha=0.5, label="reference")
+    ax.hist(c, bins=bins, density=True, alpha=0.5, label="batch")
+    ax.set_xscale("log")
+    ax.set_xlabel("words per text (log scale)")
+    ax.set_ylabel("density")
+
+
+def _plot_vocabulary(ax: Any, ref: pd.Series, cur: pd.Series) -> None:
+    """The words whose share of all words moved most, in percentage points."""
+    from collections import Counter  # noqa: PLC0415
+
+    from mlops_serving.text import words  # noqa: PLC0415
+
+    def shares(texts: pd.Series) -> pd.Series:
+        counts: Counter[str] = Counter()
+        for t in texts:
+            counts.update(words(str(t)))
+        total = sum(counts.values()) or 1
+        return pd.Series(counts, dtype=float) / total
+
+    moved = (
+        pd.concat([shares(ref), shares(cur)], axis=1, keys=["reference", "batch"])
+        .fillna(0.0)
+        .pipe(lambda d: (d["batch"] - d["reference"]) * 100)
+    )
+    top = moved.reindex(moved.abs().sort_values(ascending=False).index[:14])[::-1]
+    colors = ["tab:orange" if v > 0 else "tab:blue" for v in top]
+    ax.barh(top.index, top.to_numpy(), color=colors, label="batch - reference")
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("change in share of all words (percentage points)")

@@ -34,6 +34,12 @@ from scipy.spatial.distance import jensenshannon
 MIN_DOCUMENTS = 2
 TOP_WORDS = 5000
 STATISTICS = ("words", "oov_share", "token_divergence")
+# What each statistic is, in a report's words.
+DESCRIBED = {
+    "words": "KS D of words per text",
+    "oov_share": "share of words outside the vocabulary",
+    "token_divergence": "Jensen-Shannon of word frequencies",
+}
 
 
 class _Side:
@@ -134,4 +140,20 @@ def null_test(
         "null_values": [round(float(v), 6) for v in values],
         "drifted": bool(today > threshold),
         "severe": bool(today >= severe_factor * threshold),
+        **null_effect(name, float(today), threshold, quantile),
+    }
+
+
+def null_effect(
+    name: str, today: float, threshold: float, quantile: float
+) -> dict[str, Any]:
+    """What a test against the periods' own values found, in words, and the effect
+    against its threshold (the scale every feature of a report is ranked on)."""
+    return {
+        "effect": f"{name} {today:.3f} (normal: {quantile:.0%} of periods "
+        f"<= {threshold:.3f})",
+        "effect_ratio": today / threshold if threshold > 0 else float("inf"),
+        "flagged_by": [f"{name} {today:.3f} > {threshold:.3f}"]
+        if today > threshold
+        else [],
     }

@@ -119,9 +119,25 @@ def evaluate_models(
     labels = getattr(task, "labels", {})
     periods = ", ".join(map(str, report["test_periods"]))
     fig = task.figure(
-        f"{use_case.name}: test {use_case.time_column} {periods}", panels, labels
+        f"{use_case.name}: test {use_case.time_column} {periods}",
+        panels,
+        labels,
+        series_of(use_case, test),
     )
     return report, fig
+
+
+def series_of(use_case: UseCase, rows: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows' series and time, for a task's figure (``UseCase.series_columns``)."""
+    if use_case.series_columns is None:
+        return None
+    name, time = use_case.series_columns
+    return pd.DataFrame(
+        {
+            "series": rows[name].astype(str).to_numpy(),
+            "time": pd.to_datetime(rows[time]).to_numpy(),
+        }
+    )
 
 
 def compare_with_challenger(

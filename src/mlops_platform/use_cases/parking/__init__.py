@@ -39,6 +39,7 @@ class ParkingUseCase(UseCase):
     time_column = features.TIME_COLUMN
     id_columns = features.ID_COLUMNS
     strong_baseline = "persistence"
+    series_columns = ("car_park", "target_time")
     # One day's batch holds one weekday: tested and reported, never in the verdict
     # (it would "drift" every day against weeks of training data).
     time_dependent_features = ("weekday",)

@@ -4,7 +4,7 @@ Per car park, readings are put on a 5-minute grid (the last reading in each bin)
 example is an origin bin holding a real reading whose bin ``horizon`` later also holds
 a real reading: the target is that later count. Nights and gaps are never
 interpolated into a target or an origin, because interpolation flatters persistence
-about 3.7 times (../shared/DATASETS.md). The window (the last two hours, as occupancy
+about 3.7 times (docs/real-data.md). The window (the last two hours, as occupancy
 rates) fills a missing bin with the last reading up to ``MAX_FILL_MINUTES`` back, and
 anything older with 0 (a closed car park is empty); ``window_real_share`` says how
 much of the window was read.
