@@ -1,6 +1,6 @@
 """Synthetic car-park readings, faithful to the real ``parking_data.csv``.
 
-What the real file shows (../shared/DATASETS.md, measured on the sample): readings
+What the real file shows (docs/real-data.md, measured on the sample): readings
 about every 5 minutes (irregular seconds, a few 10-15 minute gaps) in daylight only
 (first reading 05:30-09:00, last 16:40-19:45), whole days missing and an 8.5-day
 outage, partial days; the hourly shape (06h 1.5%, 07h 27%, 08-10h 59-64%, lunch dip

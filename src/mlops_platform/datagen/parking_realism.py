@@ -5,7 +5,7 @@
 grid, origin and target both real readings), holds out the last 20% of time and
 prints, per car park, persistence, same time yesterday and HistGradientBoosting on
 the lags and calendar, as MAE in cars and per 100 spaces. The same protocol as the
-real-sample figures in ../shared/DATASETS.md (persistence 11.87, HGB 5.15 cars).
+real-sample figures in docs/real-data.md (persistence 11.87, HGB 5.15 cars).
 """
 
 from __future__ import annotations

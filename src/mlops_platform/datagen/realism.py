@@ -179,10 +179,10 @@ def lead_over_segment_rule(
     training_baskets: int | None = None,
     repeats: int = 1,
 ) -> dict[str, float]:
-    """DATASETS.md's protocol at the unit the model predicts: on one week's labelled
-    gold baskets, the macro F1 of the customer's own segment (MM where unknown) and of
-    a project candidate (conf/base/parameters_training.yml) in cross-validation
-    grouped by customer (anonymous baskets each on their own).
+    """The protocol of docs/real-data.md at the unit the model predicts: on one week's
+    labelled gold baskets, the macro F1 of the customer's own segment (MM where
+    unknown) and of a project candidate (conf/base/parameters_training.yml) in
+    cross-validation grouped by customer (anonymous baskets each on their own).
 
     ``training_baskets``: each training fold keeps whole customers, in a random
     order, until it has that many baskets (the learning curve: how the lead grows

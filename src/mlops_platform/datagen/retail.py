@@ -1,6 +1,6 @@
 """Deterministic synthetic LGSR data: weekly ``transactions_YYYYWW.csv``, ``time.csv``.
 
-Faithful to the measured facts in DATASETS.md: the 22 columns in order, the code sets,
+Faithful to the measured facts (docs/real-data.md): the 22 columns in order, the codes,
 per-line marginal shares (weekday, hour, quantity, basket size/type/mission, store
 format/region, customer segments, blank customers), basket structure (type -> size ->
 lines and mission), and a label mechanism as weak as the real one:
@@ -51,7 +51,7 @@ FIRST_MONDAY = date(2006, 4, 10)
 TIERS = np.array(["LA", "MM", "UM"])
 TIER_SCORE = np.array([-1.0, 0.0, 1.0])
 
-# Measured per-line shares of week 200607 (DATASETS.md and the real sample).
+# Measured per-line shares of week 200607 (docs/real-data.md and the real sample).
 WEEKDAY_P = np.array([0.139, 0.152, 0.138, 0.150, 0.138, 0.132, 0.150])  # 1=Sun..7=Sat
 HOURS = np.arange(8, 22)
 HOUR_P = np.array(
@@ -117,7 +117,7 @@ MISSION_GIVEN_TYPE = {
     "XX": [0.0, 0.0, 0.0, 0.0, 1.0],
 }
 # Customer tier -> basket tier (rows LA, MM, UM), calibrated so that the generated
-# PER-BASKET table of customer segment -> label matches the real week's (DATASETS.md:
+# PER-BASKET table of customer segment -> label matches the real week's (real-data.md:
 # LA 49/39/12, MM 20/55/26, UM 7/40/53): the table measured per line (57/37/7, ...)
 # applied to whole baskets made the segment rule too strong (61% agreement per
 # basket against 52.7% real). Two rounds of "matrix x real / generated" on seeds
