@@ -170,9 +170,11 @@ def test_killed_at_a_step_boundary_the_next_user_repairs(
         assert any("finished an interrupted promote" in d for d in done)
     if where in ("bundle_written", "bundle_file_written"):
         assert any("orphan" in d or "partial" in d for d in done), done
-    # and the store works on: the next promotion takes the next free version
+    # and the store works on: the next promotion takes a name never given before,
+    # not even to the bundle a killed promotion wrote and reconcile removed
+    given = {r.get("version") for r in store.read_audit()} | set(versions)
     nxt = store.commit_promotion(_request("after"), {})
-    assert nxt == f"v{int(max(store.list_versions())[1:]):04d}"
+    assert nxt not in given and nxt == f"v{int(max(store.list_versions())[1:]):04d}"
     assert store.current_version() == nxt
     consistent(store)
     audit = store.read_audit()

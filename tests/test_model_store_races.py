@@ -279,6 +279,42 @@ def test_an_expired_s3_lease_is_taken_over(moto, monkeypatch):
     consistent(store)
 
 
+def test_a_retried_step_takes_over_its_killed_attempts_s3_lease(moto, monkeypatch):
+    """SageMaker retries a step only after the attempt before it ended: a lease held
+    under the retry's own owner (execution and pipeline, set by the step entrypoint)
+    is a dead attempt's and is taken over at once. Another owner's live lease is
+    not: the promotion waits for it and gives up at its timeout."""
+    from mlops_platform import model_store
+
+    store, _ = s3_store(moto, "retried")
+    client = store._s3()
+    key = "retried/leases/retail.lease"
+    owner = "arn:aws:sagemaker:eu-west-1:1:pipeline/p/execution/x1#retail.evaluation"
+    live = {"pid": 1, "owner": owner, "expires": time.time() + 3600}
+    monkeypatch.setattr(model_store, "LEASE_TTL_S", 3600.0)
+
+    client.put_object(Bucket="race-lake", Key=key, Body=json.dumps(
+        {**live, "owner": owner.replace("x1", "x0")}).encode())  # fmt: skip
+    monkeypatch.setenv(model_store.LEASE_OWNER_ENV, owner)
+    with pytest.raises(model_store.ModelStoreError, match="lease is held by"):
+        with store.lease(timeout_s=1.0):
+            pass  # another execution's live lease: not taken
+
+    client.put_object(Bucket="race-lake", Key=key, Body=json.dumps(live).encode())
+    monkeypatch.delenv(model_store.LEASE_OWNER_ENV)
+    with pytest.raises(model_store.ModelStoreError, match="lease is held by"):
+        with store.lease(timeout_s=1.0):
+            pass  # no owner of its own (a local run): it waits like anyone
+
+    monkeypatch.setenv(model_store.LEASE_OWNER_ENV, owner)
+    begun = time.monotonic()
+    assert store.commit_promotion(_request("retry"), {}) == "v0002"
+    assert time.monotonic() - begun < 10
+    keys = client.list_objects_v2(Bucket="race-lake", Prefix="retried/leases/")
+    assert keys.get("KeyCount", 0) == 0  # released
+    consistent(store)
+
+
 def test_the_run_summary_says_when_the_commit_was_refused(tmp_path, capsys):
     """A run whose gates passed against a champion that changed meanwhile: the store
     refuses the commit, and the printed summary says so under the gate's decision

@@ -155,6 +155,7 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         else:
             if self._fs.exists(self._path):
                 self._fs.rm(self._path, recursive=True)
+            point("silver_old_removed")  # S3 has no rename: a retry rewrites it
             pq.write_to_dataset(
                 table,
                 self._path,

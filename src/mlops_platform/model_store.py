@@ -64,6 +64,11 @@ BUNDLE_FILES = (INPUT_SCHEMA, METRICS, GOLDEN, REFERENCE)
 # MLOPS_LEASE_TTL_S changes it (the S3 fault-injection tests use 3 s, so the lease a
 # killed holder leaves expires during the test).
 LEASE_TTL_S = float(os.environ.get("MLOPS_LEASE_TTL_S", "900"))
+# Who holds a lease across a process's retries: a SageMaker step sets it to its
+# execution and pipeline (``aws/sagemaker/step.py``). SageMaker starts a step's retry
+# only after the attempt before it ended, so a lease held under the same owner is a
+# dead attempt's and is taken over at once, not after LEASE_TTL_S.
+LEASE_OWNER_ENV = "MLOPS_LEASE_OWNER"
 
 
 class ChampionChanged(RuntimeError):
@@ -216,13 +221,18 @@ class ModelStore:
         return sorted(out)
 
     def next_version(self) -> str:
+        """The next version name. A name is never given twice: the bundles present
+        and every version the audit log names (a removed orphan's too) are taken,
+        so a retried promotion does not reuse the name of the bundle its killed
+        attempt wrote."""
         base = self._p("versions", self.use_case)
-        taken = []
+        names = {str(r.get("version") or "") for r in self.read_audit()}
         if self.fs.exists(base):
-            for path in self.fs.ls(base, detail=False):
-                name = posixpath.basename(path.rstrip("/"))
-                if name.startswith("v") and name[1:].isdigit():
-                    taken.append(int(name[1:]))
+            names |= {
+                posixpath.basename(p.rstrip("/"))
+                for p in self.fs.ls(base, detail=False)
+            }
+        taken = [int(n[1:]) for n in names if n.startswith("v") and n[1:].isdigit()]
         return f"v{max(taken, default=0) + 1:04d}"
 
     def read_manifest(self, version: str) -> dict[str, Any]:
@@ -360,8 +370,9 @@ class ModelStore:
         stale lease). On S3 a lease object created with ``If-None-Match: *`` (only
         one creator wins) holding its expiry; a holder that died is taken over once
         it expires (deleted with ``If-Match`` on the ETag seen, so two takers cannot
-        both win). A second run waits for the lease (up to ``timeout_s``), then sees
-        the champion the first one left. Re-entrant within one ModelStore.
+        both win), or at once by a retry of the same step (``MLOPS_LEASE_OWNER``).
+        A second run waits for the lease (up to ``timeout_s``), then sees the
+        champion the first one left. Re-entrant within one ModelStore.
         """
         if self._held:
             self._held += 1
@@ -371,6 +382,8 @@ class ModelStore:
                 self._held -= 1
             return
         holder = {"pid": os.getpid(), "host": platform.node(), "since": utc_now()}
+        if owner := os.environ.get(LEASE_OWNER_ENV, "").strip():
+            holder["owner"] = owner
         acquire = self._flock if self.local else self._s3_lease
         with acquire(holder, timeout_s):
             self._held = 1
@@ -441,14 +454,17 @@ class ModelStore:
             try:
                 current = client.get_object(Bucket=bucket, Key=key)
                 seen = json.loads(current["Body"].read())
-                if float(seen.get("expires", 0)) < time.time():
+                expired = float(seen.get("expires", 0)) < time.time()
+                mine = "owner" in holder and seen.get("owner") == holder["owner"]
+                if expired or mine:
                     client.delete_object(
                         Bucket=bucket, Key=key, IfMatch=current["ETag"]
                     )
                     logger.warning(
-                        "%s: took over an expired promotion lease of %s",
+                        "%s: took over the promotion lease of %s (%s)",
                         self.use_case,
                         seen,
+                        "expired" if expired else "an earlier attempt of this step",
                     )
                     continue
             except ClientError:
@@ -652,6 +668,13 @@ class ModelStore:
                     and not self.fs.exists(posixpath.join(path, MANIFEST))
                 ):
                     self.fs.rm(path, recursive=True)
+                    self.append_audit(  # its name is taken (next_version)
+                        {
+                            "action": "cleanup",
+                            "version": name,
+                            "reason": "a bundle whose write was interrupted",
+                        }
+                    )
                     done.append(f"removed the partial bundle {name}")
         pointer = self.read_pointer()
         referenced = set(pointer.get("history", [])) if pointer else set()

@@ -4,7 +4,15 @@ ProcessingStep (parameters, execution variables, Join and JsonGet resolved), out
 uploaded to their S3 destinations, property files read back, ConditionSteps evaluated.
 
 What differs from a real execution, and only this: the command runs in a subprocess on
-this machine, and the container's ``/opt/ml/processing`` is a temporary folder. With
+this machine, and the container's ``/opt/ml/processing`` is a temporary folder.
+
+Retries follow the step's ``RetryPolicies``. A step process killed by SIGKILL stands
+for a lost instance, which SageMaker reports as ``SageMaker.JOB_INTERNAL_ERROR`` (the
+harness's model: the one failure a test can cause that is SageMaker's, not the
+step's); any other non-zero exit is the step's own failure and is not retried. Each
+attempt starts with a fresh processing folder, as a new container would. ``faults``
+adds environment entries to a step's first attempt only (``MLOPS_FAULT_KILL=<point>``,
+:mod:`mlops_platform.faults`). With
 ``image`` (:mod:`tests.aws.image_layout`) the command runs in the pipeline image's
 layout rebuilt from its Dockerfile: at the image's paths, from its WORKDIR, as its
 USER, with its environment, the processing folder root-owned at
@@ -21,6 +29,8 @@ why the steps are run here.
 from __future__ import annotations
 
 import json
+import shutil
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -30,6 +40,7 @@ from typing import Any
 from tests.aws.image_layout import Image, in_image
 
 CONTAINER_ROOT = "/opt/ml/processing"
+LOST_INSTANCE = "SageMaker.JOB_INTERNAL_ERROR"
 EXECUTION_ARN = "arn:aws:sagemaker:eu-west-1:000000000000:pipeline/x/execution"
 
 
@@ -50,6 +61,8 @@ class Execution:
     pipeline_name: str | None = None
     execution_arn: str = ""
     image: Image | None = None
+    faults: dict[str, dict[str, str]] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.execution_arn = f"{EXECUTION_ARN}/{self.execution_id}"
@@ -179,21 +192,38 @@ class Execution:
                 self.scratch / name / "namespace",
             )
             full_env = {**self.image.env, **self.base_env, **env}
-        proc = subprocess.run(
-            command,
-            cwd=self.project,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        self.logs[name] = proc.stdout[-3000:] + proc.stderr[-6000:]
-        self.stdout[name] = proc.stdout  # what CloudWatch Logs would receive
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"step {name} failed ({proc.returncode}):\n{self.logs[name]}"
+        allowed = self._attempts_allowed(step, LOST_INSTANCE)
+        while True:
+            attempt = self.attempts.get(name, 0) + 1
+            self.attempts[name] = attempt
+            if attempt > 1:  # a new container: its folders start empty
+                shutil.rmtree(self.scratch / name / "processing", ignore_errors=True)
+                (self.scratch / name / "processing").mkdir(parents=True)
+                for out in (args.get("ProcessingOutputConfig") or {}).get(
+                    "Outputs", []
+                ):
+                    local = self._local(out["S3Output"]["LocalPath"], name)
+                    Path(local).mkdir(parents=True, exist_ok=True)
+            fault = self.faults.get(name, {}) if attempt == 1 else {}
+            proc = subprocess.run(
+                command,
+                cwd=self.project,
+                env={**full_env, **fault},
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
             )
+            self.logs[name] = proc.stdout[-3000:] + proc.stderr[-6000:]
+            self.stdout[name] = proc.stdout  # what CloudWatch Logs would receive
+            if proc.returncode == 0:
+                break
+            killed = proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL)
+            if not killed or attempt >= allowed:
+                raise RuntimeError(
+                    f"step {name} failed ({proc.returncode}, attempt {attempt}):\n"
+                    f"{self.logs[name]}"
+                )
         outputs = {}
         for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
             local = Path(self._local(out["S3Output"]["LocalPath"], name))
@@ -210,6 +240,16 @@ class Execution:
                 path.read_text()
             )
         self.ran.append(name)
+
+    @staticmethod
+    def _attempts_allowed(step: dict[str, Any], exception_type: str) -> int:
+        """Attempts in all SageMaker makes for a failure of this type: the first and
+        ``MaxAttempts`` retries of the first policy that names it (a policy bounded
+        by time instead, ``ExpireAfterMin``, is given two retries here)."""
+        for policy in step.get("RetryPolicies", []):
+            if exception_type in policy["ExceptionType"]:
+                return 1 + int(policy.get("MaxAttempts", 2))
+        return 1
 
     def _truth(self, condition: dict[str, Any]) -> bool:
         kind = condition["Type"]

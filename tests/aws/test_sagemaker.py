@@ -179,8 +179,20 @@ def test_compiled_structure(project, lake, tmp_path):
         env = s["Arguments"]["Environment"]
         # Parameters come from the image's conf/; one document overrides them.
         assert env["MLOPS_PARAM_OVERRIDES"] == {"Get": "Parameters.ParamOverrides"}
+        # every step runs with the execution's parameters (a step that read the
+        # default while another logged the override broke the MLflow run)
+        assert "Parameters.ForceRetrain" in json.dumps(env["MLOPS_FORCE_RETRAIN"])
         assert not any(k.startswith("KEDRO_SAGEMAKER_PARAM") for k in env)
         assert "CacheConfig" not in s  # see generator.py: no step is safe to cache
+        retried = {t for p in s["RetryPolicies"] for t in p["ExceptionType"]}
+        assert retried == {  # SageMaker's faults, never the step's own (generator.py)
+            "Step.SERVICE_FAULT", "Step.THROTTLING", "SageMaker.JOB_INTERNAL_ERROR",
+            "SageMaker.CAPACITY_ERROR", "SageMaker.RESOURCE_LIMIT",
+        }  # fmt: skip
+        for policy in s["RetryPolicies"]:  # one bound each, within SageMaker's caps
+            assert ("MaxAttempts" in policy) != ("ExpireAfterMin" in policy)
+            assert 1 <= policy.get("MaxAttempts", 1) <= 20
+            assert 0 < policy.get("ExpireAfterMin", 1) <= 14400
         if s["Name"] != "retail-data-engineering":
             assert "MlflowRun" in json.dumps(env["MLFLOW_RUN_ID"])
     assert "ForceRetrain" in params
@@ -405,6 +417,64 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     assert s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"] == etag
     assert read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")[
         "version"] == "v0001"  # fmt: skip
+
+    # A retrain where SageMaker loses the instance twice: data_engineering killed
+    # after it removed silver on S3, evaluation after it wrote the new bundle and
+    # before the pointer moved. Each step is retried by its retry policy (the
+    # harness's model of a lost instance: tests/aws/definition_runner.py) and the
+    # execution ends as if nothing had happened: one new champion, complete.
+    lenient = json.dumps({
+        "retail.evaluation.gates.min_improvement_over_champion": -1.0,
+        "retail.evaluation.gates.min_improvement_over_strong_baseline": -1.0,
+    })  # fmt: skip
+    third = Execution(
+        d, scratch=shared / "x3", pipeline_name="mlops-retail",
+        parameters={"ForceRetrain": True, "ParamOverrides": lenient},
+        faults={
+            "retail-data-engineering": {"MLOPS_FAULT_KILL": "silver_old_removed"},
+            "retail-evaluation": {"MLOPS_FAULT_KILL": "bundle_written"},
+        },
+        **run,
+    )  # fmt: skip
+    third.run()
+    assert third.attempts == {
+        "retail-data-engineering": 2, "retail-drift": 1, "retail-training": 1,
+        "retail-evaluation": 2, "retail-reporting": 1,
+    }  # fmt: skip
+    pointer = read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")
+    assert pointer["history"] == ["v0001"], pointer
+    manifest = read_json(
+        endpoint, BUCKET, f"{PREFIX}/models/versions/retail/{pointer['version']}/"
+        "manifest.json",
+    )  # fmt: skip
+    bundle = set(
+        list_keys(
+            endpoint, BUCKET, f"{PREFIX}/models/versions/retail/{pointer['version']}/"
+        )
+    )
+    for name in manifest["files"]:
+        assert f"{PREFIX}/models/versions/retail/{pointer['version']}/{name}" in bundle
+    log = [
+        json.loads(line)
+        for line in s3.get_object(
+            Bucket=BUCKET, Key=f"{PREFIX}/models/audit/retail.jsonl"
+        )["Body"]
+        .read()
+        .decode()
+        .splitlines()
+    ]
+    # the killed attempt's bundle was never pointed to: the retry's reconcile
+    # removed it (and said so) before judging again
+    assert [a["action"] for a in log] == ["promote", "cleanup", "promote"], log
+    # and the retry's bundle has a name of its own (v0002 was the removed one's)
+    assert [a["version"] for a in log] == ["v0001", "v0002", "v0003"], log
+    assert pointer["version"] == "v0003"
+    versions = {
+        k.split("/versions/retail/")[1].split("/")[0]
+        for k in list_keys(endpoint, BUCKET, f"{PREFIX}/models/versions/retail/")
+    }
+    assert versions == {"v0001", pointer["version"]}
+    assert list_keys(endpoint, BUCKET, f"{PREFIX}/silver/retail/")  # rewritten
 
     # Every AWS call the steps made, as the image's user, allowed by the SageMaker
     # execution role's policy (infra/terraform/modules/sagemaker_role) and within the

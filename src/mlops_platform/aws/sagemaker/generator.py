@@ -10,8 +10,11 @@ On top of kedro-sagemaker's generator (``Kedro1Generator``), three changes:
 * **drift-gated training**: the drift step writes ``drift_decision.json`` as a property
   file; a ConditionStep runs training, evaluation and reporting only when the decision
   says train (drift, no champion, or the ``force_retrain`` Kedro parameter) or the
-  ``ForceRetrain`` pipeline parameter is true. Otherwise the execution ends successfully
-  and the drift report says "champion vN kept".
+  ``ForceRetrain`` pipeline parameter is true (every step gets it, as
+  ``<uc>.drift.force_retrain``: the steps of one execution run with one set of
+  parameters, and MLflow refuses one parameter logged with two values in a run).
+  Otherwise the execution ends successfully and the drift report says "champion vN
+  kept".
 * **one MLflow run**: the data_engineering step starts it and publishes its id as a
   property file; every later step resumes it (``MLFLOW_RUN_ID``).
 
@@ -25,6 +28,16 @@ parameters per flattened parameter, every use case's in every step) passed
 SageMaker's limit of 100 environment entries per processing job once a second use
 case existed; ``tests/aws/test_sagemaker.py`` checks every step against the limits of
 the real CreateProcessingJob API (botocore's service model).
+
+Retries: every step retries what SageMaker, not the step, got wrong
+(:data:`RETRY_POLICIES`): the pipeline service's faults and throttling, an internal
+error of the job, no capacity for the instance type, an account limit reached. A
+step that fails on its own (a broken data contract, a failed gate's exception) is not
+retried: it would fail again. A retried step starts in a fresh container and must end
+as a first attempt would have, whatever the attempt before it left: the model store
+finishes an interrupted promotion (``ModelStore.reconcile``), silver and gold are
+rewritten whole, and a new MLflow run replaces the one a lost data_engineering step
+started. ``tests/aws/test_sagemaker.py`` kills steps at chosen points and checks it.
 
 Caching: no step is cached. Every step reads state that is not in its arguments (new
 raw files under the same prefix, the current champion pointer), so SageMaker's cache
@@ -49,6 +62,12 @@ from sagemaker.workflow.parameters import ParameterBoolean, ParameterString
 from sagemaker.workflow.pipeline import Pipeline as SageMakerPipeline
 from sagemaker.workflow.pipeline_context import PipelineSession
 from sagemaker.workflow.properties import PropertyFile
+from sagemaker.workflow.retry import (
+    SageMakerJobExceptionTypeEnum,
+    SageMakerJobStepRetryPolicy,
+    StepExceptionTypeEnum,
+    StepRetryPolicy,
+)
 from sagemaker.workflow.step_collections import StepCollection
 from sagemaker.workflow.steps import ProcessingStep, Step
 
@@ -68,6 +87,37 @@ MEMORY_TYPES = {
     "kedro.io.shared_memory_dataset.SharedMemoryDataset",
     None,  # not in the catalog at all: Kedro would make it a MemoryDataset
 }
+
+
+# What SageMaker retries for every step, and how. Capacity and account limits clear
+# in minutes, so they are retried for up to an hour; an internal error of the job or
+# the service is retried a few times.
+RETRY_POLICIES = (
+    StepRetryPolicy(
+        exception_types=[
+            StepExceptionTypeEnum.SERVICE_FAULT,
+            StepExceptionTypeEnum.THROTTLING,
+        ],
+        interval_seconds=10,
+        backoff_rate=2.0,
+        max_attempts=5,
+    ),
+    SageMakerJobStepRetryPolicy(
+        exception_types=[SageMakerJobExceptionTypeEnum.INTERNAL_ERROR],
+        interval_seconds=60,
+        backoff_rate=2.0,
+        max_attempts=2,
+    ),
+    SageMakerJobStepRetryPolicy(
+        exception_types=[
+            SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+            SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
+        ],
+        interval_seconds=120,
+        backoff_rate=1.5,
+        expire_after_mins=60,
+    ),
+)
 
 
 class CompileError(ValueError):
@@ -214,6 +264,7 @@ class StagedPipelineGenerator(Kedro1Generator):
             property_files=property_files or None,
             display_name=group.pipeline_name,
             description=f"kedro run --env aws --pipeline {group.pipeline_name}",
+            retry_policies=list(RETRY_POLICIES),
         )
 
     def generate(self) -> SageMakerPipeline:
@@ -226,10 +277,14 @@ class StagedPipelineGenerator(Kedro1Generator):
         overrides = ParameterString("ParamOverrides", default_value="{}")
         sm_params, param_envs = [overrides], {"MLOPS_PARAM_OVERRIDES": overrides}
         force = ParameterBoolean("ForceRetrain", default_value=False)
+        # every step sees the execution's parameters: a step's nodes read
+        # <uc>.drift.force_retrain too (promotion), and MLflow refuses a parameter
+        # logged twice in one run with two values
         base_env: dict[str, Any] = {
             **self.step_env,
             "KEDRO_SAGEMAKER_EXECUTION_ARN": ExecutionVariables.PIPELINE_EXECUTION_ARN,
             **param_envs,
+            "MLOPS_FORCE_RETRAIN": force.to_string(),
         }
         by_stage = {g.stage: g for g in groups}
 
@@ -254,7 +309,7 @@ class StagedPipelineGenerator(Kedro1Generator):
         )
         drift = self._step(
             by_stage["drift"],
-            {**run_env, "MLOPS_FORCE_RETRAIN": force.to_string()},
+            run_env,
             [
                 "--export",
                 f"{self.use_case}.decision_drift={DRIFT_DIR}/drift_decision.json",

@@ -13,6 +13,9 @@
   (a property file); later steps resume it through ``MLFLOW_RUN_ID``.
 * ``--export DATASET=FILE``: after the run, copy a JSON dataset to FILE (the drift
   decision the ConditionStep reads).
+* A retried step (SageMaker starts it after the attempt before it ended) takes over
+  the promotion lease a killed attempt held at once: the lease names its owner, the
+  execution and the pipeline (``MLOPS_LEASE_OWNER``).
 * ``--exclusive`` (the first step): stop, before reading or writing anything, if an
   earlier execution of the same pipeline is still running
   (:mod:`mlops_platform.aws.sagemaker.overlap`); exit status 3, naming it.
@@ -211,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     use_case = args.pipeline.split(".", 1)[0]
     project = Path.cwd()
+    from mlops_platform.model_store import LEASE_OWNER_ENV  # noqa: PLC0415
+
+    if (arn := os.environ.get("KEDRO_SAGEMAKER_EXECUTION_ARN", "")).startswith("arn:"):
+        # a retry of this step takes over the promotion lease a killed attempt held
+        os.environ[LEASE_OWNER_ENV] = f"{arn}#{args.pipeline}"
 
     from kedro.framework.session import KedroSession  # noqa: PLC0415
 
