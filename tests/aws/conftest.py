@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.aws.image_layout import build_stage_venv, namespaces_available, rebuild
+from tests.aws.image_layout import (
+    build_stage_venv,
+    namespaces_available,
+    rebuild,
+    stage_substitutes,
+)
 from tests.conftest import REPO
 
 PIPELINE_IMAGE = REPO / "infra" / "docker" / "pipeline.Dockerfile"
@@ -33,4 +38,4 @@ def pipeline_image(shared):
     if why is not None:
         pytest.skip(f"the image's layout cannot be entered here: {why}")
     venv = build_stage_venv(PIPELINE_IMAGE, REPO, shared / "build")
-    return rebuild(PIPELINE_IMAGE, REPO, shared / "image", {"/opt/venv": venv})
+    return rebuild(PIPELINE_IMAGE, REPO, shared / "image", stage_substitutes(venv))

@@ -215,9 +215,10 @@ def build_stage_venv(dockerfile: Path, context: Path, work: Path) -> Path:
     """The substitute for the build stage's ``/opt/venv``: the project's own wheels,
     built with ``pip wheel --no-deps`` from the files the build stage copies (as its
     ``RUN`` does) and installed into a fresh virtualenv. Third-party packages come
-    from this interpreter's site-packages (pinned by the same constraints.txt), added
-    as a plain path: its ``.pth`` files, the editable install of the checkout among
-    them, are not processed, so the checkout's ``src/`` is not importable from it."""
+    from this interpreter's site-packages (pinned by the same constraints.txt), bound
+    at :data:`THIRD_PARTY` and added as a plain path: its ``.pth`` files, the editable
+    install of the checkout among them, are not processed, so the checkout's ``src/``
+    is not importable from it. :func:`stage_substitutes` gives both mounts."""
 
     ops = instructions(dockerfile)
     first = next(i for i, (op, _) in enumerate(ops) if op == "FROM")
@@ -261,8 +262,21 @@ def build_stage_venv(dockerfile: Path, context: Path, work: Path) -> Path:
          "--target", str(site), *map(str, sorted(dist.glob("*.whl")))],
         check=True,
     )  # fmt: skip
-    (site / "zz_third_party.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    (site / "zz_third_party.pth").write_text(THIRD_PARTY + "\n")
     return venv
+
+
+# Where the third-party packages appear in the image's layout: this interpreter's
+# site-packages bound there (:func:`stage_substitutes`). A path on this machine would
+# do only where the image's user can reach it; a checkout in a folder of mode 0700
+# (mktemp -d, as the fresh-clone check makes) hid boto3 from the step's user.
+THIRD_PARTY = "/opt/third-party-site-packages"
+
+
+def stage_substitutes(venv: Path) -> dict[str, Path]:
+    """The image paths :func:`build_stage_venv`'s virtualenv needs, and their folders
+    on this machine."""
+    return {"/opt/venv": venv, THIRD_PARTY: Path(sysconfig.get_paths()["purelib"])}
 
 
 def namespaces_available() -> str | None:

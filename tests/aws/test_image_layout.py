@@ -61,6 +61,33 @@ def test_the_project_comes_from_the_wheels_not_the_checkout(pipeline_image, shar
     assert checkout_on_path == "False"
 
 
+def test_the_steps_user_imports_everything_from_image_paths(pipeline_image, shared):
+    """As the step's user (10001), every package comes from a path in the image's
+    layout, not from this machine's: a path only this machine has works where the
+    checkout is readable by all and fails elsewhere (the fresh-clone check clones
+    into a folder of mode 0700: boto3 could not be imported). The base interpreter
+    is the one substitution of a machine path (tests/aws/image_layout.py)."""
+    import dataclasses
+    import sys
+
+    as_step_user = dataclasses.replace(pipeline_image, user="10001:10001")
+    done = run_in(
+        as_step_user,
+        "import os, sys, boto3, botocore, kedro, mlflow, mlops_platform;"
+        "print(os.getuid()); print('\\n'.join(p for p in sys.path if p))",
+        shared / "t-paths",
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    uid, *paths = done.stdout.split()
+    assert uid == "10001"
+    base = sys.base_prefix
+    foreign = [
+        p for p in paths
+        if not p.startswith(("/opt/", "/home/kedro")) and not p.startswith(base)
+    ]  # fmt: skip
+    assert foreign == [], foreign
+
+
 def test_the_project_needs_no_source_folder(pipeline_image, shared):
     """Kedro's bootstrap_project raises here (no src/); the entrypoint configures
     Kedro from the installed package instead."""

@@ -36,8 +36,9 @@ step that fails on its own (a broken data contract, a failed gate's exception) i
 retried: it would fail again. A retried step starts in a fresh container and must end
 as a first attempt would have, whatever the attempt before it left: the model store
 finishes an interrupted promotion (``ModelStore.reconcile``), silver and gold are
-rewritten whole, and a new MLflow run replaces the one a lost data_engineering step
-started. ``tests/aws/test_sagemaker.py`` kills steps at chosen points and checks it.
+rewritten whole, and a retried first step resumes the execution's MLflow run (found
+by the execution's ARN). ``tests/aws/test_sagemaker.py`` kills steps at chosen points
+and checks it.
 
 Caching: no step is cached. Every step reads state that is not in its arguments (new
 raw files under the same prefix, the current champion pointer), so SageMaker's cache

@@ -10,7 +10,8 @@
   be named. ``MLOPS_FORCE_RETRAIN=true`` (the ``ForceRetrain`` pipeline parameter)
   sets ``<uc>.drift.force_retrain``.
 * ``--start-mlflow-run FILE``: start the execution's MLflow run, write its id to FILE
-  (a property file); later steps resume it through ``MLFLOW_RUN_ID``.
+  (a property file); later steps resume it through ``MLFLOW_RUN_ID``. A retry of the
+  step resumes the run its killed attempt started (found by the execution's ARN).
 * ``--export DATASET=FILE``: after the run, copy a JSON dataset to FILE (the drift
   decision the ConditionStep reads).
 * A retried step (SageMaker starts it after the attempt before it ended) takes over
@@ -106,13 +107,28 @@ def start_mlflow_run(project: Path, env: str, target: Path) -> str:
                 "artifact_location"
             ),
         )
-    mlflow.set_experiment(name)
+    exp = mlflow.set_experiment(name)
     arn = os.environ.get("KEDRO_SAGEMAKER_EXECUTION_ARN", "local")
-    with mlflow.start_run(
-        run_name=f"sagemaker {arn.rsplit('/', 1)[-1]}",
-        tags={"sagemaker_execution_arn": arn},
-    ) as run:
-        run_id = str(run.info.run_id)
+    # A retried first step finds the run its killed attempt started: one MLflow run
+    # per execution, whatever SageMaker retried.
+    earlier = (
+        mlflow.search_runs(
+            [exp.experiment_id],
+            filter_string=f"tags.sagemaker_execution_arn = '{arn}'",
+            output_format="list",
+        )
+        if arn.startswith("arn:")
+        else []
+    )
+    if earlier:
+        run_id = str(earlier[0].info.run_id)
+        print(f"MLflow run {run_id} of this execution resumed (a retry)", flush=True)  # noqa: T201
+    else:
+        with mlflow.start_run(
+            run_name=f"sagemaker {arn.rsplit('/', 1)[-1]}",
+            tags={"sagemaker_execution_arn": arn},
+        ) as run:
+            run_id = str(run.info.run_id)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps({"run_id": run_id}))
     return run_id
