@@ -29,6 +29,7 @@ from mlops_platform.tracking import (
     ui_url,
 )
 from mlops_platform.use_cases import USE_CASES
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -174,3 +175,88 @@ def test_the_ui_address_opens_the_runs_table_in_the_classic_view(store, tmp_path
     assert ui_url(uri, "mlops_platform", base) == (
         f"{base}/#/experiments/{project}/runs?workflowType=machine_learning"
     )
+
+
+def test_a_challenger_is_logged_and_registered_in_one_line_of_ours(
+    store, capfd, caplog
+):
+    """The sklearn flavour logs the model and the project registers it: MLflow's
+    "Successfully registered model" / "Created version" prints (stderr, outside
+    logging) and mlflow.sklearn's pickle advice are replaced by one log line. Any
+    other warning of mlflow.sklearn still shows (the filter drops one message)."""
+    import logging
+
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops_platform.flavours import get_flavour
+    from mlops_platform.tracking import register_model, without_pickle_advice
+
+    _, client = store
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    model = LogisticRegression().fit(x, [0, 1, 0, 1])
+    name = registered_model_name("retail")
+    caplog.set_level(logging.INFO, logger="mlops_platform")
+    capfd.readouterr()
+    with mlflow.start_run():
+        uri = get_flavour("sklearn").log_mlflow(model, "retail_challenger", x.head(2))
+        assert register_model(uri, name) == "1"
+        assert register_model(uri, name) == "2"
+    printed = capfd.readouterr()
+    said = printed.out + printed.err + caplog.text
+    assert "Successfully registered model" not in said
+    assert "Created version" not in said
+    assert "pickle or cloudpickle" not in said
+    assert f"MLflow: {name} version 2 registered" in caplog.text
+    versions = client.search_model_versions(f"name='{name}'")
+    assert sorted(str(v.version) for v in versions) == ["1", "2"]
+    # the stream MLflow prints to is on again, and other warnings pass the filter
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    assert MLFLOW_LOGGING_STREAM.enabled
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda r: seen.append(r.getMessage())  # type: ignore[method-assign]
+    target = logging.getLogger("mlflow.sklearn")
+    target.addHandler(handler)
+    try:
+        with without_pickle_advice():
+            target.warning(
+                "Saving scikit-learn models in the pickle or cloudpickle format "
+                "requires exercising caution (MLflow's words)"
+            )
+            target.warning("another warning")
+    finally:
+        target.removeHandler(handler)
+    assert seen == ["another warning"]
+
+
+def test_levels_a_library_sets_on_import_give_way_to_the_projects(monkeypatch):
+    """mlflow, kedro-mlflow and Great Expectations set INFO on their loggers when
+    imported, after conf/logging.yml was applied; reapply puts the file's levels back
+    (the real file's levels, the real libraries' loggers)."""
+    import logging
+
+    import great_expectations.data_context.types.base  # noqa: F401
+    import yaml
+
+    from mlops_platform import log_levels
+
+    conf = yaml.safe_load((REPO / "conf/logging.yml").read_text())
+    levels = {k: v["level"] for k, v in conf["loggers"].items() if "level" in v}
+    monkeypatch.setattr(log_levels, "_configured", lambda: levels)
+    gx_base = logging.getLogger("great_expectations.data_context.types.base")
+    saved = {n: logging.getLogger(n).level for n in [*levels, gx_base.name]}
+    try:
+        logging.getLogger("mlflow").setLevel(logging.INFO)  # as their imports do
+        logging.getLogger("kedro_mlflow").setLevel(logging.INFO)
+        gx_base.setLevel(logging.INFO)
+        changed = log_levels.reapply()
+        assert {"mlflow", "kedro_mlflow", gx_base.name} <= set(changed)
+        assert not gx_base.isEnabledFor(logging.INFO)
+        assert not logging.getLogger("mlflow.store.db.utils").isEnabledFor(logging.INFO)
+        assert logging.getLogger("mlops_platform.hooks").isEnabledFor(logging.INFO)
+        assert log_levels.reapply() == []  # nothing drifted since
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)

@@ -289,6 +289,10 @@ def _validate_with_gx(
         ProgressBarsConfig,
     )
 
+    from mlops_platform.log_levels import reapply  # noqa: PLC0415
+
+    reapply()  # Great Expectations sets a module logger to INFO on import
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(
         globally=False, metric_calculations=False

@@ -110,13 +110,9 @@ class Flavour(ABC):
         """The exported graph's inputs for the gold rows ``x``."""
 
     @abstractmethod
-    def log_mlflow(
-        self,
-        model: Any,
-        name: str,
-        example: pd.DataFrame,
-        registered_model_name: str,
-    ) -> None: ...
+    def log_mlflow(self, model: Any, name: str, example: pd.DataFrame) -> str:
+        """Log the model to the active MLflow run; returns its model URI (the
+        caller registers it: :func:`mlops_platform.tracking.register_model`)."""
 
     @abstractmethod
     def to_onnx(self, model: Any, use_case: Any) -> tuple[bytes, dict[str, Any]]:
@@ -185,21 +181,24 @@ class SklearnFlavour(Flavour):
                 )
         return stack_feed(feed, info.get("stacked", ()))
 
-    def log_mlflow(self, model, name, example, registered_model_name) -> None:
+    def log_mlflow(self, model, name, example) -> str:
         import mlflow  # noqa: PLC0415
         import sklearn  # noqa: PLC0415
         from mlflow.models import infer_signature  # noqa: PLC0415
 
-        mlflow.sklearn.log_model(
-            model,
-            name=name,
-            # skops (the default) refuses tree models (STACK-FACTS.md)
-            serialization_format="cloudpickle",
-            signature=infer_signature(example, model.predict(example)),
-            input_example=example,
-            registered_model_name=registered_model_name,
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-        )
+        from mlops_platform.tracking import without_pickle_advice  # noqa: PLC0415
+
+        with without_pickle_advice():
+            info = mlflow.sklearn.log_model(
+                model,
+                name=name,
+                # skops (the default) refuses tree models (STACK-FACTS.md)
+                serialization_format="cloudpickle",
+                signature=infer_signature(example, model.predict(example)),
+                input_example=example,
+                pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+            )
+        return str(info.model_uri)
 
     def to_onnx(self, model: Any, use_case: Any) -> tuple[bytes, dict[str, Any]]:
         from mlops_platform.onnx_export import sklearn_to_onnx  # noqa: PLC0415
@@ -527,12 +526,12 @@ class KerasFlavour(Flavour):
     ) -> dict[str, np.ndarray]:
         return model.layout.arrays(x)
 
-    def log_mlflow(self, model: KerasModel, name, example, registered_model_name):
+    def log_mlflow(self, model: KerasModel, name, example) -> str:
         import mlflow  # noqa: PLC0415
         from mlflow.models import infer_signature  # noqa: PLC0415
 
         arrays = model.layout.arrays(example)
-        mlflow.keras.log_model(
+        info = mlflow.keras.log_model(
             model.network,
             name=name,
             signature=infer_signature(
@@ -540,8 +539,8 @@ class KerasFlavour(Flavour):
             ),
             # No input_example: mlflow 3.17's keras flavour fails to write one for a
             # multi-input model (FileNotFoundError on input_example.json, measured).
-            registered_model_name=registered_model_name,
         )
+        return str(info.model_uri)
 
     def to_onnx(self, model: KerasModel, use_case: Any) -> tuple[bytes, dict[str, Any]]:
         import_keras()

@@ -28,6 +28,7 @@ from mlops_platform.tracking import (
     close_orphan_runs,
     ensure_champion_alias,
     mark_run_owner,
+    register_model,
     registered_model_name,
 )
 from mlops_platform.use_cases import USE_CASES
@@ -231,12 +232,10 @@ class LifecycleHooks:
                     mlflow.log_metric("val_loss", value, step=step)
         use_case = USE_CASES[ns]
         example = use_case.model_input(inputs[f"{ns}.gold_validation"].head(5))
-        get_flavour(challenger.flavour or "sklearn").log_mlflow(
-            challenger.model,
-            f"{ns}_challenger",
-            example,
-            registered_model_name(ns),
+        uri = get_flavour(challenger.flavour or "sklearn").log_mlflow(
+            challenger.model, f"{ns}_challenger", example
         )
+        register_model(uri, registered_model_name(ns))
         mlflow.set_tag(f"{ns}.challenger", challenger.name)
         # after_node_run comes before Kedro saves the outputs: the staged challenger
         # carries the run its registered version belongs to

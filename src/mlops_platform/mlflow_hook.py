@@ -33,6 +33,7 @@ from kedro.framework.hooks import hook_impl
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 
+from mlops_platform.log_levels import reapply
 from mlops_platform.tracking import (
     anchored_tracking_uri,
     flatten_params,
@@ -42,19 +43,6 @@ from mlops_platform.tracking import (
 logger = logging.getLogger(__name__)
 
 
-def _respect_logging_config() -> None:
-    """kedro-mlflow sets its logger to INFO when it is imported, over the project's
-    ``conf/logging.yml`` (applied before): its "Registering new custom resolver"
-    and relative-URI lines then reached every run. The configured level is put
-    back."""
-    from kedro.framework.project import LOGGING  # noqa: PLC0415
-
-    loggers = LOGGING.data.get("loggers") or {}
-    level = (loggers.get("kedro_mlflow") or {}).get("level")
-    if level:
-        logging.getLogger("kedro_mlflow").setLevel(level)
-
-
 class ReadableMlflowHook(MlflowHook):
     def __init__(self) -> None:
         super().__init__()
@@ -62,7 +50,7 @@ class ReadableMlflowHook(MlflowHook):
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
-        _respect_logging_config()
+        reapply()  # mlflow and kedro-mlflow set INFO on import, after conf/logging.yml
         self._anchor_tracking_uri(context)
         super().after_context_created(context)
         if self._already_active_mlflow:

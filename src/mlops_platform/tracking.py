@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -12,6 +14,48 @@ CHAMPION_ALIAS = "champion"
 
 def registered_model_name(use_case: str) -> str:
     return f"mlops_platform.{use_case}"
+
+
+_PICKLE_ADVICE = "Saving scikit-learn models in the pickle or cloudpickle format"
+
+
+class _DropPickleAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_PICKLE_ADVICE)
+
+
+@contextlib.contextmanager
+def without_pickle_advice() -> Iterator[None]:
+    """mlflow.sklearn warns on every logged model that pickle can run code and
+    advises skops, which refuses tree models (STACK-FACTS.md). The MLflow copy is for
+    review; what is served is the bundle's ONNX graph, checked by sha256. That one
+    warning is dropped while the model is logged; any other still shows."""
+    target = logging.getLogger("mlflow.sklearn")
+    drop = _DropPickleAdvice()
+    target.addFilter(drop)
+    try:
+        yield
+    finally:
+        target.removeFilter(drop)
+
+
+def register_model(model_uri: str, name: str) -> str:
+    """Register a logged model as a new version of ``name``; returns the version.
+
+    MLflow prints "Successfully registered model" and "Created version" on stderr
+    for every registration, outside logging; they are replaced by one log line of
+    ours. Errors still raise."""
+    import mlflow  # noqa: PLC0415
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM  # noqa: PLC0415
+
+    was = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        version = mlflow.register_model(model_uri, name)
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = was
+    logger.info("MLflow: %s version %s registered", name, version.version)
+    return str(version.version)
 
 
 def active_run_info() -> dict[str, Any]:
