@@ -4,14 +4,16 @@ contract (probes, limits, non-root, read-only root filesystem, IRSA, autoscaling
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import kubernetes_validate
 import pytest
 import yaml
+from cost_estimate import variable_defaults
 from k8s_release import render
 
-from tests.infra.conftest import K8S, tool
+from tests.infra.conftest import K8S, TF, tool
 
 OVERLAYS = ("dev", "prod")
 K8S_VERSION = "1.34"  # EKS version in infra/terraform/modules/eks
@@ -38,11 +40,60 @@ def overlay(request):
 def test_every_rendered_object_matches_the_kubernetes_schema(overlay):
     _, docs = overlay
     assert set(docs) == {
-        "Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment",
+        "ServiceAccount", "ConfigMap", "Service", "Deployment",
         "HorizontalPodAutoscaler", "PodDisruptionBudget", "Ingress", "NetworkPolicy",
     }  # fmt: skip
     for doc in docs.values():
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    (namespace,) = kustomize(K8S / "cluster")
+    kubernetes_validate.validate(namespace, K8S_VERSION, strict=True)
+
+
+# What Kubernetes' aggregated "edit" ClusterRole lets a subject create and update in a
+# namespace (the resources of the rules labelled aggregate-to-edit, by API group), which
+# EKS's AmazonEKSEditPolicy maps to. Namespaces are not among them (edit may only read
+# them), nor is anything cluster-scoped.
+EDIT_ROLE_KINDS = {
+    ("", "Pod"), ("", "ConfigMap"), ("", "Endpoints"), ("", "PersistentVolumeClaim"),
+    ("", "ReplicationController"), ("", "Secret"), ("", "ServiceAccount"),
+    ("", "Service"),
+    ("apps", "DaemonSet"), ("apps", "Deployment"), ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("autoscaling", "HorizontalPodAutoscaler"),
+    ("batch", "CronJob"), ("batch", "Job"),
+    ("policy", "PodDisruptionBudget"),
+    ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "NetworkPolicy"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("env", OVERLAYS)
+def test_ci_can_apply_the_release_with_the_access_terraform_grants_it(env, tmp_path):
+    """CI's deploy role gets AmazonEKSEditPolicy scoped to the serving namespace (the
+    eks module's access entry): every object of a release must be one the edit role
+    may create, in that namespace. A Namespace in the release was refused on a real
+    cluster; it is the cluster administrator's (infra/k8s/cluster, applied once)."""
+    eks = (TF / "modules" / "eks" / "main.tf").read_text()
+    assert re.search(
+        r'"deploy-\$\{label\}" => \{[^}]*policy = "AmazonEKSEditPolicy", '
+        r"namespaces = \[var\.serving_namespace\]",
+        eks,
+    ), "the deploy role's access entry changed: revisit this test"
+    namespace = variable_defaults(TF / "modules" / "platform")["serving_namespace"]
+    digest = "sha256:" + "cd" * 32
+    image = f"123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-serving@{digest}"
+    release = kustomize(render(env, image, tmp_path / "release"))
+    refused = [
+        f"{d['kind']} {d['metadata']['name']} in {d['metadata'].get('namespace')}"
+        for d in release
+        if (d["apiVersion"].rpartition("/")[0], d["kind"]) not in EDIT_ROLE_KINDS
+        or d["metadata"].get("namespace") != namespace
+    ]
+    assert refused == []
+    (ns,) = kustomize(K8S / "cluster")
+    assert ns["kind"] == "Namespace" and ns["metadata"]["name"] == namespace
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == (
+        "restricted"
+    )
 
 
 def test_schema_validation_rejects_a_typo():
