@@ -402,3 +402,33 @@ def test_ecs_path_keeps_the_seeds_promises():
     calls = named(ALL["platform"]["module"])
     assert calls["ecs_service"]["count"] == "${local.ecs ? 1 : 0}"
     assert calls["eks"]["count"] == "${local.eks ? 1 : 0}"
+
+
+def test_eks_add_ons_reach_aws_with_roles_of_their_own():
+    """The pods cannot reach the node role (IMDS hop limit 1 in the launch template),
+    so an add-on that calls AWS needs a role of its own. The CloudWatch
+    observability add-on ships the serving pods' EMF lines the alarms read: without
+    one, CloudWatch got nothing. The HPA needs a metrics server, which EKS does not
+    run unless asked."""
+    tree = ALL["eks"]
+    text = "\n".join(p.read_text() for p in (TF / "modules" / "eks").glob("*.tf"))
+    hop = resources(tree, "aws_launch_template")["node"]["metadata_options"][0]
+    assert hop["http_put_response_hop_limit"] == 1  # why the roles are needed
+    addons = named(tree["variable"])["addons"]["default"]
+    assert {"amazon-cloudwatch-observability", "metrics-server"} <= set(addons)
+    assert "service_account_role_arn    = lookup(local.addon_roles, each.key" in text
+    assert re.search(
+        r'"amazon-cloudwatch-observability"\s*=\s*aws_iam_role\.cloudwatch_agent\.arn',
+        text,
+    )
+    trust = data_sources(tree, "aws_iam_policy_document")["cloudwatch_agent_assume"]
+    (statement,) = trust["statement"]
+    subjects = {
+        v for c in statement["condition"] if c["variable"].endswith(":sub")
+        for v in c["values"]
+    }  # fmt: skip
+    assert subjects == {"system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"}
+    attached = resources(tree, "aws_iam_role_policy_attachment")["cloudwatch_agent"]
+    policy = ":iam::aws:policy/CloudWatchAgentServerPolicy"
+    assert attached["policy_arn"].endswith(policy)
+    assert attached["role"] == "${aws_iam_role.cloudwatch_agent.name}"

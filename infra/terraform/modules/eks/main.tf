@@ -445,12 +445,58 @@ resource "aws_iam_role_policy" "lb_controller" {
   policy = data.aws_iam_policy_document.lbc.json
 }
 
+# ---------------------------------------------- CloudWatch agent and Fluent Bit (IRSA)
+# The amazon-cloudwatch-observability add-on ships the pods' logs (the serving EMF
+# lines the alarms read) and Container Insights metrics. Without a role of its own it
+# falls back to the node role, reached through IMDS, which the launch template's hop
+# limit of 1 keeps from pods, and which lacks CloudWatchAgentServerPolicy: CloudWatch
+# got nothing. The add-on's service account assumes this role instead.
+data "aws_iam_policy_document" "cloudwatch_agent_assume" {
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.this.arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_host}:sub"
+      values   = ["system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_host}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "cloudwatch_agent" {
+  name               = "${var.name}-cloudwatch-agent"
+  assume_role_policy = data.aws_iam_policy_document.cloudwatch_agent_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy_attachment" "cloudwatch_agent" {
+  role       = aws_iam_role.cloudwatch_agent.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/CloudWatchAgentServerPolicy"
+}
+
 # ------------------------------------------------------------------ add-ons
+# Add-ons that call AWS APIs get a role of their own (IRSA): the node role is out of
+# the pods' reach (IMDS hop limit 1).
+locals {
+  addon_roles = {
+    "amazon-cloudwatch-observability" = aws_iam_role.cloudwatch_agent.arn
+  }
+}
+
 resource "aws_eks_addon" "this" {
   for_each                    = var.addons
   cluster_name                = aws_eks_cluster.this.name
   addon_name                  = each.key
   addon_version               = each.value
+  service_account_role_arn    = lookup(local.addon_roles, each.key, null)
   resolve_conflicts_on_update = "OVERWRITE"
   # The VPC CNI enforces Kubernetes NetworkPolicies (infra/k8s/base/networkpolicy.yaml).
   configuration_values = each.key == "vpc-cni" ? jsonencode({ enableNetworkPolicy = "true" }) : null

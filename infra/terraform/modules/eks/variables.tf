@@ -114,6 +114,9 @@ variable "addons" {
     "kube-proxy"                      = null
     "coredns"                         = null
     "amazon-cloudwatch-observability" = null
+    # the HPA's CPU and memory figures (infra/k8s/base/hpa.yaml): EKS does not run a
+    # metrics server unless asked; an EKS community add-on, its image in Amazon ECR
+    "metrics-server" = null
   }
 }
 
