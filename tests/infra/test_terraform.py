@@ -432,3 +432,28 @@ def test_eks_add_ons_reach_aws_with_roles_of_their_own():
     policy = ":iam::aws:policy/CloudWatchAgentServerPolicy"
     assert attached["policy_arn"].endswith(policy)
     assert attached["role"] == "${aws_iam_role.cloudwatch_agent.name}"
+
+
+def test_an_alarm_fires_when_cloudwatch_hears_nothing_from_the_serving_pods():
+    """Every serving alarm of the EKS path but this one treats missing data as not
+    breaching, so a cluster whose pods send CloudWatch nothing stayed silent. This
+    one reads Container Insights' pod count for the serving namespace Terraform
+    names, and missing data breaches."""
+    obs = ALL["observability"]
+    alarms = resources(obs, "aws_cloudwatch_metric_alarm")
+    silent = {
+        name for name, a in alarms.items() if a["treat_missing_data"] == "notBreaching"
+    }
+    assert {"error_rate", "latency_p99"} <= silent  # no traffic is not an error
+    unreported = alarms["serving_pods_unreported"]
+    assert unreported["treat_missing_data"] == "breaching"
+    assert unreported["namespace"] == "ContainerInsights"
+    assert unreported["metric_name"] == "namespace_number_of_running_pods"
+    assert unreported["dimensions"] == {
+        "ClusterName": "${var.cluster_name}",
+        "Namespace": "${var.serving_namespace}",
+    }
+    assert unreported["comparison_operator"] == "LessThanThreshold"
+    assert unreported["threshold"] == 1
+    passed = named(ALL["platform"]["module"])["observability"]
+    assert passed["serving_namespace"] == "${var.serving_namespace}"

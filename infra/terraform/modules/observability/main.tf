@@ -169,6 +169,28 @@ resource "aws_cloudwatch_metric_alarm" "latency_p99" {
   tags                = var.tags
 }
 
+# The alarms above treat missing data as not breaching (no traffic, no errors), so
+# they stay silent when CloudWatch receives nothing at all. This one does not: it
+# fires when no serving pod runs in the namespace, and when Container Insights sends
+# nothing (an agent without permissions, as the add-on had before its IRSA role).
+resource "aws_cloudwatch_metric_alarm" "serving_pods_unreported" {
+  count               = var.cluster_name == null ? 0 : 1
+  alarm_name          = "${var.name}-serving-pods-unreported"
+  alarm_description   = "No running serving pod reported in ${var.serving_namespace} for 15 minutes: the pods are down, or Container Insights sends nothing"
+  namespace           = "ContainerInsights"
+  metric_name         = "namespace_number_of_running_pods"
+  dimensions          = { ClusterName = var.cluster_name, Namespace = var.serving_namespace }
+  statistic           = "Minimum"
+  period              = 300
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  evaluation_periods  = 3
+  treat_missing_data  = "breaching"
+  alarm_actions       = [var.alarm_topic_arn]
+  ok_actions          = [var.alarm_topic_arn]
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "pipeline_failed" {
   alarm_name          = "${var.name}-pipeline-failed"
   alarm_description   = "A SageMaker pipeline execution failed (EventBridge rule ${var.pipeline_failed_rule_name} matched)"

@@ -14,6 +14,12 @@ variable "cluster_name" {
   default     = null
 }
 
+variable "serving_namespace" {
+  description = "Kubernetes namespace of the serving pods (the EKS path's pods-unreported alarm)."
+  type        = string
+  default     = "mlops-serving"
+}
+
 variable "serving_log_groups" {
   description = "Other log groups holding the service's request lines (e.g. ecs = the ECS tasks' group): the same metric filters apply."
   type        = map(string)

@@ -195,6 +195,7 @@ module "observability" {
   name                      = local.name
   environment               = var.environment
   cluster_name              = one(module.eks[*].cluster_name)
+  serving_namespace         = var.serving_namespace
   serving_log_groups        = local.ecs ? { ecs = module.ecs_service[0].log_group_name } : {}
   kms_key_arn               = module.kms.key_arn
   log_retention_days        = var.log_retention_days
