@@ -457,3 +457,24 @@ def test_an_alarm_fires_when_cloudwatch_hears_nothing_from_the_serving_pods():
     assert unreported["threshold"] == 1
     passed = named(ALL["platform"]["module"])["observability"]
     assert passed["serving_namespace"] == "${var.serving_namespace}"
+
+
+def test_an_eks_platform_names_someone_who_can_administer_it():
+    """The cluster's creator gets no admin access (access entries only), so with no
+    admin role nobody could install the load balancer controller or create the
+    serving namespace: the platform refuses an empty list when serving runs on EKS.
+    The controller cannot read the VPC from IMDS (hop limit 1): the platform outputs
+    it for the install command in docs/deploy.md."""
+    eks = resources(ALL["eks"], "aws_eks_cluster")["this"]
+    access = eks["access_config"][0]
+    assert access["bootstrap_cluster_creator_admin_permissions"] is False
+    variable = named(ALL["platform"]["variable"])["eks_admin_role_arns"]
+    (rule,) = variable["validation"]
+    assert rule["condition"] == (
+        "${length(var.eks_admin_role_arns) > 0 || "
+        '!contains(var.serving_platforms, "eks")}'
+    )
+    outputs = named(ALL["platform"]["output"])
+    assert outputs["vpc_id"]["value"] == "${module.network.vpc_id}"
+    guide = (REPO / "docs" / "deploy.md").read_text()
+    assert "--set region=<region> --set vpcId=<vpc_id>" in guide

@@ -33,6 +33,11 @@ output "serving_role_arn" {
   value       = one(module.serving_irsa_role[*].role_arn)
 }
 
+output "vpc_id" {
+  description = "The VPC (the load balancer controller's vpcId: it cannot read it from IMDS at hop limit 1)."
+  value       = module.network.vpc_id
+}
+
 output "lb_controller_role_arn" {
   description = "IRSA role for the AWS Load Balancer Controller."
   value       = one(module.eks[*].lb_controller_role_arn)

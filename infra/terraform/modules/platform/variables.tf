@@ -105,9 +105,13 @@ variable "eks_endpoint_public_access_cidrs" {
 }
 
 variable "eks_admin_role_arns" {
-  description = "IAM roles with cluster-admin access (operators)."
+  description = "IAM roles with cluster-admin access (operators). Required with the EKS path: the cluster creator gets no admin access (access entries only), and someone must install the load balancer controller and create the serving namespace."
   type        = list(string)
   default     = []
+  validation {
+    condition     = length(var.eks_admin_role_arns) > 0 || !contains(var.serving_platforms, "eks")
+    error_message = "eks_admin_role_arns is empty: with serving on EKS nobody could administer the cluster (the creator gets no admin access); name at least one operator role."
+  }
 }
 
 variable "node_capacity_type" {
