@@ -186,7 +186,9 @@ resource "aws_eks_node_group" "this" {
   tags = var.tags
 
   lifecycle {
-    # The cluster autoscaler (or HPA-driven scale-out) moves desired_size.
+    # No cluster autoscaler runs (not built yet): the HPA scales pods within the nodes
+    # desired_size gives, and an operator who raises desired_size by hand (up to
+    # max_size) is not undone by the next apply.
     ignore_changes = [scaling_config[0].desired_size]
   }
 
