@@ -421,13 +421,19 @@ def test_eks_add_ons_reach_aws_with_roles_of_their_own():
         r'"amazon-cloudwatch-observability"\s*=\s*aws_iam_role\.cloudwatch_agent\.arn',
         text,
     )
-    trust = data_sources(tree, "aws_iam_policy_document")["cloudwatch_agent_assume"]
-    (statement,) = trust["statement"]
-    subjects = {
-        v for c in statement["condition"] if c["variable"].endswith(":sub")
-        for v in c["values"]
-    }  # fmt: skip
-    assert subjects == {"system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"}
+    subjects = named(tree["locals"])["irsa_subjects"]
+    assert subjects["cloudwatch_agent"] == (
+        "system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"
+    )
+    role = resources(tree, "aws_iam_role")["cloudwatch_agent"]
+    assert role["assume_role_policy"] == (
+        '${data.aws_iam_policy_document.irsa_assume["cloudwatch_agent"].json}'
+    )
+    (statement,) = data_sources(tree, "aws_iam_policy_document")["irsa_assume"][
+        "statement"
+    ]
+    (sub,) = [c for c in statement["condition"] if c["variable"].endswith(":sub")]
+    assert sub["values"] == ["${each.value}"]
     attached = resources(tree, "aws_iam_role_policy_attachment")["cloudwatch_agent"]
     policy = ":iam::aws:policy/CloudWatchAgentServerPolicy"
     assert attached["policy_arn"].endswith(policy)

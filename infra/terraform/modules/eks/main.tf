@@ -229,7 +229,16 @@ resource "aws_eks_access_policy_association" "this" {
 }
 
 # ------------------------------------------------- AWS Load Balancer Controller (IRSA)
-data "aws_iam_policy_document" "lbc_assume" {
+# Roles assumed by a Kubernetes service account (IRSA), one trust document each.
+locals {
+  irsa_subjects = {
+    lb_controller    = "system:serviceaccount:kube-system:aws-load-balancer-controller"
+    cloudwatch_agent = "system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"
+  }
+}
+
+data "aws_iam_policy_document" "irsa_assume" {
+  for_each = local.irsa_subjects
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
     principals {
@@ -239,7 +248,7 @@ data "aws_iam_policy_document" "lbc_assume" {
     condition {
       test     = "StringEquals"
       variable = "${local.oidc_host}:sub"
-      values   = ["system:serviceaccount:kube-system:aws-load-balancer-controller"]
+      values   = [each.value]
     }
     condition {
       test     = "StringEquals"
@@ -437,7 +446,7 @@ data "aws_iam_policy_document" "lbc" {
 
 resource "aws_iam_role" "lb_controller" {
   name               = "${var.name}-aws-load-balancer-controller"
-  assume_role_policy = data.aws_iam_policy_document.lbc_assume.json
+  assume_role_policy = data.aws_iam_policy_document.irsa_assume["lb_controller"].json
   tags               = var.tags
 }
 
@@ -453,29 +462,9 @@ resource "aws_iam_role_policy" "lb_controller" {
 # falls back to the node role, reached through IMDS, which the launch template's hop
 # limit of 1 keeps from pods, and which lacks CloudWatchAgentServerPolicy: CloudWatch
 # got nothing. The add-on's service account assumes this role instead.
-data "aws_iam_policy_document" "cloudwatch_agent_assume" {
-  statement {
-    actions = ["sts:AssumeRoleWithWebIdentity"]
-    principals {
-      type        = "Federated"
-      identifiers = [aws_iam_openid_connect_provider.this.arn]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "${local.oidc_host}:sub"
-      values   = ["system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "${local.oidc_host}:aud"
-      values   = ["sts.amazonaws.com"]
-    }
-  }
-}
-
 resource "aws_iam_role" "cloudwatch_agent" {
   name               = "${var.name}-cloudwatch-agent"
-  assume_role_policy = data.aws_iam_policy_document.cloudwatch_agent_assume.json
+  assume_role_policy = data.aws_iam_policy_document.irsa_assume["cloudwatch_agent"].json
   tags               = var.tags
 }
 
