@@ -52,6 +52,11 @@ class DriftParams(_Strict):
     # independent (a day of 5-minute readings shares that day's level): a row-level
     # significance test would call every day drifted.
     null_from_periods: bool = False
+    # ... and, where the use case names kinds of period that differ by design
+    # (UseCase.period_kinds: a car park's weekdays, Saturdays and Sundays), judge the
+    # batch against the reference periods of its own kind, and each reference period
+    # against the others of its kind.
+    null_within_kind: bool = False
     null_quantile: float = Field(0.95, gt=0.5, lt=1.0)
     min_null_periods: int = Field(8, ge=3)
     # "Severe": at least this many times the null quantile.

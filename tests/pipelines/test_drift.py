@@ -176,6 +176,120 @@ class TestJointTest:
         assert report["joint_drift"] is False, report["joint"]
 
 
+class TestChampionScore:
+    """Retail's performance check (``max_performance_drop`` in conf/base): a concept
+    shift moves no column, and the champion's own macro F1 on the week shows it. The
+    champion is fitted as the power study fits it (the lifecycle's split, training
+    node and refit: ``drift_power.fit_champion``), on the reference world."""
+
+    @pytest.fixture(scope="class")
+    def project(self, retail, reference):
+        from mlops_platform.datagen.drift_power import fit_champion, project_params
+        from tests.conftest import REPO
+
+        params = project_params("retail", REPO)
+        assert params.drift.max_performance_drop is not None  # what kedro run uses
+        return params, fit_champion(retail, reference, params, "hist_gradient_boosting")
+
+    def test_a_concept_shift_is_caught_by_the_champions_own_score(
+        self, retail, project, tmp_path_factory
+    ):
+        params, champion = project
+        latest = _latest(
+            retail,
+            tmp_path_factory,
+            seed=21,
+            drift=DriftSpec(start_week=LAST, concept=1.0),
+        )
+        # the joint test off: this is the performance check's catch alone
+        drift = params.drift.model_copy(update={"joint_test": False})
+        report, decision = detect_drift(retail, latest, champion, drift)
+        assert report["drifted_features"] == [] and report["severe_features"] == []
+        performance = report["performance"]
+        assert performance["metric"] == "macro_f1"
+        assert performance["relative_worsening"] > drift.max_performance_drop
+        assert report["performance_drift"] is True
+        assert "champion's macro_f1 worse on the newest batch" in decision["reason"]
+
+    def test_an_undrifted_week_is_scored_as_well_as_at_training(
+        self, retail, project, tmp_path_factory
+    ):
+        params, champion = project
+        latest = _latest(retail, tmp_path_factory, seed=22, world_seed=21)
+        report, _ = detect_drift(retail, latest, champion, params.drift)
+        assert report["performance"]["relative_worsening"] < (
+            params.drift.max_performance_drop
+        )
+        assert report["performance_drift"] is False
+        assert report["drift_detected"] is False, report
+
+
+class TestPeriodKinds:
+    """Period-level tests within a kind of period (``null_within_kind``, parking's
+    weekdays, Saturdays and Sundays). Readings here are drawn per day around a level
+    that depends on the kind of day, so the mechanism is seen alone; parking's own
+    generator and use case are measured in docs/drift.md's table."""
+
+    LEVEL = {"Mon-Fri": 0.7, "Saturday": 0.5, "Sunday": 0.3}
+    PARAMS = DriftParams(null_from_periods=True)
+
+    @staticmethod
+    def _kind(day: int) -> str:
+        return {5: "Saturday", 6: "Sunday"}.get(day % 7, "Mon-Fri")
+
+    def _day(self, rng, day: int, level_factor: float = 1.0) -> pd.DataFrame:
+        level = self.LEVEL[self._kind(day)] * level_factor + rng.normal(0, 0.02)
+        return pd.DataFrame(
+            {"day": day, "kind": self._kind(day), "x": rng.normal(level, 0.1, 200)}
+        )
+
+    @pytest.fixture(scope="class")
+    def reference(self) -> pd.DataFrame:
+        rng = np.random.default_rng(3)
+        return pd.concat([self._day(rng, d) for d in range(35)], ignore_index=True)
+
+    def _judge(self, reference, today: pd.DataFrame, within: bool):
+        from mlops_platform.pipelines.drift.nodes import PeriodNull, _period_null_test
+
+        null_of = PeriodNull.build(
+            reference["day"],
+            reference["kind"] if within else None,
+            today["kind"].iloc[0] if within else None,
+        )
+        return _period_null_test(
+            "numeric", reference["x"], null_of, today["x"], self.PARAMS
+        )
+
+    def test_a_weekday_40_percent_down_hides_in_the_weeks_shape(self, reference):
+        """Against every day, a Sunday against the rest sets the null so high that
+        a Wednesday at 60% of its level passes; against weekdays it does not."""
+        wednesday = self._day(np.random.default_rng(9), 37, level_factor=0.6)
+        across = self._judge(reference, wednesday, within=False)
+        within = self._judge(reference, wednesday, within=True)
+        assert across["drifted"] is False, across
+        assert within["drifted"] is True, within
+        assert within["test"].endswith("of its kind (Mon-Fri)")
+        assert within["n_reference"] == 25 * 200  # the weekdays only
+
+    @pytest.mark.parametrize("day", [36, 40, 41], ids=["Tuesday", "Saturday", "Sunday"])
+    def test_an_ordinary_day_of_each_kind_passes(self, reference, day):
+        today = self._day(np.random.default_rng(day), day)
+        assert self._judge(reference, today, within=True)["drifted"] is False
+
+    def test_a_kind_with_too_few_periods_is_judged_against_every_period(
+        self, reference
+    ):
+        from mlops_platform.pipelines.drift.nodes import PeriodNull
+
+        two_sundays = reference[~reference["day"].isin([6, 13, 20])]
+        null_of = PeriodNull.build(two_sundays["day"], two_sundays["kind"], "Sunday")
+        assert null_of.kind is None and null_of.today.all()
+        # the two Sundays themselves are compared with every other day
+        sunday = (two_sundays["day"] == 27).to_numpy()
+        rest = next(r for inside, r in null_of.pairs if (inside == sunday).all())
+        assert rest.sum() == len(two_sundays) - sunday.sum()
+
+
 def test_drift_power_table_fast_version():
     """docs/drift.md's retail table, one seed of a 4-week small world (the full table
     is `python -m mlops_platform.datagen.drift_power --use-case retail`): the

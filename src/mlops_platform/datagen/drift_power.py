@@ -62,9 +62,8 @@ class Study:
     scales: dict[str, dict[str, Any]]
     scenarios: dict[str, Knobs]
     # A candidate of parameters_training.yml, fitted as the lifecycle would (the
-    # champion's own predictions and errors feed prediction and performance drift);
-    # None: the drift parameters read no model, the bundle carries none.
-    champion_candidate: str | None
+    # champion's own predictions and errors feed prediction and performance drift).
+    champion_candidate: str
     period: str  # what one period is, for the printout
 
 
@@ -173,7 +172,8 @@ STUDIES: dict[str, Study] = {
                     "new_products": 1.0
                 },
             },
-            champion_candidate=None,
+            # the performance check reads the champion's macro F1 on the week
+            champion_candidate="hist_gradient_boosting",
             period="week",
         ),
         Study(
@@ -247,7 +247,7 @@ def fit_champion(
     use_case: UseCase,
     history: pd.DataFrame,
     params: ProjectParams,
-    candidate: str | None,
+    candidate: str,
 ) -> Bundle:
     """The bundle a lifecycle run on ``history`` would promote, with one candidate:
     split as configured, fitted (and refitted) by the training node, scored on the
@@ -255,30 +255,6 @@ def fit_champion(
     train, validation, test, _, _ = split_by_time(
         use_case, history, params.data_engineering
     )
-    if candidate is None:
-        if params.drift.check_prediction_drift or params.drift.max_performance_drop:
-            raise ValueError(
-                f"{use_case.name}: the drift parameters read the champion's "
-                "predictions; the study needs a champion_candidate"
-            )
-        # no model: the rows a refit on train + validation would have seen
-        refit = params.training.refit_on_validation
-        periods = sorted(
-            int(p)
-            for part in ((train, validation) if refit else (train,))
-            for p in part[use_case.time_column].unique()
-        )
-        reference = drift_reference(use_case, train, validation, periods, params.drift)
-        return Bundle(
-            use_case.name,
-            "v0001",
-            {"training_periods": periods},
-            None,
-            {},
-            {},
-            {},
-            reference,
-        )
     one = params.training.model_copy(
         update={"candidates": {candidate: params.training.candidates[candidate]}}
     )
@@ -407,13 +383,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--first-seed", type=int, default=100)
     ap.add_argument("--scale", choices=["default", "small", "both"], default="both")
+    ap.add_argument(
+        "--scenario",
+        action="append",
+        metavar="TEXT",
+        help="only the scenarios whose name contains TEXT (repeatable; default all)",
+    )
     args = ap.parse_args(argv)
     study = STUDIES[args.use_case]
     params = project_params(study.use_case)
     scales = list(study.scales) if args.scale == "both" else [args.scale]
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    scenarios = {
+        name: knobs
+        for name, knobs in study.scenarios.items()
+        if not args.scenario or any(t in name for t in args.scenario)
+    }
+    if not scenarios:
+        ap.error(f"no scenario of {study.use_case} matches {args.scenario}")
     started = time.time()
-    results = {s: measure(study, seeds, s, params) for s in scales}
+    results = {s: measure(study, seeds, s, params, scenarios) for s in scales}
     sys.stdout.write(
         f"{table(results)}\n\n{study.use_case}: {len(seeds)} seeds "
         f"({seeds[0]}-{seeds[-1]}), the newest {study.period} is the batch, "

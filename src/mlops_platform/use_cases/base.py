@@ -89,6 +89,12 @@ class UseCase(ABC):
     # time. None: the rows are not series.
     series_columns: ClassVar[tuple[str, str] | None] = None
 
+    def period_kinds(self, rows: pd.DataFrame) -> pd.Series | None:
+        """Per gold row, the kind of its period, where kinds differ by design (a car
+        park's Sunday is not its Wednesday): the drift stage's period-level tests
+        then compare periods of one kind (``null_within_kind``). None: one kind."""
+        return None
+
     # ---- derived from the feature schema
     def _of_kind(self, *kinds: str) -> tuple[str, ...]:
         return tuple(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -159,29 +160,75 @@ def _statistic(kind: str, ref: pd.Series, cur: pd.Series) -> float:
     return float(js_distance(ref, cur))
 
 
+@dataclass(frozen=True)
+class PeriodNull:
+    """What a period-level test compares: the batch with ``today`` (a mask over the
+    reference rows), and for the null each reference period with ``pairs``' rest.
+    Without kinds, the rest is the whole reference. With the use case's kinds of
+    period (``UseCase.period_kinds``: a car park's Sundays are not its Wednesdays),
+    the batch meets the reference periods of its own kind and every reference
+    period the others of its kind, so a level shift is not hidden by the week's
+    shape; a kind with fewer than ``MIN_KIND_PERIODS`` periods in the reference is
+    compared with every period."""
+
+    MIN_KIND_PERIODS = 3
+
+    periods: pd.Series
+    today: np.ndarray
+    pairs: tuple[tuple[np.ndarray, np.ndarray], ...]
+    kind: str | None  # the batch's kind, when it was judged within it
+
+    @classmethod
+    def build(
+        cls, periods: pd.Series, kinds: pd.Series | None, today_kind: str | None
+    ) -> PeriodNull:
+        labels = periods.to_numpy()
+        every = np.ones(len(labels), dtype=bool)
+        if kinds is None or today_kind is None:
+            pairs = tuple((labels == p, labels != p) for p in pd.unique(labels))
+            return cls(periods, every, pairs, None)
+        kind_of = kinds.to_numpy()
+        count = pd.Series(labels).groupby(kind_of).nunique()
+
+        def judged_within(k: str) -> bool:
+            return int(count.get(k, 0)) >= cls.MIN_KIND_PERIODS
+
+        own = judged_within(today_kind)
+        pairs_list = []
+        for p in pd.unique(labels):
+            inside = labels == p
+            k = kind_of[inside][0]
+            rest = ~inside & (kind_of == k) if judged_within(k) else ~inside
+            pairs_list.append((inside, rest))
+        today = kind_of == today_kind if own else every
+        return cls(periods, today, tuple(pairs_list), today_kind if own else None)
+
+    @property
+    def described(self) -> str:
+        return f" of its kind ({self.kind})" if self.kind else ""
+
+
 def _period_null_test(
     kind: str,
     ref: pd.Series,
-    periods: pd.Series,
+    null_of: PeriodNull,
     cur: pd.Series,
     params: DriftParams,
 ) -> dict[str, Any]:
     """Today's statistic against each reference period's own (that period against
-    the rest of the reference): drift only beyond what a normal period shows."""
-    today = _statistic(kind, ref, cur)
-    null = []
-    for p in periods.unique():
-        inside = periods == p
-        null.append(_statistic(kind, ref[~inside], ref[inside]))
+    the rest of the reference, or of its kind): drift only beyond what a normal
+    period shows."""
+    today = _statistic(kind, ref[null_of.today], cur)
+    null = [_statistic(kind, ref[rest], ref[inside]) for inside, rest in null_of.pairs]
     null_arr = np.array([v for v in null if np.isfinite(v)])
     threshold = float(np.quantile(null_arr, params.null_quantile))
     name = "KS statistic" if kind == "numeric" else "Jensen-Shannon"
     return {
         "type": kind,
-        "n_reference": int(ref.notna().sum()),
+        "n_reference": int(ref[null_of.today].notna().sum()),
         "n_current": int(cur.notna().sum()),
         "test": f"{name} above the {params.null_quantile:.0%} quantile of "
-        f"{len(null_arr)} reference periods' own",
+        f"{len(null_arr)} reference periods' own{null_of.described}",
         "score": today,
         "null_quantile": threshold,
         "null_max": float(null_arr.max()),
@@ -240,7 +287,7 @@ def _text_tests(
 def _prediction_drift(
     use_case: UseCase,
     reference: pd.DataFrame,
-    periods: pd.Series | None,
+    null_of: PeriodNull | None,
     latest: pd.DataFrame,
     champion: Bundle,
     params: DriftParams,
@@ -251,7 +298,7 @@ def _prediction_drift(
     or not."""
     if (
         not params.check_prediction_drift
-        or periods is None
+        or null_of is None
         or use_case.task.label_kind != "categorical"
     ):
         return None
@@ -261,16 +308,14 @@ def _prediction_drift(
             task.predict(flavour, champion.model, use_case.model_input(reference))
         )
         # at the reference periods' size, as the null is (text.comparable)
-        sample = latest.loc[comparable(latest[use_case.label], periods).index]
+        sample = latest.loc[comparable(latest[use_case.label], null_of.periods).index]
         cur_pred = pd.Series(
             task.predict(flavour, champion.model, use_case.model_input(sample))
         )
     except Exception as exc:  # a champion that cannot read these features
         return {"type": "prediction", "error": repr(exc), "drifted": True}
-    labels = periods.to_numpy()
     null = [
-        js_distance(ref_pred[labels != p], ref_pred[labels == p])
-        for p in pd.unique(labels)
+        js_distance(ref_pred[rest], ref_pred[inside]) for inside, rest in null_of.pairs
     ]
     shares = cur_pred.value_counts(normalize=True).round(4).to_dict()
     return {
@@ -284,7 +329,7 @@ def _prediction_drift(
         },
         **null_test(
             "predicted class Jensen-Shannon",
-            js_distance(ref_pred, cur_pred),
+            js_distance(ref_pred[null_of.today], cur_pred),
             null,
             params.null_quantile,
             params.null_severe_factor,
@@ -383,6 +428,14 @@ def _joint_test(
     return result
 
 
+def _batch_kind(use_case: UseCase, latest: pd.DataFrame) -> str | None:
+    """The batch's kind of period (its most common, for a batch of several)."""
+    kinds = use_case.period_kinds(latest)
+    if kinds is None or kinds.empty:
+        return None
+    return str(kinds.mode().iloc[0])
+
+
 def detect_drift(
     use_case: UseCase,
     latest: pd.DataFrame,
@@ -426,11 +479,20 @@ def detect_drift(
             params.min_null_periods,
         )
         periods = None
+    null_of = (
+        None
+        if periods is None
+        else PeriodNull.build(
+            periods,
+            use_case.period_kinds(reference) if params.null_within_kind else None,
+            _batch_kind(use_case, latest) if params.null_within_kind else None,
+        )
+    )
     results: dict[str, dict[str, Any]] = {}
     for f in features:
-        if periods is not None:
+        if null_of is not None:
             results[f] = _period_null_test(
-                tested[f], reference[f], periods, latest[f], params
+                tested[f], reference[f], null_of, latest[f], params
             )
         elif tested[f] == "numeric":
             results[f] = _numeric_test(reference[f], latest[f], params, alpha)
@@ -438,7 +500,7 @@ def detect_drift(
             results[f] = _categorical_test(reference[f], latest[f], params, alpha)
     results.update(_text_tests(use_case, reference, periods, latest, params))
     prediction = _prediction_drift(
-        use_case, reference, periods, latest, champion, params
+        use_case, reference, null_of, latest, champion, params
     )
     if prediction is not None:
         results["predicted_class"] = prediction
@@ -459,8 +521,8 @@ def detect_drift(
         ]
         kind = use_case.task.label_kind
         test = _numeric_test if kind == "numeric" else _categorical_test
-        if len(cur_y) and periods is not None:
-            label_result = _period_null_test(kind, ref_y, periods, cur_y, params)
+        if len(cur_y) and null_of is not None:
+            label_result = _period_null_test(kind, ref_y, null_of, cur_y, params)
         elif len(cur_y):
             label_result = test(ref_y, cur_y, params, params.p_value)
     label_drift = bool(label_result and label_result["drifted"])

@@ -44,6 +44,15 @@ class ParkingUseCase(UseCase):
     # (it would "drift" every day against weeks of training data).
     time_dependent_features = ("weekday",)
 
+    def period_kinds(self, rows: pd.DataFrame) -> pd.Series | None:
+        """Monday-Friday, Saturday, Sunday: the weekday of the forecast's origin,
+        one per day (the period)."""
+        if "weekday" not in rows.columns:
+            return None
+        day = rows["weekday"].to_numpy(dtype=float)
+        kind = np.where(day == 5, "Saturday", np.where(day == 6, "Sunday", "Mon-Fri"))
+        return pd.Series(kind, index=rows.index)
+
     @property
     def drift_features(self) -> dict[str, str]:
         return {**super().drift_features, features.HOUR_BAND: "categorical"}
