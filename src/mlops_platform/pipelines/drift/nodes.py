@@ -241,11 +241,13 @@ def _period_null_test(
 def _text_tests(
     use_case: UseCase,
     reference: pd.DataFrame,
-    periods: pd.Series | None,
+    null_of: PeriodNull | None,
     latest: pd.DataFrame,
     params: DriftParams,
 ) -> dict[str, dict[str, Any]]:
-    """Each text feature's statistics (:mod:`.text`), judged against the periods."""
+    """Each text feature's statistics (:mod:`.text`), judged against the periods:
+    every reference period, kinds of period or not (:func:`.text.text_statistics`
+    computes each period against the whole; no use case with text names kinds)."""
     texts = [
         f.name
         for f in use_case.feature_schema
@@ -253,7 +255,7 @@ def _text_tests(
     ]
     if not texts:
         return {}
-    if periods is None:
+    if null_of is None:
         logger.warning(
             "%s drift: text features %s need null_from_periods and at least %d "
             "reference periods: not tested",
@@ -262,10 +264,18 @@ def _text_tests(
             params.min_null_periods,
         )
         return {}
+    if null_of.kind is not None:
+        logger.warning(
+            "%s drift: text features %s are judged against every reference period, "
+            "not only %s ones",
+            use_case.name,
+            texts,
+            null_of.kind,
+        )
     out: dict[str, dict[str, Any]] = {}
     for f in texts:
         for stat, (today, null) in text_statistics(
-            reference[f], periods, latest[f]
+            reference[f], null_of.periods, latest[f]
         ).items():
             out[f"{f}:{stat}"] = {
                 "type": "text",
@@ -498,7 +508,7 @@ def detect_drift(
             results[f] = _numeric_test(reference[f], latest[f], params, alpha)
         else:
             results[f] = _categorical_test(reference[f], latest[f], params, alpha)
-    results.update(_text_tests(use_case, reference, periods, latest, params))
+    results.update(_text_tests(use_case, reference, null_of, latest, params))
     prediction = _prediction_drift(
         use_case, reference, null_of, latest, champion, params
     )
