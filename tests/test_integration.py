@@ -445,19 +445,19 @@ def test_mlflow_ui_opens_on_the_runs_table_at_the_address_make_mlflow_ui_prints(
     table with the run's name. Without the address's view parameter, MLflow 3.17
     opens the GenAI overview (traces), which is why it is there."""
     from mlops_platform.aws.moto_lake import free_port
-    from tests.live import wait_http
+    from tests.live import process_group, wait_http
 
     store = f"sqlite:///{project}/data/mlflow/mlflow.db"
     if not (project / "data/mlflow/mlflow.db").exists():  # this test run alone
         _run([sys.executable, "-m", "kedro", "run", "-p", "retail.drift"], project)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
+    # `mlflow ui` serves from a child process: the whole group is stopped
+    with process_group(
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store,
          "--host", "127.0.0.1", "--port", str(port)],
         cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
+    ) as server:  # fmt: skip
         wait_http(base + "/health", server)
         url = _run(
             [sys.executable, "-m", "mlops_platform.tracking", "ui-url",
@@ -466,9 +466,6 @@ def test_mlflow_ui_opens_on_the_runs_table_at_the_address_make_mlflow_ui_prints(
         ).stdout.strip()  # fmt: skip
         shown = _text(render(url, 20_000))
         overview = _text(render(url.split("?")[0].removesuffix("/runs"), 20_000))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     name = (
         _mlflow_client(project)
         .search_runs(

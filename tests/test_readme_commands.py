@@ -21,7 +21,7 @@ import pytest
 
 from mlops_platform.aws.moto_lake import free_port
 from tests.conftest import REPO
-from tests.live import wait_http
+from tests.live import process_group, wait_http
 
 README = REPO / "README.md"
 
@@ -162,10 +162,12 @@ def test_kedro_jupyter_lab_serves_the_notebook_with_the_project_kernel(tmp_path)
         f"--port={port}", "--ip=127.0.0.1", f"--IdentityProvider.token={token}",
         *(["--allow-root"] if os.geteuid() == 0 else []),
     ]  # fmt: skip
-    log = (tmp_path / "lab.log").open("w")
-    proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
-    try:
+    # `kedro jupyter lab` runs JupyterLab as its child: the group is stopped
+    with (
+        (tmp_path / "lab.log").open("w") as log,
+        process_group(args, cwd=REPO, env=env, stdout=log, stderr=log) as proc,
+    ):
         specs = json.loads(wait_http(f"{base}/api/kernelspecs?token={token}", proc))
         assert "kedro_mlops_platform" in specs["kernelspecs"], specs
         listing = json.loads(
@@ -174,10 +176,6 @@ def test_kedro_jupyter_lab_serves_the_notebook_with_the_project_kernel(tmp_path)
         names = {c["name"] for c in listing["content"]}
         assert "01-retail-exploration.ipynb" in names
         assert b"JupyterLab" in wait_http(f"{base}/lab?token={token}", proc)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def test_the_readme_states_the_suites_size(request):
