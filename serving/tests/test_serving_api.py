@@ -142,6 +142,22 @@ def test_unknown_categories_are_scored_as_unknown_and_counted(client, trained):
         'serving_unknown_categories_total{field="store_region",use_case="retail"} 1.0'
         in metrics
     )
+    # In a batch, each record names its own (null is missing, not unknown).
+    batch = [
+        EXAMPLE,
+        {**EXAMPLE, "store_region": "Z98"},
+        {**EXAMPLE, "store_region": None},
+        rec,
+        {**EXAMPLE, "store_region": "Z99"},
+    ]
+    got = client.post(PREDICT, json={"records": batch}).json()["predictions"]
+    assert [sorted(p["unknown_categories"]) for p in got] == [
+        [], ["store_region"], [], ["store_format", "store_region"], ["store_region"],
+    ]  # fmt: skip
+    metrics = client.get("/metrics").text
+    for field, n in (("store_region", 4), ("store_format", 2)):
+        line = f'serving_unknown_categories_total{{field="{field}",use_case="retail"}}'
+        assert f"{line} {n}.0" in metrics, field
 
 
 # -------------------------------------------------------------------- bad input

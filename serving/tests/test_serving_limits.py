@@ -25,6 +25,8 @@ import httpx2 as httpx
 import pytest
 from conftest import ADMIN_TOKEN, EXAMPLE
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mlops_serving.app import create_app
 from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth
 from mlops_serving.manager import ModelManager
@@ -96,6 +98,40 @@ def test_nesting_depth_counts_brackets_outside_strings():
     assert nesting_depth(b'{"t": "a \\" [[[[", "b": [[1]]}') == 3
     assert nesting_depth(b"[" * 5000 + b"]" * 5000) == 5000
     assert nesting_depth(b"42") == 0
+
+
+def _depth(value: object) -> int:
+    """The reference: the nesting of a parsed document."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+# strings made of what could confuse a byte-level count: brackets, quotes, escapes,
+# multi-byte characters
+_TRICKY = st.text(alphabet='[]{}"\\/ abé€😀\n\t\x00', max_size=12)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | _TRICKY,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(_TRICKY, inner, max_size=4)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(doc=_JSON, ascii_only=st.booleans())
+def test_nesting_depth_equals_the_parsed_documents_nesting(doc, ascii_only):
+    """The byte-level measure (a skeleton of brackets, quotes and backslashes) agrees
+    with the parsed document's nesting for any document, escapes and UTF-8 included
+    (with at most one bracket in the body it answers that count: 0 or 1)."""
+    body = json.dumps(doc, ensure_ascii=ascii_only).encode()
+    if body.count(b"[") + body.count(b"{") <= 1:
+        assert nesting_depth(body) in (0, 1)
+    else:
+        assert nesting_depth(body) == _depth(doc)
 
 
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 3000, 100_000])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import importlib.util
 import logging
@@ -24,6 +23,7 @@ from pydantic_core import from_json, to_json
 
 from mlops_serving import __version__
 from mlops_serving.bundle import LoadedModel
+from mlops_serving.coalesce import Coalescer
 from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth
 from mlops_serving.manager import ModelManager, Slot
 from mlops_serving.observability import (
@@ -159,6 +159,8 @@ class Service:
         # here: one thread, as a worker answers one request at a time; the event loop
         # stays free for /health, /metrics and the next request's bytes.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="mlops-predict")
+        # requests queued for that thread meanwhile share its next call
+        self.coalescer = Coalescer(self.executor, settings.max_batch_size)
 
     def parse(
         self, use_case: UseCase, model: LoadedModel, body: bytes
@@ -177,6 +179,16 @@ class Service:
                 pass  # a mistake: the path below names every wrong field
             else:
                 return [self._record(use_case, model, single, 0, False)], False
+        else:  # a batch: parsed and validated in one pass too (100 retail records:
+            try:  # 0.6 ms, against 1.0-1.4 ms for from_json then validate_python)
+                batch = model.batch_adapter.validate_json(body)
+            except ValidationError:
+                pass  # the path below names the problem, as for a single record
+            else:
+                return [
+                    self._record(use_case, model, record, i, True)
+                    for i, record in enumerate(batch.records)
+                ], True
         try:
             payload = from_json(body)  # pydantic-core's parser: names line and column
         except ValueError as exc:
@@ -275,9 +287,7 @@ class Service:
         columns = schema.columns(records)
         runtime = model.runtime
         if columns.n_rows > runtime.inline_rows:
-            outputs = await asyncio.get_running_loop().run_in_executor(
-                self.executor, runtime.predict, columns
-            )
+            outputs = await self.coalescer.predict(runtime, columns)
         else:
             outputs = runtime.predict(columns)
         if not np.isfinite(outputs).all():
@@ -295,21 +305,23 @@ class Service:
                 ],
             )
         predictions = use_case.render(outputs, schema, records)
-        unknown_total: dict[str, int] = {}
-        categories = schema.categories
-        for rec, pred in zip(records, predictions, strict=True):
-            unknown = [
-                f
-                for f, cats in categories.items()
-                if rec.get(f) is not None and rec[f] not in cats
-            ]
-            for f in unknown:
-                unknown_total[f] = unknown_total.get(f, 0) + 1
-            pred["model_version"] = model.version
-            pred["unknown_categories"] = unknown
+        # Categories training never saw, per record: a set difference per field
+        # first (C speed), the records looked at only when a field has one.
+        unknown: dict[int, list[str]] = {}
         m = self.metrics
-        for f, n in unknown_total.items():
-            m.child(m.unknown_categories, use_case.name, f).inc(n)
+        for f, cats in schema.categories.items():
+            values = columns.categorical[f]
+            unseen = set(values) - cats
+            unseen.discard(None)
+            if not unseen:
+                continue
+            hits = [i for i, v in enumerate(values) if v in unseen]
+            for i in hits:
+                unknown.setdefault(i, []).append(f)
+            m.child(m.unknown_categories, use_case.name, f).inc(len(hits))
+        for i, pred in enumerate(predictions):
+            pred["model_version"] = model.version
+            pred["unknown_categories"] = unknown.get(i, [])
         per_class: dict[str, int] = {}
         if schema.classes:
             for pred in predictions:

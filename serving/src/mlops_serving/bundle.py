@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from pydantic import TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
 from mlops_serving.runtime import OnnxRuntime, Runtime, SklearnRuntime
 from mlops_serving.schema import FeatureSchema, SchemaError, build_schema
@@ -45,6 +45,9 @@ class LoadedModel:
     adapter: TypeAdapter[Any]
     #: one request record straight from JSON bytes (the single-record fast path)
     record_adapter: TypeAdapter[Any]
+    #: ``{"records": [...]}`` straight from JSON bytes, 1 to the batch limit records
+    #: (the batch fast path; a body it refuses goes the way that names every problem)
+    batch_adapter: TypeAdapter[Any]
     example: dict[str, Any]
     manifest: dict[str, Any]
     pointer: dict[str, Any]
@@ -106,6 +109,7 @@ def load_model(
     use_case: UseCase,
     pointer: dict[str, Any],
     runtime_preference: str = "auto",
+    max_batch: int = 1000,
 ) -> LoadedModel:
     started = time.perf_counter()
     version, base = pointer["version"], pointer["path"]
@@ -181,6 +185,7 @@ def load_model(
         runtime.predict(features.columns(rows[:1]))
     runtime.predict(features.columns(rows))
 
+    request_model = use_case.request_model(features)
     headline = {
         k: (v if not isinstance(v, float) or math.isfinite(v) else None)
         for k, v in (metrics.get("headline") or {}).items()
@@ -190,8 +195,9 @@ def load_model(
         version=version,
         runtime=runtime,
         schema=features,
-        adapter=TypeAdapter(list[use_case.request_model(features)]),  # type: ignore[misc,arg-type]
-        record_adapter=TypeAdapter(use_case.request_model(features)),
+        adapter=TypeAdapter(list[request_model]),  # type: ignore[valid-type]
+        record_adapter=TypeAdapter(request_model),
+        batch_adapter=TypeAdapter(_batch_model(request_model, max_batch)),
         example=use_case.example(features, list(golden.get("rows") or [])),
         manifest=manifest,
         pointer=pointer,
@@ -200,6 +206,14 @@ def load_model(
         load_seconds=time.perf_counter() - started,
         golden_rows=len(rows),
         golden_max_diff=max_diff,
+    )
+
+
+def _batch_model(record: type[BaseModel], max_batch: int) -> type[BaseModel]:
+    return create_model(
+        f"{record.__name__}Batch",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        records=(list[record], Field(..., min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
     )
 
 

@@ -13,6 +13,9 @@ parsed size (that read may also carry the body, or a whole request).
 **Nesting.** ``json.loads`` recurses once per level: a 10 KB body of brackets ends in a
 ``RecursionError`` at a depth that depends on the stack in use. :func:`nesting_depth`
 measures the depth first, with strings blanked out so brackets inside them do not count.
+It works on the body's skeleton (its brackets, quotes and backslashes, kept by
+``bytes.translate`` at C speed) rather than blanking the strings of the whole body
+(docs/benchmarks.md has what each costs for a batch).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 # a JSON string, escapes included ("unrolled": 2.7x faster than an alternation)
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_QUOTE = ord('"')
+# every byte but the six a depth depends on
+_NOT_SKELETON = bytes(sorted(set(range(256)) - set(b'[]{}"\\')))
 _STEP = np.zeros(256, dtype=np.int8)
 _STEP[[ord("["), ord("{")]] = 1
 _STEP[[ord("]"), ord("}")]] = -1
@@ -35,14 +41,24 @@ _STEP[[ord("]"), ord("}")]] = -1
 def nesting_depth(body: bytes) -> int:
     """The deepest nesting of arrays and objects in a JSON document (0 for a scalar).
 
-    Cheap when the body has few brackets; otherwise strings are blanked (C-speed regex)
-    and the depth is the running sum's maximum (numpy)."""
-    opens = body.count(b"[") + body.count(b"{")
+    A body with at most one bracket answers its count of brackets at once (its depth
+    is 0 or 1, whether or not that bracket sits in a string: far from any limit, and
+    that is every single-record request but parking's). Otherwise the body is
+    reduced to its skeleton: brackets, quotes, backslashes (a UTF-8 multi-byte
+    character never contains an ASCII byte, so none is mistaken for one). Without a
+    backslash the quotes pair up in order, so a bracket after an odd number of them
+    is in a string; with one, the strings are blanked in the whole body first,
+    escapes understood. The depth is the running sum's maximum (numpy)."""
+    skeleton = body.translate(None, _NOT_SKELETON)
+    opens = skeleton.count(b"[") + skeleton.count(b"{")
     if opens <= 1:
         return opens
-    if b'"' in body:
-        body = _STRING.sub(b'""', body)
-    steps = _STEP[np.frombuffer(body, dtype=np.uint8)].astype(np.int32)
+    if b"\\" in skeleton:
+        skeleton = _STRING.sub(b'""', body).translate(None, _NOT_SKELETON)
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    steps = _STEP[codes].astype(np.int32)
+    if b'"' in skeleton:  # a bracket after an odd number of quotes is in a string
+        steps[np.cumsum(codes == _QUOTE, dtype=np.int32) & 1 == 1] = 0
     return int(np.cumsum(steps).max(initial=0))
 
 

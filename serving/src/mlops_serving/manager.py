@@ -172,7 +172,12 @@ class ModelManager:
         started = time.perf_counter()
         try:
             model = await asyncio.to_thread(
-                load_model, self.store, slot.use_case, pointer, self.settings.runtime
+                load_model,
+                self.store,
+                slot.use_case,
+                pointer,
+                self.settings.runtime,
+                self.settings.max_batch_size,
             )
         except StoreError as exc:  # cannot read it (now): not a verdict on the bundle
             return self._transient(slot, exc)

@@ -10,9 +10,10 @@ with new inputs brings its own request model when it is swapped in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import itemgetter
 from typing import Annotated, Any
 
 import numpy as np
@@ -41,6 +42,26 @@ class Columns:
     windows: dict[str, np.ndarray] = field(default_factory=dict)
     window_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
     text: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Columns]) -> Columns:
+        """The rows of ``parts`` (columns of one schema), one after another."""
+        first = parts[0]
+        matrices = [p.matrix for p in parts if p.matrix is not None]
+        return cls(
+            categorical={
+                f: [v for p in parts for v in p.categorical[f]]
+                for f in first.categorical
+            },
+            n_rows=sum(p.n_rows for p in parts),
+            matrix=np.vstack(matrices) if matrices else None,
+            numeric_names=first.numeric_names,
+            windows={
+                w: np.vstack([p.windows[w] for p in parts]) for w in first.windows
+            },
+            window_columns=first.window_columns,
+            text={f: [v for p in parts for v in p.text[f]] for f in first.text},
+        )
 
     @cached_property
     def numeric(self) -> dict[str, np.ndarray]:
@@ -74,6 +95,14 @@ class FeatureSchema:
     text_names: tuple[str, ...] = ()
     window_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    @cached_property
+    def _numeric_row(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """A record's numeric values in ``numeric_names`` order (one C call)."""
+        names = self.numeric_names
+        if len(names) == 1:  # itemgetter of one name answers the value, not a tuple
+            return lambda r: (r[names[0]],)
+        return itemgetter(*names)
+
     @property
     def column_names(self) -> set[str]:
         """Every column the records provide (a window's steps by their names)."""
@@ -88,10 +117,10 @@ class FeatureSchema:
         if self.numeric_names:
             # One call for every numeric field: an [n, k] matrix (None -> NaN in
             # numpy's float conversion), fed as it is to a stacked graph.
-            matrix = np.array(
-                [[r[name] for name in self.numeric_names] for r in records],
-                dtype=np.float64,
-            ).reshape(n, len(self.numeric_names))
+            row = self._numeric_row
+            matrix = np.array([row(r) for r in records], dtype=np.float64).reshape(
+                n, len(self.numeric_names)
+            )
         windows = {
             name: np.array([r[name] for r in records], dtype=np.float64).reshape(
                 n, len(cols)
