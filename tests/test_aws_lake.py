@@ -54,7 +54,7 @@ def project(tmp_path_factory) -> Path:
     project = scratch_project(REPO, tmp_path_factory.mktemp("aws"))
     run(
         [sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
-         "data/raw/retail", "--weeks", "6", "--customers", "700", "--stores", "50",
+         "data/raw/retail", "--weeks", "6", "--customers", "3000", "--stores", "50",
          "--quiet"],
         project,
     )  # fmt: skip

@@ -43,6 +43,8 @@ COVERED: dict[str, str] = {
     r"kedro jupyter lab": "tests/test_readme_commands.py::"
     "test_kedro_jupyter_lab_serves_the_notebook_with_the_project_kernel",
     r"make serve( USE_CASE=\w+)?$|curl ": "serving/tests/test_serving_api.py",
+    r"curl .*/v1/retail/baskets": "serving/tests/test_serving_retail_baskets.py::"
+    "test_the_readme_example_is_answered",
     r"make loadtest$": "serving/tests/test_serving_sentiment.py::"
     "test_the_locust_file_runs_headless_against_a_real_server",
     r"kedro run --env aws|mlops-sagemaker|make aws-demo$": "tests/aws",

@@ -30,6 +30,7 @@ from mlops_serving.settings import load_settings  # noqa: E402
 from mlops_platform.aws.moto_lake import free_port  # noqa: E402
 from mlops_platform.contracts import enforce_contract  # noqa: E402
 from mlops_platform.datagen.retail import RetailConfig, generate  # noqa: E402
+from mlops_platform.datasets import OnlineFeaturesDataset  # noqa: E402
 from mlops_platform.model_store import ModelStore, PromotionRequest  # noqa: E402
 from mlops_platform.params import CandidateParams, TrainingParams  # noqa: E402
 from mlops_platform.pipelines.evaluation.nodes import (  # noqa: E402
@@ -54,6 +55,8 @@ class Trained:
     train: pd.DataFrame
     test: pd.DataFrame
     models: dict[str, Any]
+    silver: pd.DataFrame  # the contract's valid lines, every week
+    gold: pd.DataFrame  # every week, XX labels included
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +71,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
         for p in sorted(raw_dir.glob("*.csv"))
     }
     raw, _ = retail.ingest(parts)
-    gold = retail.build_gold(enforce_contract(raw, retail.contract).valid)
-    gold = gold[gold["label"] != "XX"]
+    silver = enforce_contract(raw, retail.contract).valid
+    everything = retail.build_gold(silver)
+    gold = everything[everything["label"] != "XX"]
     last = gold["shop_week"].max()
     train, test = gold[gold["shop_week"] < last], gold[gold["shop_week"] == last]
     candidates = build_candidates(
@@ -85,7 +89,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
     )
     x = retail.model_input(train)
     models = {name: m.fit(x, train["label"]) for name, m in candidates.items()}
-    return Trained(retail, train, test, models)
+    return Trained(retail, train, test, models, silver, everything)
 
 
 Publish = Callable[..., str]
@@ -129,6 +133,21 @@ def publish_bundle(
     version = store.write_bundle(request, {})
     store.promote(version, request.reason, {})
     return version
+
+
+def publish_online(
+    trained: Trained, root: Path, before_week: int | None = None, **meta: Any
+) -> dict[str, Any]:
+    """Publish the online store a pipeline run over the weeks before ``before_week``
+    (default: the test week) would publish; ``meta`` overrides its meta fields."""
+    week = trained.test["shop_week"].max() if before_week is None else before_week
+    silver = trained.silver[trained.silver["SHOP_WEEK"] < week]
+    gold = trained.gold[trained.gold["shop_week"] < week]
+    online = trained.retail.online_tables(silver, gold)
+    online["meta"].update(meta)
+    dataset = OnlineFeaturesDataset(path=str(root), use_case="retail")
+    dataset.save(online)
+    return dataset.load()
 
 
 @pytest.fixture

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from conftest import ADMIN_TOKEN
+from conftest import ADMIN_TOKEN, publish_online
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from mlops_serving.app import create_app
 from mlops_serving.settings import load_settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 
 @pytest.fixture
-def api_schema(publish, store_root):
+def api_schema(publish, store_root, trained):
     publish()
+    publish_online(trained, store_root)  # the till route answers too
     app = create_app(
         load_settings(
             model_store_uri=str(store_root),
@@ -37,10 +39,14 @@ def api_schema(publish, store_root):
 def test_api_conforms_to_its_schema(api_schema, mode):
     operations = [result.ok() for result in api_schema.get_all_operations()]
     labels = sorted(op.label for op in operations)
-    assert "POST /v1/retail/predict" in labels and len(labels) == 6
+    assert {"POST /v1/retail/predict", "POST /v1/retail/baskets"} <= set(labels)
+    assert len(labels) == 7
     if mode == GenerationMode.NEGATIVE:  # only operations with inputs can be wrong
-        operations = [op for op in operations if op.label.endswith("/predict")]
+        operations = [op for op in operations if op.label.startswith("POST /v1/")]
     for operation in operations:
+        excluded = (
+            [positive_data_acceptance] if operation.path.endswith("/baskets") else []
+        )
 
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
@@ -51,6 +57,10 @@ def test_api_conforms_to_its_schema(api_schema, mode):
             database=None,
         )
         def check(case):
-            case.call_and_validate()
+            # A till's basket must come after the data its online store was built
+            # from: a rule between the request and the store, not in the schema, so
+            # a schema-valid basket may get 422 (that refusal is tested by
+            # test_serving_retail_baskets.py); every other check still applies.
+            case.call_and_validate(excluded_checks=excluded)  # noqa: B023 - now
 
         check()

@@ -22,6 +22,7 @@ from mlops_platform.model_store import (
     ModelStore,
     PromotionRequest,
 )
+from mlops_platform.online_store import OnlineStoreWriter, build_sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +176,9 @@ class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 
 
 class _StoreDataset:
-    """Shared by the two model-store datasets; ``path`` is the store root (Kedro
-    makes a relative ``path`` absolute against the project, wherever it runs from)."""
+    """Shared by the datasets over the model store (bundles, online features);
+    ``path`` is the store root (Kedro makes a relative ``path`` absolute against the
+    project, wherever it runs from)."""
 
     def _init_store(
         self,
@@ -194,6 +196,9 @@ class _StoreDataset:
     @property
     def store(self) -> ModelStore:
         return ModelStore(self._root, self._use_case, storage_options=self._options)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"root": self._root, "use_case": self._use_case}
 
 
 class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
@@ -214,9 +219,6 @@ class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
 
     def save(self, data: None) -> None:
         raise DatasetError("the champion is read-only: promotions go to model_store")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"root": self._root, "use_case": self._use_case}
 
 
 class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
@@ -273,5 +275,34 @@ class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
             )
             logger.info("%s: champion kept (%s)", data.use_case, data.reason)
 
-    def _describe(self) -> dict[str, Any]:
-        return {"root": self._root, "use_case": self._use_case}
+
+class OnlineFeaturesDataset(_StoreDataset, AbstractDataset[dict[str, Any], dict]):
+    """Publishes a use case's online entity tables (``{"tables": {name: frame},
+    "meta": {...}}``) as one SQLite file beside the model store's bundles, with an
+    atomic pointer (:mod:`mlops_platform.online_store`). Loads the pointer."""
+
+    def __init__(
+        self,
+        path: str,
+        use_case: str,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._init_store(path, use_case, credentials, fs_args, metadata)
+
+    @property
+    def writer(self) -> OnlineStoreWriter:
+        return OnlineStoreWriter(self._root, self._use_case, self._options)
+
+    def load(self) -> dict[str, Any]:
+        pointer = self.writer.read_pointer()
+        if pointer is None:
+            raise DatasetError(
+                f"{self._root}: no online store for {self._use_case} published yet"
+            )
+        return pointer
+
+    def save(self, data: dict[str, Any]) -> None:
+        meta = {"use_case": self._use_case, **data["meta"]}
+        self.writer.publish(build_sqlite(data["tables"], meta), meta)

@@ -84,6 +84,18 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def write_atomically(path: str, data: bytes) -> None:
+    """A local file replaced whole or not at all: written and synced under a temporary
+    name beside it, then renamed (atomic on POSIX)."""
+    os.makedirs(posixpath.dirname(path), exist_ok=True)
+    tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 def _json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode()
 
@@ -198,13 +210,7 @@ class ModelStore:
     def _write_pointer(self, pointer: dict[str, Any]) -> None:
         data = _json_bytes(pointer)
         if self.local:
-            os.makedirs(posixpath.dirname(self.pointer_path), exist_ok=True)
-            tmp = f"{self.pointer_path}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.pointer_path)  # atomic on POSIX
+            write_atomically(self.pointer_path, data)
         else:
             self.fs.pipe_file(self.pointer_path, data)  # one PUT: atomic per object
 
@@ -698,13 +704,7 @@ class ModelStore:
     def _put_json(self, path: str, obj: dict[str, Any]) -> None:
         data = _json_bytes(obj)
         if self.local:
-            os.makedirs(posixpath.dirname(path), exist_ok=True)
-            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            write_atomically(path, data)
         else:
             self.fs.pipe_file(path, data)
 

@@ -65,6 +65,26 @@ def role_policy(module: str, bucket: str, region: str, env: str = "dev") -> list
     )
 
 
+def serving_role_policy(bucket: str, region: str, env: str = "dev") -> list:
+    """The serving pods' role (serving_irsa_role): its one policy is the model store
+    read policy module, with the inputs the platform module gives the role (the ECS
+    tasks' role uses the same module)."""
+    outputs = _outputs(bucket, region)
+    outputs["eks"] = [  # the role exists only with a cluster: bind one
+        {
+            "oidc_provider_arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/test",
+            "oidc_provider_host": "oidc.test",
+        }
+    ]
+    bindings = {"module": outputs, "data": _data(region)}
+    inputs = module_inputs(TF / "modules" / "platform", "serving_irsa_role",
+                           platform_settings(env), bindings)  # fmt: skip
+    read = {k: inputs[k] for k in ("bucket_arn", "models_prefix", "kms_key_arn")}
+    return module_policy(
+        TF / "modules" / "model_store_read_policy", read, {"data": _data(region)}
+    )
+
+
 def recorded(log: Path) -> list[dict[str, Any]]:
     if not log.exists():
         return []

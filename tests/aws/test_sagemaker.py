@@ -78,10 +78,14 @@ def test_preflight_refuses_memory_datasets_across_steps(tmp_path):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
+    # Run 1 must promote for the steps after it to be exercised. With 700 customers
+    # the test half-week held 233 customers and the gates could not tell the model
+    # from the segment rule (lead +0.03 to +0.06, interval through 0: kept); with
+    # 3,000 (make run's count) it leads by +0.13 (interval +0.10 to +0.16).
     project = scratch_project(REPO, tmp_path_factory.mktemp("sagemaker"))
     subprocess.run(
         [sys.executable, "-m", "mlops_platform.datagen", "retail", "--out",
-         "data/raw/retail", "--weeks", "6", "--customers", "700", "--stores", "50",
+         "data/raw/retail", "--weeks", "6", "--customers", "3000", "--stores", "50",
          "--quiet"],
         cwd=project, check=True,
     )  # fmt: skip
@@ -403,6 +407,12 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
         ("cleanup", "v0001"), ("promote", champion),
     ], log  # fmt: skip
     assert list_keys(endpoint, BUCKET, f"{PREFIX}/silver/retail/")  # rewritten
+    # the data_engineering step published the online feature store beside the models
+    online = read_json(endpoint, BUCKET, f"{PREFIX}/models/online/retail.json")
+    assert online["rows"]["customers"] > 0 and online["definitions"] == 1
+    assert f"{PREFIX}/models/{online['path']}" in set(
+        list_keys(endpoint, BUCKET, f"{PREFIX}/models/features/retail/")
+    )
     keys = set(list_keys(endpoint, BUCKET, f"{PREFIX}/sagemaker/{first.execution_id}/"))
     assert (
         f"{PREFIX}/sagemaker/{first.execution_id}/retail-drift/drift/drift_decision.json"

@@ -14,9 +14,18 @@ WEEKS = dict(customers=900, stores=60, weeks=5)
 LAST = 200611
 
 
-def _bundle(retail, reference: pd.DataFrame) -> Bundle:
+def _bundle(retail, reference: pd.DataFrame, definitions: object = "same") -> Bundle:
     ref = reference[[*retail.features, retail.label]]
-    return Bundle("retail", "v0001", {"training_periods": []}, None, {}, {}, {}, ref)
+    schema = {
+        "options": {
+            "feature_definitions": retail.feature_definitions
+            if definitions == "same"
+            else definitions
+        }
+    }
+    return Bundle(
+        "retail", "v0001", {"training_periods": []}, None, schema, {}, {}, ref
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +67,21 @@ class TestDecision:
         }
         md, _fig = render_drift_report(retail, report, reference, None)
         assert "No champion yet" in md
+
+    @pytest.mark.parametrize("definitions", [None, 0])
+    def test_a_champion_of_other_feature_definitions_is_retrained(
+        self, retail, reference, definitions
+    ):
+        champion = _bundle(retail, reference, definitions)
+        report, decision = detect_drift(retail, reference, champion, DriftParams())
+        assert decision["train"] is True
+        assert report["status"] == "definitions_changed"
+        assert (
+            f"gold is now built with version {retail.feature_definitions}"
+            in (decision["reason"])
+        )
+        md, _fig = render_drift_report(retail, report, reference, champion)
+        assert "other feature definitions" in md
 
     def test_same_distribution_other_seed_is_not_drift(
         self, retail, reference, tmp_path_factory

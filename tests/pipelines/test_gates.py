@@ -78,8 +78,18 @@ def challenger(answers: pd.Series) -> Challenger:
     return Challenger("retail", True, "drift", "sheet", "sklearn", Sheet(answers))
 
 
-def champion(model: Any) -> Bundle:
-    return Bundle("retail", "v0007", {"model_name": "x"}, model, {}, {}, {}, None)
+def champion(model: Any, definitions: Any = "current") -> Bundle:
+    """A champion trained on the feature definitions gold is built with now (or on
+    ``definitions``)."""
+    from mlops_platform.use_cases.retail import RetailUseCase
+
+    current = RetailUseCase.feature_definitions
+    schema = {
+        "options": {
+            "feature_definitions": current if definitions == "current" else definitions
+        }
+    }
+    return Bundle("retail", "v0007", {"model_name": "x"}, model, schema, {}, {}, None)
 
 
 GATES = EvaluationParams(
@@ -168,6 +178,30 @@ class TestChampion:
         assert check["check"] == "champion v0007 scored on the same rows"
         assert "share_d00009" in check["value"] and not check["passed"]
         assert "all" not in d["reason"] and "champion v0007" in d["reason"]
+
+    def test_a_champion_of_other_feature_definitions_is_reported_not_gated(
+        self, retail, week
+    ):
+        """A migration: the champion's features are no longer computed (the online
+        store serves only the current ones), so a challenger equal to it is promoted
+        when every other gate passes; one below the strong baseline still is not."""
+        train, test = week
+        base = rule(retail, train, test)
+        wrong = test.index[(base != test["label"]).to_numpy()]
+        good = correct_on(test, base, wrong[: len(wrong) // 3])
+        for definitions in (None, 0):
+            report, d = judged(
+                retail, train, test, good, champion(Sheet(good), definitions)
+            )
+            assert report["champion"]["feature_definitions"] == definitions
+            assert d["promote"], d["reason"]
+            check = d["checks"][-1]
+            assert check["gating"] is False and not check["passed"]
+            assert "champion v0007 was trained on feature definitions" in d["reason"]
+            assert "reported, not gated" in d["reason"]
+        weak = wrong_on(test, base, test.index[(base == test["label"]).to_numpy()][::5])
+        _, d = judged(retail, train, test, weak, champion(Sheet(good), None))
+        assert not d["promote"] and "strong baseline" in d["reason"]
 
 
 class TestDeadGatesAndFloors:

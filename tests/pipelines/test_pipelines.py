@@ -55,6 +55,7 @@ class TestRegistry:
             "retail.enforce_data_contract",
             "retail.build_gold_table",
             "retail.split_by_time",
+            "retail.publish_online_features",  # retail has online entities
             "retail.detect_drift",
             "retail.render_drift_report",
             "retail.train_candidates",
@@ -63,6 +64,15 @@ class TestRegistry:
             "retail.promote_if_better",
             "retail.summarise_lifecycle",
         }
+
+    def test_only_use_cases_with_online_entities_publish_them(self, pipelines):
+        from mlops_platform.use_cases import USE_CASES
+
+        for name, uc in USE_CASES.items():
+            published = f"{name}.publish_online_features" in {
+                n.name for n in pipelines[name].nodes
+            }
+            assert published == bool(uc.online_entities), name
 
     def test_only_in_stage_memory_datasets(self, pipelines):
         """Every dataset crossing a stage boundary is persisted by a catalog entry."""

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json, to_json
 
 from mlops_serving import __version__
-from mlops_serving.bundle import LoadedModel
+from mlops_serving.bundle import RouteModels
 from mlops_serving.coalesce import Coalescer
 from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth
 from mlops_serving.manager import ModelManager, Slot
@@ -35,10 +35,11 @@ from mlops_serving.observability import (
     Send,
     metric_name,
 )
+from mlops_serving.schema import FeatureSchema
 from mlops_serving.settings import Settings
 from mlops_serving.store import ModelStoreReader, open_store
 from mlops_serving.usecases import load_use_case
-from mlops_serving.usecases.base import RequestError, UseCase
+from mlops_serving.usecases.base import RequestError, Route
 
 logger = logging.getLogger("mlops_serving.app")
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -163,7 +164,7 @@ class Service:
         self.coalescer = Coalescer(self.executor, settings.max_batch_size)
 
     def parse(
-        self, use_case: UseCase, model: LoadedModel, body: bytes
+        self, models: RouteModels, schema: FeatureSchema, body: bytes, online: Any
     ) -> tuple[list[dict], bool]:
         depth = nesting_depth(body)
         if depth > MAX_JSON_DEPTH:
@@ -174,19 +175,19 @@ class Service:
             )
         if b'"records"' not in body:  # not a batch: one record, parsed and validated
             try:  # in one pass by pydantic-core (a batch body here cost 21 ms)
-                single = model.record_adapter.validate_json(body)
+                single = models.record_adapter.validate_json(body)
             except ValidationError:
                 pass  # a mistake: the path below names every wrong field
             else:
-                return [self._record(use_case, model, single, 0, False)], False
+                return [self._record(models, schema, online, single, 0, False)], False
         else:  # a batch: parsed and validated in one pass too (100 retail records:
             try:  # 0.6 ms, against 1.0-1.4 ms for from_json then validate_python)
-                batch = model.batch_adapter.validate_json(body)
+                batch = models.batch_adapter.validate_json(body)
             except ValidationError:
                 pass  # the path below names the problem, as for a single record
             else:
                 return [
-                    self._record(use_case, model, record, i, True)
+                    self._record(models, schema, online, record, i, True)
                     for i, record in enumerate(batch.records)
                 ], True
         try:
@@ -241,7 +242,7 @@ class Service:
         else:
             records = [payload]
         try:
-            validated = model.adapter.validate_python(records)
+            validated = models.adapter.validate_python(records)
         except ValidationError as exc:
             detail = [
                 {
@@ -255,16 +256,21 @@ class Service:
                 422, f"{exc.error_count()} invalid field(s)", detail
             ) from None
         return [
-            self._record(use_case, model, record, i, batch)
+            self._record(models, schema, online, record, i, batch)
             for i, record in enumerate(validated)
         ], batch
 
     @staticmethod
     def _record(
-        use_case: UseCase, model: LoadedModel, record: Any, i: int, batch: bool
+        models: RouteModels,
+        schema: FeatureSchema,
+        online: Any,
+        record: Any,
+        i: int,
+        batch: bool,
     ) -> dict[str, Any]:
         try:
-            return use_case.to_record(record, model.schema)
+            return models.route.to_record(record, schema, online)
         except RequestError as exc:
             where = f"records[{i}].{exc.field}" if batch else exc.field
             raise ApiError(
@@ -273,16 +279,39 @@ class Service:
                 [{"field": where, "problem": exc.problem, "type": exc.kind}],
             ) from None
 
-    async def answer(self, slot: Slot, body: bytes, state: dict[str, Any]) -> bytes:
-        """The JSON answer to a prediction request's body (raises :class:`ApiError`).
-        Leaves ``model_version``, ``log`` and ``emf`` in ``state`` for the request's
-        log line and metrics (:class:`ObservabilityMiddleware`)."""
+    async def answer(
+        self, slot: Slot, body: bytes, state: dict[str, Any], route: str = "predict"
+    ) -> bytes:
+        """The JSON answer to a prediction request's body on ``route`` (raises
+        :class:`ApiError`). Leaves ``model_version``, ``log`` and ``emf`` in
+        ``state`` for the request's log line and metrics
+        (:class:`ObservabilityMiddleware`)."""
         use_case = slot.use_case
         model = slot.current  # read once: this request is answered by this model
         if model is None:
             raise ApiError(503, f"no {use_case.name} model loaded yet")
         state["model_version"] = model.version
-        records, _ = self.parse(use_case, model, body)
+        models = model.routes[route]
+        online = slot.online  # read once too: one store per request
+        if models.route.needs_online and online is None:
+            raise ApiError(
+                503,
+                f"no {use_case.name} online feature store loaded yet: "
+                "/v1/models says why",
+            )
+        if models.route.needs_online and online is not None:
+            trained_on = model.schema.options.get("feature_definitions")
+            if trained_on != online.meta.get("definitions"):
+                raise ApiError(
+                    503,
+                    f"{use_case.name} model {model.version} was trained on feature "
+                    f"definitions {trained_on or 'from before they were versioned'}, "
+                    f"the online store {online.version} holds version "
+                    f"{online.meta.get('definitions')}: answering would not be the "
+                    "model's answer; a model trained on the store's definitions is "
+                    "needed (the next pipeline run retrains)",
+                )
+        records, _ = self.parse(models, model.schema, body, online)
         schema = model.schema
         columns = schema.columns(records)
         runtime = model.runtime
@@ -360,7 +389,7 @@ class Service:
         )
 
     async def predict_asgi(
-        self, slot: Slot, scope: Scope, receive: Receive, send: Send
+        self, slot: Slot, route: str, scope: Scope, receive: Receive, send: Send
     ) -> None:
         """``POST /v1/<use case>/predict`` as a plain ASGI handler: the same answer as
         FastAPI's route (:meth:`answer`), without the framework's per-request layers
@@ -369,7 +398,7 @@ class Service:
         state = scope["state"]
         try:
             body = await read_body(scope, receive, self.settings.max_body_bytes)
-            payload, status = await self.answer(slot, body, state), 200
+            payload, status = await self.answer(slot, body, state, route), 200
         except ApiError as exc:
             payload = to_json(_error_body(exc, state.get("request_id")))
             status = exc.status
@@ -526,8 +555,11 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
     app.front_routes = {}
     for uc in service.use_cases:
         slot = manager.slots[uc.name]
-        _add_predict_route(app, service, slot, errors)
-        app.front_routes[f"/v1/{uc.name}/predict"] = partial(service.predict_asgi, slot)
+        for route in uc.routes():
+            _add_predict_route(app, service, slot, route, errors)
+            app.front_routes[f"/v1/{uc.name}/{route.name}"] = partial(
+                service.predict_asgi, slot, route.name
+            )
 
     routes = {r.path for r in app.routes if hasattr(r, "path")}
     app.observed = ObservabilityMiddleware(
@@ -581,7 +613,11 @@ def _add_offline_docs(app: FastAPI) -> None:
 
 
 def _add_predict_route(
-    app: FastAPI, service: Service, slot: Slot, errors: dict[int | str, Any]
+    app: FastAPI,
+    service: Service,
+    slot: Slot,
+    route: Route,
+    errors: dict[int | str, Any],
 ) -> None:
     uc = slot.use_case
 
@@ -595,23 +631,25 @@ def _add_predict_route(
             state["client_gone"] = True
             return Response(status_code=499)
         return Response(
-            await service.answer(slot, body, state), media_type="application/json"
+            await service.answer(slot, body, state, route.name),
+            media_type="application/json",
         )
 
     app.add_api_route(
-        f"/v1/{uc.name}/predict",
+        f"/v1/{uc.name}/{route.name}",
         predict,
         methods=["POST"],
         tags=[uc.name],
-        summary=f"{uc.name}: predict one record or a batch",
+        summary=route.summary,
         description=(
             f'Send one record (a JSON object) or `{{"records": [...]}}` with 1 to '
             f"{service.settings.max_batch_size} records. Every field is required; "
             "`null` means missing. Unknown categories are scored the way the model "
             "was trained to score them and reported in `unknown_categories`."
+            + (f" {route.description}" if route.description else "")
         ),
         responses={200: {"model": PredictResponse}, **errors},
-        name=f"predict_{uc.name}",
+        name=f"{route.name}_{uc.name}",
     )
 
 
@@ -636,53 +674,58 @@ def _customise_openapi(app: FastAPI, service: Service) -> None:
             description=app.description,
             routes=app.routes,
         )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
         for uc in service.use_cases:
             model = service.manager.slots[uc.name].current
             if model is None:  # documented once a model is loaded
                 continue
-            record = uc.request_model(model.schema).model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            components.update(record.pop("$defs", {}))
-            name = record.get("title", f"{uc.name}Record")
-            components[name] = record
-            batch_name = f"{name}Batch"
-            components[batch_name] = {
-                "title": batch_name,
-                "type": "object",
-                "properties": {
-                    "records": {
-                        "type": "array",
-                        "items": {"$ref": f"#/components/schemas/{name}"},
-                        "minItems": 1,
-                        "maxItems": service.settings.max_batch_size,
-                    }
-                },
-                "required": ["records"],
-                "additionalProperties": False,
-            }
-            path = schema["paths"][f"/v1/{uc.name}/predict"]["post"]
-            path["requestBody"] = {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "oneOf": [
-                                {"$ref": f"#/components/schemas/{name}"},
-                                {"$ref": f"#/components/schemas/{batch_name}"},
-                            ]
-                        },
-                        "examples": {
-                            "one record": {"value": model.example},
-                            "batch": {
-                                "value": {"records": [model.example, model.example]}
-                            },
-                        },
-                    }
-                },
-            }
+            for models in model.routes.values():
+                _document_route(schema, service, uc.name, models)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_route(
+    schema: dict[str, Any], service: Service, use_case: str, models: RouteModels
+) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    record = models.request_model.model_json_schema(
+        ref_template="#/components/schemas/{model}"
+    )
+    components.update(record.pop("$defs", {}))
+    name = record.get("title", f"{use_case}Record")
+    components[name] = record
+    batch_name = f"{name}Batch"
+    components[batch_name] = {
+        "title": batch_name,
+        "type": "object",
+        "properties": {
+            "records": {
+                "type": "array",
+                "items": {"$ref": f"#/components/schemas/{name}"},
+                "minItems": 1,
+                "maxItems": service.settings.max_batch_size,
+            }
+        },
+        "required": ["records"],
+        "additionalProperties": False,
+    }
+    path = schema["paths"][f"/v1/{use_case}/{models.route.name}"]["post"]
+    path["requestBody"] = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": f"#/components/schemas/{name}"},
+                        {"$ref": f"#/components/schemas/{batch_name}"},
+                    ]
+                },
+                "examples": {
+                    "one record": {"value": models.example},
+                    "batch": {"value": {"records": [models.example, models.example]}},
+                },
+            }
+        },
+    }

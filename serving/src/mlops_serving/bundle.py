@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from mlops_serving.runtime import OnnxRuntime, Runtime, SklearnRuntime
 from mlops_serving.schema import FeatureSchema, SchemaError, build_schema
 from mlops_serving.store import ModelStoreReader
-from mlops_serving.usecases.base import UseCase
+from mlops_serving.usecases.base import Route, UseCase
 
 SUPPORTED_FORMATS = (1, 2, 3, 4)
 
@@ -37,11 +37,9 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    use_case: str
-    version: str
-    runtime: Runtime
-    schema: FeatureSchema
+class RouteModels:
+    route: Route
+    request_model: type[BaseModel]
     adapter: TypeAdapter[Any]
     #: one request record straight from JSON bytes (the single-record fast path)
     record_adapter: TypeAdapter[Any]
@@ -49,6 +47,33 @@ class LoadedModel:
     #: (the batch fast path; a body it refuses goes the way that names every problem)
     batch_adapter: TypeAdapter[Any]
     example: dict[str, Any]
+
+
+def route_models(
+    route: Route,
+    schema: FeatureSchema,
+    golden_rows: list[dict[str, Any]],
+    max_batch: int,
+) -> RouteModels:
+    request_model = route.request_model(schema)
+    return RouteModels(
+        route=route,
+        request_model=request_model,
+        adapter=TypeAdapter(list[request_model]),  # type: ignore[valid-type]
+        record_adapter=TypeAdapter(request_model),
+        batch_adapter=TypeAdapter(_batch_model(request_model, max_batch)),
+        example=route.example(schema, golden_rows),
+    )
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    use_case: str
+    version: str
+    runtime: Runtime
+    schema: FeatureSchema
+    #: per route name, its request models built for this model's schema
+    routes: dict[str, RouteModels]
     manifest: dict[str, Any]
     pointer: dict[str, Any]
     headline: dict[str, Any]
@@ -185,7 +210,7 @@ def load_model(
         runtime.predict(features.columns(rows[:1]))
     runtime.predict(features.columns(rows))
 
-    request_model = use_case.request_model(features)
+    golden_rows = list(golden.get("rows") or [])
     headline = {
         k: (v if not isinstance(v, float) or math.isfinite(v) else None)
         for k, v in (metrics.get("headline") or {}).items()
@@ -195,10 +220,10 @@ def load_model(
         version=version,
         runtime=runtime,
         schema=features,
-        adapter=TypeAdapter(list[request_model]),  # type: ignore[valid-type]
-        record_adapter=TypeAdapter(request_model),
-        batch_adapter=TypeAdapter(_batch_model(request_model, max_batch)),
-        example=use_case.example(features, list(golden.get("rows") or [])),
+        routes={
+            r.name: route_models(r, features, golden_rows, max_batch)
+            for r in use_case.routes()
+        },
         manifest=manifest,
         pointer=pointer,
         headline=headline,

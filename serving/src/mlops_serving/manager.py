@@ -17,6 +17,7 @@ becomes ready as soon as the store answers.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,14 @@ from typing import Any
 
 from mlops_serving.bundle import BundleRefused, LoadedModel, load_model, utc_now
 from mlops_serving.observability import Metrics
+from mlops_serving.online import (
+    OnlineStore,
+    OnlineStoreRefused,
+    read_online_pointer,
+)
+from mlops_serving.online import (
+    pointer_path as online_pointer_path,
+)
 from mlops_serving.runtime import RuntimeLoadError
 from mlops_serving.settings import Settings
 from mlops_serving.store import (
@@ -49,6 +58,11 @@ class Slot:
     # transient store errors while loading: retry no earlier than retry_at
     failures: int = 0
     retry_at: float = 0.0
+    # the use case's online feature store (use cases with online entities)
+    online: OnlineStore | None = None
+    online_fingerprint: str | None = None
+    online_error: dict[str, Any] | None = None
+    online_check: str | None = None  # the last check's outcome
 
     def status(self) -> dict[str, Any]:
         return {
@@ -60,6 +74,19 @@ class Slot:
             "refused_count": len(self.refused),
             "last_refused": self.refused[-1] if self.refused else None,
             "last_error": self.last_error,
+            **(
+                {
+                    "online_store": {
+                        **(
+                            self.online.describe() if self.online else {"version": None}
+                        ),
+                        "last_check": self.online_check,
+                        "last_error": self.online_error,
+                    }
+                }
+                if self.use_case.online_entities
+                else {}
+            ),
         }
 
 
@@ -107,7 +134,70 @@ class ModelManager:
             results = {}
             for slot in self.slots.values():
                 results[slot.use_case.name] = await self._check(slot, force)
+                if slot.use_case.online_entities:
+                    slot.online_check = await self._check_online(slot)
             return results
+
+    async def _check_online(self, slot: Slot) -> str:
+        """Follow ``online/<use case>.json`` as :meth:`_check` follows the model's
+        pointer: load a changed store beside the serving one, then swap."""
+        uc = slot.use_case
+        where = f"{self.store.uri}/{online_pointer_path(uc.name)}"
+        try:
+            fingerprint = await asyncio.to_thread(
+                self.store.fingerprint, online_pointer_path(uc.name)
+            )
+            if fingerprint is None:
+                slot.online_error = {"at": utc_now(), "error": "nothing published yet"}
+                return "no_pointer"
+            if fingerprint == slot.online_fingerprint:
+                return "unchanged"
+            raw = await asyncio.to_thread(self.store.read, online_pointer_path(uc.name))
+            pointer = read_online_pointer(raw, where)
+            if slot.online and slot.online.version == pointer["version"]:
+                slot.online_fingerprint = fingerprint
+                return "unchanged"
+            data = await asyncio.to_thread(self.store.read, pointer["path"])
+            if hashlib.sha256(data).hexdigest() != pointer["sha256"]:
+                raise OnlineStoreRefused(
+                    f"{self.store.uri}/{pointer['path']}: content does not match the "
+                    "pointer's sha256"
+                )
+            store = await asyncio.to_thread(
+                OnlineStore.from_bytes,
+                data,
+                use_case=uc.name,
+                version=pointer["version"],
+                entities=uc.online_entities,
+                definitions=uc.online_definitions,
+                loaded_at=utc_now(),
+            )
+        except StoreError as exc:  # retried at the next poll
+            slot.online_error = {"at": utc_now(), "error": str(exc)}
+            logger.warning("%s: online store not readable: %s", uc.name, exc)
+            return "error"
+        except OnlineStoreRefused as exc:  # again only when the pointer changes
+            slot.online_fingerprint = fingerprint
+            slot.online_error = {"at": utc_now(), "error": str(exc)}
+            self.metrics.reloads.labels(f"{uc.name}.online_store", "refused").inc()
+            logger.error(
+                "%s: refused online store, still serving %s: %s",
+                uc.name,
+                slot.online.version if slot.online else "nothing",
+                exc,
+            )
+            return "refused"
+        previous, slot.online = slot.online, store  # the swap
+        slot.online_fingerprint, slot.online_error = fingerprint, None
+        self.metrics.reloads.labels(f"{uc.name}.online_store", "loaded").inc()
+        logger.info(
+            "%s: online store %s (%s) in place of %s",
+            uc.name,
+            store.version,
+            store.meta.get("rows"),
+            previous.version if previous else "nothing",
+        )
+        return "loaded"
 
     async def _check(self, slot: Slot, force: bool) -> str:
         name = slot.use_case.name

@@ -33,6 +33,8 @@ class ModelStoreReader(Protocol):
 
     def pointer_fingerprint(self, use_case: str) -> str | None: ...
 
+    def fingerprint(self, relative: str) -> str | None: ...
+
     def read(self, relative: str) -> bytes: ...
 
 
@@ -71,8 +73,12 @@ class LocalStore:
         self.root = Path(self.uri)
 
     def pointer_fingerprint(self, use_case: str) -> str | None:
+        return self.fingerprint(pointer_path(use_case))
+
+    def fingerprint(self, relative: str) -> str | None:
+        """Changes whenever the file is replaced; None when there is none."""
         try:
-            st = os.stat(self.root / pointer_path(use_case))
+            st = os.stat(self.root / relative)
         except FileNotFoundError:
             return None
         return f"{st.st_mtime_ns}:{st.st_size}:{st.st_ino}"
@@ -109,12 +115,14 @@ class S3Store:
         return posixpath.join(self.prefix, relative) if self.prefix else relative
 
     def pointer_fingerprint(self, use_case: str) -> str | None:
+        return self.fingerprint(pointer_path(use_case))
+
+    def fingerprint(self, relative: str) -> str | None:
+        """The object's ETag; None when there is none."""
         from botocore.exceptions import ClientError  # noqa: PLC0415
 
         try:
-            head = self.client.head_object(
-                Bucket=self.bucket, Key=self._key(pointer_path(use_case))
-            )
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(relative))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
                 return None

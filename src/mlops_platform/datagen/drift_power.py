@@ -42,7 +42,7 @@ from mlops_platform.model_store import Bundle
 from mlops_platform.params import DataEngineeringParams, DriftParams, TrainingParams
 from mlops_platform.pipelines.data_engineering.nodes import split_by_time
 from mlops_platform.pipelines.drift.nodes import detect_drift
-from mlops_platform.pipelines.evaluation.nodes import drift_reference
+from mlops_platform.pipelines.evaluation.nodes import drift_reference, schema_options
 from mlops_platform.pipelines.training.nodes import train_candidates
 from mlops_platform.use_cases import get_use_case
 from mlops_platform.use_cases.base import UseCase
@@ -278,9 +278,12 @@ def fit_champion(
         "model": {"flavor": challenger.flavour},
         "training_periods": challenger.training_periods,
     }
+    # the options a promoted bundle records (feature definitions included)
+    schema = {"options": schema_options(use_case, train)}
     return Bundle(
-        use_case.name, "v0001", manifest, challenger.model, {}, metrics, {}, reference
-    )
+        use_case.name, "v0001", manifest, challenger.model, schema, metrics, {},
+        reference,
+    )  # fmt: skip
 
 
 def causes(report: dict[str, Any], params: DriftParams) -> list[str]:

@@ -88,6 +88,22 @@ class UseCase(ABC):
     # park's forecasts): the evaluation figure then draws forecast and actual over
     # time. None: the rows are not series.
     series_columns: ClassVar[tuple[str, str] | None] = None
+    # Entity tables the service looks up to build features from what a client knows
+    # (retail: customers, products, stores): published after data_engineering to the
+    # online store (mlops_platform.online_store) by :meth:`online_tables`. Empty: the
+    # use case has no online features and its pipeline no publishing node.
+    online_entities: ClassVar[tuple[str, ...]] = ()
+    # Version of the feature definitions gold is built with, where they are shared
+    # with the service (retail: mlops_serving.retail_features). Recorded in each
+    # bundle (input schema option ``feature_definitions``); a champion trained on
+    # other definitions is retrained (drift stage), and the service answers from an
+    # online store only with a model of the store's definitions. None: not versioned.
+    feature_definitions: ClassVar[int | None] = None
+
+    def online_tables(self, silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
+        """``{"tables": {entity: frame indexed by key}, "meta": {...}}`` for the
+        online store, one table per :attr:`online_entities`."""
+        raise NotImplementedError(f"{self.name} has no online features")
 
     def period_kinds(self, rows: pd.DataFrame) -> pd.Series | None:
         """Per gold row, the kind of its period, where kinds differ by design (a car

@@ -6,12 +6,14 @@ model and the conversion to feature records."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
+from mlops_serving.online import OnlineStore
 from mlops_serving.schema import FeatureSchema
 
 
@@ -24,9 +26,44 @@ class RequestError(ValueError):
         self.field, self.problem, self.kind = field, problem, kind
 
 
+@dataclass(frozen=True)
+class Route:
+    """``POST /v1/<use case>/<name>``: what a client sends (``request_model``) and how
+    one validated record becomes the model's feature record (``to_record``, given the
+    use case's online store when ``needs_online``). Every route answers with the same
+    model and the same rendering; ``predict`` (the model's own features) is every use
+    case's first route."""
+
+    name: str
+    summary: str
+    description: str
+    request_model: Callable[[FeatureSchema], type[BaseModel]]
+    to_record: Callable[[BaseModel, FeatureSchema, OnlineStore | None], dict[str, Any]]
+    example: Callable[[FeatureSchema, list[dict[str, Any]]], dict[str, Any]]
+    needs_online: bool = False
+
+
 class UseCase:
+    # Entity tables the use case's routes look up in its online store (published by
+    # the platform, mlops_platform.online_store), and the version of the feature
+    # definitions the service computes (a store of another version is refused).
+    online_entities: tuple[str, ...] = ()
+    online_definitions: int = 0
+
     def __init__(self, name: str) -> None:
         self.name = name
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(
+                "predict",
+                f"{self.name}: predict one record or a batch",
+                "",
+                self.request_model,
+                lambda validated, schema, _online: self.to_record(validated, schema),
+                self.example,
+            )
+        ]
 
     def request_model(self, schema: FeatureSchema) -> type[BaseModel]:
         """The model of one record of a request (default: the model's features)."""

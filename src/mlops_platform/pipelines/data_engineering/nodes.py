@@ -49,6 +49,20 @@ def build_gold_table(
     return gold
 
 
+def publish_online_features(
+    use_case: UseCase, silver: pd.DataFrame, gold: pd.DataFrame
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entity tables the service looks up (customers, products, ...), for the
+    online store; every run, promoted or not (features follow the data)."""
+    online = use_case.online_tables(silver, gold)
+    missing = set(use_case.online_entities) - set(online["tables"])
+    if missing:
+        raise ValueError(f"{use_case.name}: online tables {sorted(missing)} missing")
+    report = {"entities": list(online["tables"]), **online["meta"]}
+    logger.info("%s: online tables %s", use_case.name, online["meta"].get("rows"))
+    return online, report
+
+
 def _newest_to_train(use_case: UseCase, test: pd.DataFrame, share: float) -> pd.Series:
     """Which test rows go to training: whole comparison units (a customer's baskets
     stay on one side), picked by a hash of the unit so a rerun picks the same; rows

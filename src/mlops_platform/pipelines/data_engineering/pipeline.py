@@ -12,8 +12,22 @@ from mlops_platform.use_cases.base import UseCase
 def create_pipeline(use_case: UseCase) -> Pipeline:
     """Un-namespaced; the registry wraps it in the use case's namespace."""
     contract_output = f"silver_{use_case.silver_name}"
+    online = (
+        [
+            Node(
+                bind(nodes.publish_online_features, use_case),
+                inputs=[contract_output, "gold_table"],
+                outputs=["online_features", "report_online_features"],
+                name="publish_online_features",
+                tags=["data_engineering", "online_features"],
+            )
+        ]
+        if use_case.online_entities
+        else []
+    )
     return Pipeline(
         [
+            *online,
             Node(
                 bind(nodes.ingest_raw_files, use_case),
                 inputs="raw_files",

@@ -471,6 +471,24 @@ def detect_drift(
         }
         logger.info("%s drift: no champion yet -> train", use_case.name)
         return report, decision
+    trained_on = champion.input_schema.get("options", {}).get("feature_definitions")
+    if use_case.feature_definitions is not None and (
+        trained_on != use_case.feature_definitions
+    ):
+        reason = (
+            f"champion {champion.version} was trained on feature definitions "
+            f"{trained_on or 'from before they were versioned'}; gold is now built "
+            f"with version {use_case.feature_definitions}: retrain"
+        )
+        report.update(status="definitions_changed", features={}, drift_detected=None)
+        decision = {
+            "train": True,
+            "reason": reason,
+            "drift_detected": None,
+            "champion_version": champion.version,
+        }
+        logger.info("%s drift: %s", use_case.name, reason)
+        return report, decision
 
     reference = champion.reference
     tested = use_case.drift_features
@@ -661,18 +679,30 @@ def render_drift_report(
     predictions."""
     lines = [f"# Drift report: {use_case.name}", ""]
     if report.get("status") != "compared" or champion is None:
-        lines.append(FIRST_RUN)
+        changed = report.get("status") == "definitions_changed"
+        text = (
+            f"Not compared: champion {champion.version} was trained on other feature "
+            "definitions than gold is built with now, so its reference data and "
+            "today's batch measure different things; the run retrains."
+            if changed and champion is not None
+            else FIRST_RUN
+        )
+        lines.append(text)
         fig, ax = plt.subplots(figsize=(8, 2.4))
         ax.axis("off")
         ax.text(
             0.5,
             0.5,
-            textwrap.fill(FIRST_RUN.replace("`", ""), 95),
+            textwrap.fill(text.replace("`", ""), 95),
             ha="center",
             va="center",
             fontsize=9,
         )
-        fig.suptitle(f"{use_case.name}: no champion yet, nothing to compare")
+        fig.suptitle(
+            f"{use_case.name}: "
+            + ("feature definitions changed" if changed else "no champion yet")
+            + ", nothing to compare"
+        )
         return "\n".join(lines) + "\n", fig
     verdict = "DRIFT DETECTED" if report["drift_detected"] else "no drift"
     lines += [

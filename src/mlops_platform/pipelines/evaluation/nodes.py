@@ -108,6 +108,9 @@ def evaluate_models(
                 "version": champion.version,
                 "name": champion.manifest.get("model_name"),
                 "flavour": champion.flavour,
+                "feature_definitions": champion.input_schema.get("options", {}).get(
+                    "feature_definitions"
+                ),
                 **result,
             }
             predictions[f"champion {champion.version}"] = pred
@@ -267,13 +270,25 @@ def decide_promotion(
             }
         )
     elif champion:
-        checks.append(
-            _lead_check(
-                f"champion {champion['version']}",
-                gates.min_improvement_over_champion,
-                comparisons[f"champion {champion['version']}"],
-            )
+        check = _lead_check(
+            f"champion {champion['version']}",
+            gates.min_improvement_over_champion,
+            comparisons[f"champion {champion['version']}"],
         )
+        trained_on = champion.get("feature_definitions")
+        if use_case.feature_definitions is not None and (
+            trained_on != use_case.feature_definitions
+        ):
+            # A migration: the champion was trained on features that are no longer
+            # computed (and the online store serves only the current ones), so the
+            # comparison is reported; the absolute and baseline gates decide.
+            check["gating"] = False
+            check["note"] = (
+                f"champion {champion['version']} was trained on feature definitions "
+                f"{trained_on or 'from before they were versioned'}; gold is built "
+                f"with version {use_case.feature_definitions}: reported, not gated"
+            )
+        checks.append(check)
     if gates.per_class_precision is not None:
         checks.extend(_precision_checks(use_case, challenger, gates))
     failed = [c["check"] for c in checks if c.get("gating", True) and not c["passed"]]
@@ -287,6 +302,13 @@ def decide_promotion(
         waived = [c["check"] for c in checks if c.get("waived")]
         if waived:
             reason += f" (not met, as by the champion: {'; '.join(waived)})"
+        migrated = [
+            c["note"]
+            for c in checks
+            if c.get("gating", True) is False and not c.get("waived") and "note" in c
+        ]
+        if migrated:
+            reason += f" ({'; '.join(migrated)})"
     logger.info("%s promotion: %s", use_case.name, reason)
     return {
         "promote": not failed,
@@ -380,9 +402,16 @@ def input_schema(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:
         **use_case.task.schema(),
         "label": use_case.label,
         "fields": fields,
-        **({"options": o} if (o := use_case.schema_options(train)) else {}),
+        **({"options": o} if (o := schema_options(use_case, train)) else {}),
         "missing_value": "null (JSON) / None; NaN is treated the same",
     }
+
+
+def schema_options(use_case: UseCase, train: pd.DataFrame) -> dict[str, Any]:
+    options = dict(use_case.schema_options(train))
+    if use_case.feature_definitions is not None:
+        options["feature_definitions"] = use_case.feature_definitions
+    return options
 
 
 def json_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

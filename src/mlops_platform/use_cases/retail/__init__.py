@@ -35,7 +35,11 @@ class RetailUseCase(UseCase):
     excluded_labels = ("XX",)
     strong_baseline = "customer_sensitivity"
     comparison_unit = "cust_code"
-    time_dependent_features = features.HISTORY_COLUMNS
+    # The customer as of the previous week (docs/online_features.md): counts grow
+    # and the profile fills in (a customer's first week has none) with the calendar.
+    time_dependent_features = (*features.HISTORY_COLUMNS, *features.PROFILE_COLUMNS)
+    online_entities = ("customers", "products", "stores")
+    feature_definitions = features.DEFINITIONS_VERSION
 
     def ingest(
         self, partitions: PartitionLoaders
@@ -48,6 +52,9 @@ class RetailUseCase(UseCase):
         if options:
             raise ValueError(f"retail gold takes no options, got {sorted(options)}")
         return features.build_basket_features(silver)
+
+    def online_tables(self, silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
+        return features.online_tables(silver, gold)
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
         pipelines = models.build_candidates(

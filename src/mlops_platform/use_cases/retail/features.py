@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+from mlops_serving.retail_features import (
+    BASKET_COLUMNS,
+    CLASSES,
+    DEFINITIONS_VERSION,
+    DIVISIONS,
+    HISTORY_COLUMNS,
+    PROFILE_COLUMNS,
+    SHARE_COLUMNS,  # noqa: F401 - re-exported for the pipeline's tests
+    STATE_COLUMNS,
+    STATE_SUMS,
+    basket_features,
+    basket_hour,
+    history_features,
+    lgsr_weekday,
+)
 
 from mlops_platform.use_cases.retail.ingest import BASKET_KEY, BASKET_KEY_REBUILT
-from mlops_platform.use_cases.retail.schema import CLASSES, DIVISIONS
 
 LABEL = "label"
 TIME_COLUMN = "shop_week"
 ID_COLUMNS = ("basket_key", "shop_week", "shop_date", "cust_code", "store_code")
 
-SHARE_COLUMNS = (*tuple(f"share_{d.lower()}" for d in DIVISIONS), "share_other")
-HISTORY_COLUMNS = (
-    "cust_prev_baskets",
-    "cust_prev_mean_spend",
-    *(f"cust_prev_share_{c.lower()}" for c in CLASSES),
-    "cust_days_since_prev",
-)
 NUMERIC_FEATURES = (
-    "n_lines",
-    "n_departments",
-    "total_quantity",
-    "total_spend",
-    "unit_price_mean",
-    "unit_price_median",
-    "unit_price_std",
-    "unit_price_min",
-    "unit_price_max",
-    *SHARE_COLUMNS,
+    *BASKET_COLUMNS,
     "shop_hour",
     "shop_weekday",
     *HISTORY_COLUMNS,
@@ -100,46 +100,18 @@ _BASKET_ATTRIBUTES = {
 
 
 def build_basket_features(silver: pd.DataFrame) -> pd.DataFrame:
-    """One row per basket: spend, counts, unit prices, category mix, context, history"""
+    """One row per basket: spend, counts, unit prices, category mix, context, and the
+    customer as of the end of the previous week (the definitions are
+    :mod:`mlops_serving.retail_features`, which the till endpoint runs too)."""
     codes, keys = pd.factorize(silver[BASKET_KEY].astype("str"), sort=False)
-    spend = silver["SPEND"].to_numpy(dtype="float64")
-    quantity = silver["QUANTITY"].to_numpy(dtype="float64")
-    work = pd.DataFrame(
-        {
-            "k": codes,
-            "spend": spend,
-            "qty": quantity,
-            "up": spend / quantity,
-            "dep": silver["PROD_CODE_20"].astype("str").to_numpy(),
-            "div": silver["PROD_CODE_40"].astype("str").to_numpy(),
-        }
+    lines = basket_features(
+        codes,
+        silver["SPEND"].to_numpy(dtype="float64"),
+        silver["QUANTITY"].to_numpy(dtype="float64"),
+        silver["PROD_CODE_20"].astype("str").to_numpy(dtype=object),
+        silver["PROD_CODE_40"].astype("str").to_numpy(dtype=object),
+        len(keys),
     )
-    grouped = work.groupby("k", sort=True)
-    gold = grouped.agg(
-        n_lines=("spend", "size"),
-        total_spend=("spend", "sum"),
-        total_quantity=("qty", "sum"),
-        unit_price_mean=("up", "mean"),
-        unit_price_median=("up", "median"),
-        unit_price_std=("up", "std"),
-        unit_price_min=("up", "min"),
-        unit_price_max=("up", "max"),
-        n_departments=("dep", "nunique"),
-    )
-    gold["unit_price_std"] = gold["unit_price_std"].fillna(0.0)
-
-    division = work["div"].where(work["div"].isin(DIVISIONS), "other")
-    by_div = (
-        work.assign(div=division)
-        .groupby(["k", "div"], sort=False)["spend"]
-        .sum()
-        .unstack(fill_value=0.0)
-    )
-    by_div = by_div.reindex(columns=[*DIVISIONS, "other"], fill_value=0.0)
-    by_div.columns = list(SHARE_COLUMNS)
-    total = gold["total_spend"].to_numpy()
-    gold = gold.join(by_div.div(np.where(total > 0, total, 1.0), axis=0))
-
     attrs = (
         silver[list(_BASKET_ATTRIBUTES)]
         .assign(k=codes)
@@ -147,11 +119,12 @@ def build_basket_features(silver: pd.DataFrame) -> pd.DataFrame:
         .first()
         .rename(columns=_BASKET_ATTRIBUTES)
     )
-    gold = attrs.join(gold)
+    gold = attrs.join(pd.DataFrame(lines))
     gold.insert(0, "basket_key", np.asarray(keys)[gold.index.to_numpy()])
     gold = gold.reset_index(drop=True)
     for col in ("shop_week", "shop_date"):
         gold[col] = gold[col].astype("int64")
+    gold["shop_weekday"] = lgsr_weekday(gold["shop_date"].to_numpy())
     gold = add_customer_history(gold)
     for col in NUMERIC_FEATURES:
         gold[col] = gold[col].astype("float64")
@@ -159,50 +132,144 @@ def build_basket_features(silver: pd.DataFrame) -> pd.DataFrame:
     return gold.reset_index(drop=True)
 
 
-def add_customer_history(baskets: pd.DataFrame) -> pd.DataFrame:
-    """Customer features from strictly earlier baskets (never the same hour or later).
-
-    Baskets of one customer in the same date and hour are simultaneous: none of them
-    sees the others. Anonymous baskets get no history (NaN, counts 0).
-    """
-    out = baskets.copy()
-    ts = pd.to_datetime(
-        out["shop_date"].astype("str"), format="%Y%m%d"
-    ) + pd.to_timedelta(out["shop_hour"], unit="h")
-    known = out["cust_code"].notna()
-    b = pd.DataFrame(
+def customer_states(baskets: pd.DataFrame) -> pd.DataFrame:
+    """Each carded customer's state after each week they shopped in (index: customer,
+    week): :data:`STATE_SUMS` over all their baskets up to the week's end, the hour
+    of the last one and the profile last seen (the last non-null value)."""
+    known = baskets["cust_code"].notna()
+    b = baskets.loc[known]
+    per_week = pd.DataFrame(
         {
-            "cust": out.loc[known, "cust_code"].astype("str"),
-            "ts": ts[known],
-            "spend": out.loc[known, "total_spend"],
-            **{
-                f"n_{c.lower()}": (out.loc[known, LABEL] == c).astype("float64")
-                for c in CLASSES
-            },
+            "cust": b["cust_code"].astype("str"),
+            TIME_COLUMN: b[TIME_COLUMN].astype("int64"),
+            "baskets": 1.0,
+            "spend": b["total_spend"].astype("float64"),
+            **{f"n_{c.lower()}": (b[LABEL] == c).astype("float64") for c in CLASSES},
+            "last_hour": basket_hour(b["shop_date"].to_numpy(), b["shop_hour"]),
+            **{c: b[c].astype(object) for c in PROFILE_COLUMNS},
         }
     )
-    b["n"] = 1.0
-    b["n_labelled"] = b[[f"n_{c.lower()}" for c in CLASSES]].sum(axis=1)
-    per_ts = b.groupby(["cust", "ts"], sort=True).sum()
-    earlier = per_ts.groupby(level="cust").cumsum() - per_ts  # strictly earlier
-    ts_level = per_ts.index.get_level_values("ts").to_series(index=per_ts.index)
-    prev_ts = ts_level.groupby(level="cust").shift(1)
-    hist = pd.DataFrame(index=per_ts.index)
-    hist["cust_prev_baskets"] = earlier["n"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hist["cust_prev_mean_spend"] = earlier["spend"] / earlier["n"]
-        for c in CLASSES:
-            hist[f"cust_prev_share_{c.lower()}"] = (
-                earlier[f"n_{c.lower()}"] / earlier["n_labelled"]
-            )
-    hist["cust_days_since_prev"] = (ts_level - prev_ts).dt.total_seconds() / 86400.0
-    hist = hist.replace([np.inf, -np.inf], np.nan)
+    per_week["labelled"] = per_week[[f"n_{c.lower()}" for c in CLASSES]].sum(axis=1)
+    per_week = per_week.sort_values(["cust", TIME_COLUMN, "last_hour"], kind="stable")
+    grouped = per_week.groupby(["cust", TIME_COLUMN], sort=True)
+    state = grouped[list(STATE_SUMS)].sum()
+    state = state.groupby(level="cust").cumsum()
+    state["last_hour"] = grouped["last_hour"].max()
+    profile = grouped[list(PROFILE_COLUMNS)].last().groupby(level="cust").ffill()
+    return state.join(profile)[list(STATE_COLUMNS)]
 
-    lookup = pd.MultiIndex.from_arrays([b["cust"], b["ts"]])
-    joined = hist.reindex(lookup)
-    for col in HISTORY_COLUMNS:
-        values = np.full(len(out), np.nan)
-        values[known.to_numpy()] = joined[col].to_numpy()
+
+def add_customer_history(baskets: pd.DataFrame) -> pd.DataFrame:
+    """Customer features from the customer's state at the end of the previous week
+    they shopped in (:func:`customer_states`): never the same week or later, so a
+    week's gold needs only the state before it, and the till endpoint, which reads
+    the state the last run published, sees the same. Anonymous baskets and a
+    customer's first week get no history (count 0, the rest NaN) and no profile."""
+    out = baskets.copy()
+    states = customer_states(out).reset_index()
+    known = out["cust_code"].notna().to_numpy()
+    query = pd.DataFrame(
+        {
+            "cust": out.loc[known, "cust_code"].astype("str").to_numpy(),
+            TIME_COLUMN: out.loc[known, TIME_COLUMN].astype("int64").to_numpy(),
+            "row": np.flatnonzero(known),
+        }
+    ).sort_values(TIME_COLUMN, kind="stable")
+    before = pd.merge_asof(
+        query,
+        states.sort_values(TIME_COLUMN, kind="stable"),
+        on=TIME_COLUMN,
+        by="cust",
+        allow_exact_matches=False,  # strictly an earlier week
+        direction="backward",
+    ).set_index("row")
+    state = {c: np.full(len(out), np.nan) for c in (*STATE_SUMS, "last_hour")}
+    rows = before.index.to_numpy()
+    for c, values in state.items():
+        values[rows] = before[c].to_numpy(dtype="float64", na_value=np.nan)
+    hour = basket_hour(out["shop_date"].to_numpy(), out["shop_hour"].to_numpy())
+    for col, values in history_features(state, hour).items():
         out[col] = values
-    out["cust_prev_baskets"] = out["cust_prev_baskets"].fillna(0.0)
+    for col in PROFILE_COLUMNS:
+        profile = np.full(len(out), None, dtype=object)
+        profile[rows] = before[col].to_numpy(dtype=object)
+        out[col] = pd.Series(profile, index=out.index).where(pd.notna(profile), None)
+    return out
+
+
+def online_tables(silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
+    """What the till endpoint looks up: each carded customer's state after the newest
+    week (the state the next week's baskets are featurised from), each product's
+    department and division, each store's format and region (the latest seen)."""
+    line_profile = (
+        silver.groupby(BASKET_KEY, sort=False)[
+            ["CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE"]
+        ]
+        .first()
+        .rename(
+            columns={
+                "CUST_PRICE_SENSITIVITY": "cust_price_sensitivity",
+                "CUST_LIFESTAGE": "cust_lifestage",
+            }
+        )
+    )
+    baskets = gold.drop(columns=list(PROFILE_COLUMNS)).join(
+        line_profile, on="basket_key"
+    )
+    states = customer_states(baskets)
+    customers = states.groupby(level="cust").tail(1).droplevel(TIME_COLUMN)
+    order = silver.sort_values(["SHOP_DATE", "SHOP_HOUR"], kind="stable")
+    products = (
+        order.groupby("PROD_CODE", sort=True)[["PROD_CODE_20", "PROD_CODE_40"]]
+        .last()
+        .rename(columns={"PROD_CODE_20": "department", "PROD_CODE_40": "division"})
+    )
+    stores = (
+        order.groupby("STORE_CODE", sort=True)[["STORE_FORMAT", "STORE_REGION"]]
+        .last()
+        .rename(columns={"STORE_FORMAT": "format", "STORE_REGION": "region"})
+    )
+    tables = {"customers": customers, "products": products, "stores": stores}
+    return {
+        "tables": tables,
+        "meta": {
+            "definitions": DEFINITIONS_VERSION,
+            "as_of_period": int(gold[TIME_COLUMN].max()),
+            "as_of_hour": float(
+                basket_hour(gold["shop_date"].to_numpy(), gold["shop_hour"]).max()
+            ),
+            "rows": {name: len(frame) for name, frame in tables.items()},
+        },
+    }
+
+
+def till_requests(
+    silver: pd.DataFrame, days_later: int = 0
+) -> dict[str, dict[str, Any]]:
+    """Each basket of ``silver`` as a till sends it to ``POST /v1/retail/baskets``
+    (replays for the parity tests and the benchmark), ``days_later`` days after it
+    happened. Minutes and seconds are added to the hour: features must not depend on
+    them."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, lines in silver.groupby(BASKET_KEY, sort=True):
+        first = lines.iloc[0]
+        when = pd.Timestamp(str(int(first["SHOP_DATE"]))) + pd.Timedelta(
+            days=days_later, hours=int(first["SHOP_HOUR"]), minutes=17, seconds=31
+        )
+        card = first["CUST_CODE"]
+        out[str(key)] = {
+            "basket_id": str(key),
+            "customer_card": None if pd.isna(card) else str(card),
+            "store": str(first["STORE_CODE"]),
+            "time": when.isoformat(),
+            "basket_size": first["BASKET_SIZE"],
+            "basket_type": first["BASKET_TYPE"],
+            "basket_dominant_mission": first["BASKET_DOMINANT_MISSION"],
+            "lines": [
+                {"product": p, "quantity": int(q), "spend": float(v)}
+                for p, q, v in zip(
+                    lines["PROD_CODE"], lines["QUANTITY"], lines["SPEND"], strict=True
+                )
+            ],
+        }
     return out

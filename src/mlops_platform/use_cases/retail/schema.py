@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mlops_serving import retail_features
+
 from mlops_platform.contracts import ColumnSpec, DataContract
 
 COLUMNS: tuple[str, ...] = (
@@ -36,19 +38,9 @@ BASKET_TYPES = ("Small Shop", "Top Up", "Full Shop", "XX")
 MISSIONS = ("Fresh", "Grocery", "Mixed", "Nonfood", "XX")
 STORE_FORMATS = ("LS", "MS", "SS", "XLS")
 STORE_REGIONS = tuple(f"{r}0{i}" for r in "ENSW" for i in (1, 2, 3))
-# The coarsest product level seen in the real data (there is no D00007).
-DIVISIONS = (
-    "D00001",
-    "D00002",
-    "D00003",
-    "D00004",
-    "D00005",
-    "D00006",
-    "D00008",
-    "D00009",
-)
-
-CLASSES = ("LA", "MM", "UM")
+# The coarsest product level (there is no D00007 in the real data) and the classes:
+# defined once, with the features the till endpoint computes too.
+DIVISIONS, CLASSES = retail_features.DIVISIONS, retail_features.CLASSES
 # The seeds show LA / MM / UM as High / Medium / Low price sensitivity.
 CLASS_LABELS = {
     "LA": "High price sensitivity",
