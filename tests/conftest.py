@@ -51,12 +51,23 @@ def small_gold(small_raw: Path, retail: RetailUseCase) -> pd.DataFrame:
     return retail.build_gold(enforce_contract(raw, retail.contract).valid)
 
 
-def make_gold(retail: RetailUseCase, folder: Path, cfg: RetailConfig) -> pd.DataFrame:
+def make_gold(
+    retail: RetailUseCase,
+    folder: Path,
+    cfg: RetailConfig,
+    customer_profile: str = "as_of",
+) -> pd.DataFrame:
+    """A generated world's gold; ``customer_profile="line"`` for the realism study's
+    protocol (the segment from the lines, as ``realism.week_gold`` builds it)."""
     from mlops_platform.contracts import enforce_contract
+    from mlops_platform.use_cases.retail.features import build_basket_features
 
     generate(cfg, folder, progress=False)
     raw, _ = retail.ingest(partitions_of(folder))
-    return retail.build_gold(enforce_contract(raw, retail.contract).valid)
+    valid = enforce_contract(raw, retail.contract).valid
+    if customer_profile == "line":
+        return build_basket_features(valid, customer_profile="line")
+    return retail.build_gold(valid)
 
 
 __all__ = [

@@ -272,6 +272,7 @@ class TestRealism:
             retail,
             tmp_path_factory.mktemp("lead"),
             RetailConfig(seed=7, weeks=1, customers=4500),
+            customer_profile="line",  # the protocol week_gold follows
         )
         fake = lead_over_segment_rule(fake_gold, folds=3)
         true = lead_over_segment_rule(real_gold, folds=3)
@@ -291,13 +292,22 @@ def test_the_learning_curve_trains_on_at_most_n_baskets(retail, tmp_path):
     from mlops_platform.datagen.realism import lead_over_segment_rule
 
     gold = make_gold(
-        retail, tmp_path, RetailConfig(seed=3, weeks=1, customers=600, stores=30)
+        retail,
+        tmp_path,
+        RetailConfig(seed=3, weeks=1, customers=600, stores=30),
+        customer_profile="line",
     )
     out = lead_over_segment_rule(gold, folds=2, training_baskets=200, repeats=1)
     assert 150 < out["training_baskets"] <= 200, out
     assert out["lead"] == out["model"] - out["rule"]
     with pytest.raises(ValueError, match="fewer than training_baskets"):
         lead_over_segment_rule(gold, folds=3, training_baskets=10**6)
+    # the pipeline's gold of one week knows no segment: the study says so
+    week = make_gold(
+        retail, tmp_path / "as_of", RetailConfig(seed=3, weeks=1, customers=600)
+    )
+    with pytest.raises(ValueError, match="needs the customers' segment"):
+        lead_over_segment_rule(week)
 
 
 def test_realism_cli_prints_its_table(small_raw):

@@ -197,12 +197,25 @@ def lead_over_segment_rule(
     from mlops_platform.use_cases.retail import RetailUseCase  # noqa: PLC0415
 
     uc = RetailUseCase()
+    carded = gold["cust_code"].notna()
+    if carded.any() and gold.loc[carded, "cust_price_sensitivity"].isna().all():
+        raise ValueError(
+            "the segment rule needs the customers' segment: build the week's gold "
+            "with week_gold, or build_basket_features(..., customer_profile='line') "
+            "(the pipeline's gold takes it as of the previous week, and one week has "
+            "none)"
+        )
     root = Path(__file__).resolve().parents[3]
     params = TrainingParams(**config_loader(root)["parameters"]["retail"]["training"])
     tiers = ["LA", "MM", "UM"]
     g = gold[gold["label"].isin(tiers)].reset_index(drop=True)
     y = g["label"].to_numpy()
     x = uc.model_input(g)
+    # One week has no earlier week: the customer's history is missing for every
+    # basket. A constant says the same to a model, and HistGradientBoosting cannot
+    # bin a column with no value at all.
+    empty = [c for c in uc.numeric_features if x[c].isna().all()]
+    x[empty] = 0.0
     # the strong baseline the gates use (the training majority, MM, where unknown)
     rule = uc.baseline_predictions(g, g)[uc.strong_baseline]
     alone = pd.Series(np.arange(len(g)).astype(str))
@@ -253,6 +266,9 @@ def week_gold(csv: str | Path) -> pd.DataFrame:
 
     from mlops_platform.contracts import enforce_contract  # noqa: PLC0415
     from mlops_platform.use_cases.retail import RetailUseCase  # noqa: PLC0415
+    from mlops_platform.use_cases.retail.features import (  # noqa: PLC0415
+        build_basket_features,
+    )
 
     uc = RetailUseCase()
     week = read_lines(csv)["SHOP_WEEK"].iloc[0]
@@ -260,7 +276,10 @@ def week_gold(csv: str | Path) -> pd.DataFrame:
         path = Path(tmp) / f"transactions_{week}.csv"
         path.write_bytes(Path(csv).read_bytes())
         raw, _ = uc.ingest({path.stem: path.read_bytes})
-    return uc.build_gold(enforce_contract(raw, uc.contract).valid)
+    # the study's protocol: the customer's segment as the lines give it (one week has
+    # no earlier week to take it from, docs/online_features.md)
+    valid = enforce_contract(raw, uc.contract).valid
+    return build_basket_features(valid, customer_profile="line")
 
 
 def learning_curve(

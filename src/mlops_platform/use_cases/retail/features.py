@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -99,10 +99,17 @@ _BASKET_ATTRIBUTES = {
 }
 
 
-def build_basket_features(silver: pd.DataFrame) -> pd.DataFrame:
+def build_basket_features(
+    silver: pd.DataFrame, customer_profile: Literal["as_of", "line"] = "as_of"
+) -> pd.DataFrame:
     """One row per basket: spend, counts, unit prices, category mix, context, and the
     customer as of the end of the previous week (the definitions are
-    :mod:`mlops_serving.retail_features`, which the till endpoint runs too)."""
+    :mod:`mlops_serving.retail_features`, which the till endpoint runs too).
+
+    ``customer_profile="line"`` keeps the segment and life stage the basket's own
+    lines carry (as a CRM would know them), for the realism study's one-week protocol
+    (:mod:`mlops_platform.datagen.realism`); the pipeline never uses it: a till cannot
+    know a segment the store has not seen."""
     codes, keys = pd.factorize(silver[BASKET_KEY].astype("str"), sort=False)
     lines = basket_features(
         codes,
@@ -125,7 +132,10 @@ def build_basket_features(silver: pd.DataFrame) -> pd.DataFrame:
     for col in ("shop_week", "shop_date"):
         gold[col] = gold[col].astype("int64")
     gold["shop_weekday"] = lgsr_weekday(gold["shop_date"].to_numpy())
+    seen_on_line = gold[list(PROFILE_COLUMNS)].copy()
     gold = add_customer_history(gold)
+    if customer_profile == "line":
+        gold[list(PROFILE_COLUMNS)] = seen_on_line
     for col in NUMERIC_FEATURES:
         gold[col] = gold[col].astype("float64")
     gold = gold.sort_values(["shop_date", "shop_hour", "basket_key"], kind="stable")
