@@ -180,13 +180,13 @@ class _StoreDataset:
     ``path`` is the store root (Kedro makes a relative ``path`` absolute against the
     project, wherever it runs from)."""
 
-    def _init_store(
+    def __init__(
         self,
         path: str,
         use_case: str,
-        credentials: dict[str, Any] | None,
-        fs_args: dict[str, Any] | None,
-        metadata: dict[str, Any] | None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self._root = path
         self._use_case = use_case
@@ -204,16 +204,6 @@ class _StoreDataset:
 class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
     """Loads a use case's current production bundle, or ``None`` if there is none."""
 
-    def __init__(
-        self,
-        path: str,
-        use_case: str,
-        credentials: dict[str, Any] | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._init_store(path, use_case, credentials, fs_args, metadata)
-
     def load(self) -> Bundle | None:
         return self.store.load_champion()
 
@@ -223,16 +213,6 @@ class ChampionDataset(_StoreDataset, AbstractDataset[None, Bundle | None]):
 
 class ModelStoreDataset(_StoreDataset, AbstractDataset[PromotionRequest, dict]):
     """Saves a :class:`PromotionRequest`: a bundle and pointer, or an audit record."""
-
-    def __init__(
-        self,
-        path: str,
-        use_case: str,
-        credentials: dict[str, Any] | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._init_store(path, use_case, credentials, fs_args, metadata)
 
     def load(self) -> dict:
         return self.store.read_pointer() or {}
@@ -280,16 +260,6 @@ class OnlineFeaturesDataset(_StoreDataset, AbstractDataset[dict[str, Any], dict]
     """Publishes a use case's online entity tables (``{"tables": {name: frame},
     "meta": {...}}``) as one SQLite file beside the model store's bundles, with an
     atomic pointer (:mod:`mlops_platform.online_store`). Loads the pointer."""
-
-    def __init__(
-        self,
-        path: str,
-        use_case: str,
-        credentials: dict[str, Any] | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._init_store(path, use_case, credentials, fs_args, metadata)
 
     @property
     def writer(self) -> OnlineStoreWriter:
