@@ -129,6 +129,3 @@ class OnlineStore:
             "loaded_at": self.loaded_at,
             **{k: self.meta[k] for k in ("as_of_period", "rows") if k in self.meta},
         }
-
-    def close(self) -> None:
-        self._conn.close()
