@@ -38,9 +38,10 @@ from mlops_serving.schema import build_schema
 from mlops_serving.usecases.retail import USE_CASE, TillBasket
 from serving_benchmark import free_port, wait_http, wrk
 
-from mlops_platform.datasets import PartitionedParquetDataset
+from mlops_platform.lake import LakeTable
 from mlops_platform.offline import OFFLINE_ENV
 from mlops_platform.online_store import OnlineStoreWriter, build_sqlite
+from mlops_platform.pipelines.data_engineering.nodes import read_gold
 from mlops_platform.use_cases.retail import RetailUseCase
 from mlops_platform.use_cases.retail.features import till_requests
 from mlops_platform.use_cases.retail.ingest import BASKET_KEY
@@ -72,16 +73,13 @@ def load_store() -> OnlineStore:
 def till_baskets(n: int = 200) -> tuple[list[dict], list[dict]]:
     """The newest week's first ``n`` baskets as a till sends them (one week later),
     and the same baskets' gold feature records (for /predict)."""
-    silver = PartitionedParquetDataset(
-        path=str(REPO / "data/silver/retail/transactions"),
-        partition_cols=["STORE_REGION", "BASKET_TYPE"],
-    ).load()
-    week = silver["SHOP_WEEK"].max()
-    lines = silver[silver["SHOP_WEEK"] == week]
+    silver = LakeTable.open(str(REPO / "data/silver/retail/records"))
+    newest = max(silver.names(), key=lambda n: max(silver.parts[n]["periods"]))
+    lines = silver.read([newest])
     keys = sorted(lines[BASKET_KEY].unique())[:n]
     lines = lines[lines[BASKET_KEY].isin(keys)]
     bodies = list(till_requests(lines, days_later=7).values())
-    gold = pd.read_parquet(REPO / "data/gold/retail/table.parquet")
+    gold = read_gold(LakeTable.open(str(REPO / "data/gold/retail/table")))
     x = gold.set_index("basket_key").loc[keys, RetailUseCase().features].astype(object)
     records = x.where(x.notna(), None).to_dict("records")
     return bodies, records

@@ -19,9 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
+from mlops_platform.lake import LakeTable
 from mlops_platform.scratch import scratch_project
 from mlops_platform.use_cases import USE_CASES
 from tests.browser import needs_browser, render
@@ -141,9 +141,9 @@ def test_lifecycle_promotion_and_rollback(project):
 
     data = project / "data"
     for path in (
-        "silver/retail/transactions",
-        "silver/retail/quarantine.parquet",
-        "gold/retail/table.parquet",
+        "silver/retail/records/_manifest.json",
+        "silver/retail/quarantine/_manifest.json",
+        "gold/retail/table/_manifest.json",
         "gold/retail/train.parquet",
         "gold/retail/test.parquet",
         "gold/retail/latest.parquet",
@@ -157,9 +157,9 @@ def test_lifecycle_promotion_and_rollback(project):
         "models/staging/retail/challenger.pkl",
     ):
         assert (data / path).exists(), path
-    assert any(
-        (data / "silver/retail/transactions").glob("STORE_REGION=*/BASKET_TYPE=*")
-    )
+    ledger = json.loads((data / "silver/retail/records/_manifest.json").read_text())
+    weekly = sorted(p.stem for p in (data / "raw/retail").glob("transactions_*.csv"))
+    assert sorted(ledger["parts"]) == weekly  # one silver part per raw file
 
     pointer = json.loads((data / "models/production/retail.json").read_text())
     assert pointer["version"] == "v0001"
@@ -300,7 +300,7 @@ def _check_parking(project: Path, stdout: str) -> None:
         "persistence",
         "same_time_yesterday",
     }
-    quarantine = pd.read_parquet(data / "silver/parking/quarantine.parquet")
+    quarantine = LakeTable.open(str(data / "silver/parking/quarantine")).read()
     reasons = " ".join(quarantine["quarantine_reason"])
     assert "count_above_capacity" in reasons and "duplicate_reading" in reasons
     decision = json.loads(
@@ -361,7 +361,7 @@ def _check_sentiment(project: Path, stdout: str) -> None:
     training = json.loads((data / "reports/sentiment/training.json").read_text())
     keras = training["candidates"]["keras_embedding_bag"]
     assert keras["flavour"] == "keras" and keras["fit"]["vocabulary"] > 1000
-    quarantine = pd.read_parquet(data / "silver/sentiment/quarantine.parquet")
+    quarantine = LakeTable.open(str(data / "silver/sentiment/quarantine")).read()
     if len(quarantine):  # the slice may or may not hold one of the 96 duplicates
         assert quarantine["quarantine_reason"].str.contains("same text as").all()
     decision = json.loads(

@@ -11,7 +11,6 @@ from sklearn.dummy import DummyClassifier
 from mlops_platform.datasets import (
     ChampionDataset,
     ModelStoreDataset,
-    PartitionedParquetDataset,
 )
 from mlops_platform.model_store import ModelStore, ModelStoreError, PromotionRequest
 
@@ -126,26 +125,6 @@ class TestDatasets:
         assert ChampionDataset(path=root, use_case="retail").load().version == "v0001"
         actions = [r["action"] for r in ModelStore(root, "retail").read_audit()]
         assert actions == ["keep", "promote"]
-
-    def test_partitioned_parquet_round_trip_and_replace(self, tmp_path):
-        ds = PartitionedParquetDataset(
-            path=str(tmp_path / "silver" / "t"), partition_cols=["region", "kind"]
-        )
-        df = pd.DataFrame(
-            {
-                "region": ["E01", "E01", "W02"],
-                "kind": ["Top Up", "XX", "XX"],
-                "spend": [1.0, 2.0, 3.0],
-            }
-        )
-        ds.save(df)
-        assert (tmp_path / "silver/t/region=E01/kind=Top%20Up").is_dir()
-        back = ds.load().sort_values("spend").reset_index(drop=True)
-        pd.testing.assert_frame_equal(back[df.columns], df, check_dtype=False)
-        ds.save(df.iloc[:1])  # a save replaces, never appends
-        assert len(ds.load()) == 1
-        assert not (tmp_path / "silver/t/region=W02").exists()
-        assert sorted(p.name for p in (tmp_path / "silver").iterdir()) == ["t"]
 
 
 def test_bundle_model_loads_with_joblib_alone(store):

@@ -31,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops_platform.datasets import PartitionedParquetDataset
 from mlops_platform.model_store import ModelStore
 from tests.test_model_store import _request
 from tests.test_model_store_races import consistent
@@ -181,36 +180,6 @@ def test_killed_at_a_step_boundary_the_next_user_repairs(
     assert len({r["txn"] for r in audit if "txn" in r}) == sum(
         1 for r in audit if "txn" in r
     )  # no transaction logged twice
-
-
-SILVER = r"""
-import sys
-import pandas as pd
-from mlops_platform.datasets import PartitionedParquetDataset
-ds = PartitionedParquetDataset(sys.argv[1], partition_cols=["region"])
-ds.save(pd.DataFrame({"region": ["a", "b"], "x": [int(sys.argv[2])] * 2}))
-"""
-
-
-@pytest.mark.parametrize("where", ["silver_tmp_written", "silver_old_moved"])
-def test_a_silver_save_killed_keeps_the_previous_data(tmp_path, where):
-    path = str(tmp_path / "silver" / "transactions")
-    ds = PartitionedParquetDataset(path, partition_cols=["region"])
-    ds.save(pd.DataFrame({"region": ["a", "b"], "x": [1, 1]}))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MLOPS_FAULT_KILL": where}
-    proc = subprocess.run(
-        [sys.executable, "-c", SILVER, path, "2"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    if where == "silver_old_moved":
-        assert not Path(path).exists()  # the window the issue found
-    assert ds.exists()  # a new reader: the previous data are back
-    assert ds.load()["x"].tolist() == [1, 1]
-    siblings = sorted(p.name for p in (tmp_path / "silver").iterdir())
-    assert siblings == ["transactions"]  # no .old-*, no .tmp-*
-    ds.save(pd.DataFrame({"region": ["a"], "x": [3]}))
-    assert ds.load()["x"].tolist() == [3]
 
 
 def test_an_alias_left_behind_by_a_crash_is_repaired(tmp_path, monkeypatch):

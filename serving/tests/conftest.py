@@ -39,6 +39,7 @@ from mlops_platform.pipelines.evaluation.nodes import (  # noqa: E402
     input_schema,
 )
 from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402
+from mlops_platform.use_cases.retail.features import online_tables  # noqa: E402
 from mlops_platform.use_cases.retail.models import build_candidates  # noqa: E402
 from tests.live import wait_http  # noqa: E402
 
@@ -143,7 +144,7 @@ def publish_online(
     week = trained.test["shop_week"].max() if before_week is None else before_week
     silver = trained.silver[trained.silver["SHOP_WEEK"] < week]
     gold = trained.gold[trained.gold["shop_week"] < week]
-    online = trained.retail.online_tables(silver, gold)
+    online = online_tables(silver, gold)
     online["meta"].update(meta)
     dataset = OnlineFeaturesDataset(path=str(root), use_case="retail")
     dataset.save(online)

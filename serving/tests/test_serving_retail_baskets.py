@@ -33,7 +33,7 @@ from mlops_platform.datasets import OnlineFeaturesDataset
 from mlops_platform.online_store import OnlineStoreWriter
 from mlops_platform.pipelines.evaluation.nodes import input_schema
 from mlops_platform.use_cases.retail import RetailUseCase
-from mlops_platform.use_cases.retail.features import till_requests
+from mlops_platform.use_cases.retail.features import online_tables, till_requests
 from mlops_platform.use_cases.retail.ingest import BASKET_KEY
 from tests.conftest import REAL_SAMPLE
 
@@ -110,7 +110,7 @@ def test_real_baskets_get_the_features_of_the_gold_table(tmp_path):
     silver.loc[later, "SHOP_WEEK"] = silver.loc[later, "SHOP_WEEK"] + 1
     gold = retail.build_gold(silver)
     week = gold["shop_week"].max()
-    online = retail.online_tables(
+    online = online_tables(
         silver[~later], gold[gold["shop_week"] < week].reset_index(drop=True)
     )
     OnlineFeaturesDataset(path=str(tmp_path), use_case="retail").save(online)

@@ -87,6 +87,10 @@ class RowCheck:
     name: str
     description: str
     find: Callable[[pd.DataFrame], pd.Series]
+    # A rule between rows of different files (a duplicate): the silver columns
+    # ``find`` reads, so rows already in silver from other files are checked with
+    # the new ones (an incremental run reads only new files). Empty: within a batch.
+    across_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -371,12 +375,17 @@ class ContractResult:
 
 
 def enforce_contract(
-    frame: pd.DataFrame, contract: DataContract, max_quarantine_share: float = 1.0
+    frame: pd.DataFrame,
+    contract: DataContract,
+    max_quarantine_share: float = 1.0,
+    earlier: pd.DataFrame | None = None,
 ) -> ContractResult:
     """Split ``frame`` (raw strings) into typed valid rows and quarantined rows.
 
     ``frame`` must carry :data:`SOURCE_FILE` and :data:`SOURCE_ROW` so every
-    quarantined row can be traced back to its file and line.
+    quarantined row can be traced back to its file and line. ``earlier``: silver
+    rows of files read before (the columns of the row checks ``across_files``),
+    which come first for those checks (the earlier of two duplicates stays).
     """
     contract.check_schema(frame, source=_sources(frame))
     frame = frame.reset_index(drop=True)
@@ -393,7 +402,12 @@ def enforce_contract(
         reasons[idx].extend(rs)
     for check in contract.row_checks:
         passed = typed.drop(index=list(reasons))
-        found = check.find(passed).reindex(passed.index)
+        rows = passed
+        if check.across_files and earlier is not None and len(earlier):
+            before = earlier[list(check.across_files)]
+            before = before.set_axis(np.arange(-len(before), 0), axis=0)
+            rows = pd.concat([before, passed[list(check.across_files)]])
+        found = check.find(rows).reindex(passed.index)
         hits = found[found.notna() & (found.astype(str) != "")]
         for idx, reason in hits.items():
             reasons[int(idx)].append(f"{check.name}: {reason}")

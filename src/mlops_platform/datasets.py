@@ -1,21 +1,14 @@
-"""Custom Kedro datasets: raw bytes, partitioned Parquet, the production model store."""
+"""Custom Kedro datasets: raw bytes, the production model store, the online store
+(the lake tables are :mod:`mlops_platform.lake`)."""
 
 from __future__ import annotations
 
 import logging
-import os
-import posixpath
-import shutil
-import uuid
 from typing import Any
 
 import fsspec
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
-from mlops_platform.faults import point
 from mlops_platform.model_store import (
     Bundle,
     ChampionChanged,
@@ -69,110 +62,6 @@ class BytesDataset(AbstractDataset[bytes, bytes]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath}
-
-
-class PartitionedParquetDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """A Parquet dataset partitioned into ``col=value/`` folders (hive layout).
-
-    A save replaces the whole dataset: locally the new folder is written beside the old
-    one and swapped in (two renames), so a failed save leaves the previous data intact.
-    A process killed between the two renames leaves the data under ``.old-*``: the
-    next load, save or existence check puts it back, and removes what an interrupted
-    save left (``.tmp-*``, ``.old-*``) (tests/test_model_store_faults.py).
-    """
-
-    def __init__(
-        self,
-        path: str,
-        partition_cols: list[str],
-        credentials: dict[str, Any] | None = None,
-        fs_args: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._url = path.rstrip("/")
-        self._partition_cols = list(partition_cols)
-        self._fs, self._path = fsspec.core.url_to_fs(
-            self._url, **_storage_options(credentials, fs_args)
-        )
-        self.metadata = metadata
-
-    def _is_local(self) -> bool:
-        protocol = self._fs.protocol
-        return "file" in (protocol if isinstance(protocol, tuple) else (protocol,))
-
-    def _recover(self) -> None:
-        if not self._is_local():
-            return
-        parent, name = posixpath.split(self._path)
-        if not os.path.isdir(parent):
-            return
-        olds = sorted(
-            (n for n in os.listdir(parent) if n.startswith(f"{name}.old-")),
-            key=lambda n: os.path.getmtime(posixpath.join(parent, n)),
-        )
-        if olds and not os.path.exists(self._path):
-            os.rename(posixpath.join(parent, olds.pop()), self._path)
-            logger.warning("%s: restored the data an interrupted save moved", self._url)
-        for n in os.listdir(parent):
-            if n.startswith((f"{name}.old-", f"{name}.tmp-")):
-                shutil.rmtree(posixpath.join(parent, n), ignore_errors=True)
-
-    def load(self) -> pd.DataFrame:
-        self._recover()
-        if not self._fs.exists(self._path):
-            raise DatasetError(
-                f"partitioned parquet dataset {self._url} does not exist"
-            )
-        table = pq.read_table(self._path, filesystem=self._fs)
-        frame = table.to_pandas()
-        for col in self._partition_cols:
-            if col in frame.columns:
-                frame[col] = frame[col].astype("str")
-        return frame
-
-    def save(self, data: pd.DataFrame) -> None:
-        missing = [c for c in self._partition_cols if c not in data.columns]
-        if missing:
-            raise DatasetError(
-                f"{self._url}: partition column(s) {missing} not in data"
-            )
-        table = pa.Table.from_pandas(data, preserve_index=False)
-        self._recover()
-        if self._is_local():
-            parent = posixpath.dirname(self._path)
-            os.makedirs(parent, exist_ok=True)
-            tmp = f"{self._path}.tmp-{uuid.uuid4().hex[:8]}"
-            old = f"{self._path}.old-{uuid.uuid4().hex[:8]}"
-            try:
-                pq.write_to_dataset(table, tmp, partition_cols=self._partition_cols)
-                point("silver_tmp_written")
-                if os.path.exists(self._path):
-                    os.rename(self._path, old)
-                point("silver_old_moved")
-                os.rename(tmp, self._path)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            if self._fs.exists(self._path):
-                self._fs.rm(self._path, recursive=True)
-            point("silver_old_removed")  # S3 has no rename: a retry rewrites it
-            pq.write_to_dataset(
-                table,
-                self._path,
-                partition_cols=self._partition_cols,
-                filesystem=self._fs,
-                # S3 has no folders; making them probes the bucket (HeadBucket, then
-                # CreateBucket), which the role may not do: the write would fail
-                create_dir=False,
-            )
-
-    def _exists(self) -> bool:
-        self._recover()
-        return bool(self._fs.exists(self._path))
-
-    def _describe(self) -> dict[str, Any]:
-        return {"path": self._url, "partition_cols": self._partition_cols}
 
 
 class _StoreDataset:

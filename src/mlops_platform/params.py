@@ -30,6 +30,11 @@ class DataEngineeringParams(_Strict):
     split: SplitParams = Field(default_factory=SplitParams)
     # Options of the use case's gold builder (parking: horizon_minutes, ...).
     gold: dict[str, Any] = Field(default_factory=dict)
+    # Reprocess every raw file and rebuild gold from the first period, ignoring the
+    # ledger (docs/incremental.md): `kedro run --params
+    # <use_case>.data_engineering.full_refresh=true`. Gives the same gold, byte for
+    # byte, as the incremental runs (tests/test_incremental.py).
+    full_refresh: bool = False
 
 
 class DriftParams(_Strict):

@@ -350,7 +350,10 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     first = Execution(
         d, scratch=shared / "x1", pipeline_name="mlops-retail",
         faults={
-            "retail-data-engineering": {"MLOPS_FAULT_KILL": "silver_old_removed"},
+            # silver's part files written to S3, its manifest (the ledger) not
+            "retail-data-engineering": {
+                "MLOPS_FAULT_KILL": "lake.records.parts_written"
+            },
             "retail-evaluation": {"MLOPS_FAULT_KILL": "bundle_written"},
         },
         **run,
@@ -406,7 +409,14 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     assert [(a["action"], a["version"]) for a in log] == [
         ("cleanup", "v0001"), ("promote", champion),
     ], log  # fmt: skip
-    assert list_keys(endpoint, BUCKET, f"{PREFIX}/silver/retail/")  # rewritten
+    # the retry committed silver; the killed attempt's part files are gone
+    ledger = read_json(
+        endpoint, BUCKET, f"{PREFIX}/silver/retail/records/_manifest.json"
+    )
+    parts = set(list_keys(endpoint, BUCKET, f"{PREFIX}/silver/retail/records/parts/"))
+    assert parts == {
+        f"{PREFIX}/silver/retail/records/{e['file']}" for e in ledger["parts"].values()
+    }
     # the data_engineering step published the online feature store beside the models
     online = read_json(endpoint, BUCKET, f"{PREFIX}/models/online/retail.json")
     assert online["rows"]["customers"] > 0 and online["definitions"] == 1

@@ -8,6 +8,8 @@ new, its task is a regression, its candidates are a linear model and a boosted t
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,6 +27,7 @@ from sklearn.pipeline import Pipeline as SkPipeline
 from mlops_platform.comparison import paired_difference
 from mlops_platform.contracts import SOURCE_FILE, SOURCE_ROW, ColumnSpec, DataContract
 from mlops_platform.flavours import Candidate
+from mlops_platform.lake import LakeTableDataset, RawFilesDataset
 from mlops_platform.model_store import PromotionRequest
 from mlops_platform.params import (
     CandidateParams,
@@ -63,7 +66,8 @@ class Toy(UseCase):
     def ingest(self, partitions):
         frames = []
         for name, load in sorted(partitions.items()):
-            f = load().astype(str)
+            f = pd.read_csv(io.BytesIO(load()), dtype=str, keep_default_na=False)
+            f["x2"] = f["x2"].replace("", None)
             f[SOURCE_FILE] = f"{name}.csv"
             f[SOURCE_ROW] = np.arange(2, len(f) + 2)
             frames.append(f)
@@ -108,9 +112,10 @@ class Toy(UseCase):
         return {"zero": np.zeros(len(test))}
 
 
-def raw_days(days: int = 8, rows: int = 150) -> dict[str, Any]:
+def raw_days(folder: Path, days: int = 8, rows: int = 150) -> Path:
+    """Daily CSV files, as a source system would drop them."""
+    folder.mkdir(parents=True)
     rng = np.random.default_rng(3)
-    parts = {}
     for d in range(1, days + 1):
         x1 = rng.normal(size=rows)
         x2 = rng.normal(size=rows)
@@ -118,14 +123,14 @@ def raw_days(days: int = 8, rows: int = 150) -> dict[str, Any]:
         frame = pd.DataFrame({"day": d, "x1": x1, "x2": x2, "y": y}).astype(str)
         frame.loc[0, "x2"] = ""  # a missing value (nullable) ...
         frame.loc[1, "x1"] = "n/a"  # ... and a broken one, quarantined
-        frame["x2"] = frame["x2"].replace("", None)
-        parts[f"day_{d:02d}"] = lambda f=frame: f
-    return parts
+        frame.to_csv(folder / f"day_{d:02d}.csv", index=False)
+    return folder
 
 
 @pytest.fixture(scope="module")
-def toy_run():
+def toy_run(tmp_path_factory: pytest.TempPathFactory):
     uc = Toy()
+    lake = tmp_path_factory.mktemp("lake")
     lifecycle = sum(
         (pipeline(factory(uc), namespace=uc.name) for factory in STAGES.values()),
         Pipeline([]),
@@ -144,7 +149,16 @@ def toy_run():
     catalog = DataCatalog(
         {
             **{n: Kept() for n in lifecycle.all_outputs()},
-            f"{ns}.raw_files": MemoryDataset(raw_days(), copy_mode="assign"),
+            # the lake datasets of conf/base/catalog.yml, over a temporary folder
+            f"{ns}.raw_files": RawFilesDataset(
+                str(raw_days(lake / "raw")),
+                ledger=str(lake / "silver/records"),
+                filename_suffix=".csv",
+            ),
+            f"{ns}.silver_records": LakeTableDataset(str(lake / "silver/records")),
+            f"{ns}.silver_quarantine": LakeTableDataset(str(lake / "silver/q")),
+            f"{ns}.gold_table": LakeTableDataset(str(lake / "gold")),
+            f"{ns}.gold_previous": LakeTableDataset(str(lake / "gold"), read_only=True),
             f"{ns}.champion": NoChampion(),
             f"params:{ns}.data_engineering": MemoryDataset(
                 DataEngineeringParams(split=SplitParams(validation_periods=2))
@@ -163,6 +177,7 @@ def test_a_new_use_case_runs_the_whole_lifecycle(toy_run):
     ns = uc.name
     contract = catalog.load(f"{ns}.report_contract")
     assert contract["rows_quarantined"] == 8  # one "n/a" per day, none lost
+    assert len(catalog.load(f"{ns}.silver_quarantine").read()) == 8
     assert contract["rows_in"] == contract["rows_valid"] + 8
     training = catalog.load(f"{ns}.report_training")
     assert training["task"] == "regression" and training["selection_metric"] == "mae"

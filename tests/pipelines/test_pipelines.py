@@ -7,10 +7,11 @@ import yaml
 from kedro.io import AbstractDataset, DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 
+from mlops_platform.lake import LakeTableDataset, RawFilesDataset
 from mlops_platform.model_store import PromotionRequest
 from mlops_platform.params import DataEngineeringParams, DriftParams, EvaluationParams
 from mlops_platform.pipeline_registry import STAGES, register_pipelines
-from tests.conftest import REPO, partitions_of
+from tests.conftest import REPO
 from tests.pipelines.test_training_evaluation import FAST
 
 
@@ -53,6 +54,7 @@ class TestRegistry:
         assert names == {
             "retail.ingest_raw_files",
             "retail.enforce_data_contract",
+            "retail.update_silver",
             "retail.build_gold_table",
             "retail.split_by_time",
             "retail.publish_online_features",  # retail has online entities
@@ -93,19 +95,29 @@ class TestRegistry:
         internal = pipelines["retail.data_engineering"].all_outputs() - set().union(
             *(pipelines[f"retail.{s}"].inputs() for s in STAGES)
         )
-        assert "retail.raw_batch" in internal  # the only unpersisted hand-off
-        for name in set().union(*produced.values()) - {"retail.raw_batch"}:
+        # the only unpersisted hand-offs: the new raw rows, the plan, the new rows
+        # split by the contract (silver_<name> and the quarantine are the lake's)
+        handoffs = {
+            f"retail.{n}"
+            for n in ("raw_batch", "raw_plan", "valid_batch", "quarantine_batch")
+        }
+        assert handoffs <= internal
+        for name in set().union(*produced.values()) - handoffs:
             assert resolver.match_dataset_pattern(name) or name in catalog, name
 
     def test_catalog_entries_have_layers(self):
-        """All but the champion, an input from outside the run (a layer on it would
-        make kedro-viz see models feeding silver through the namespace)."""
+        """All but the champion and the previous gold, inputs from outside the run (a
+        layer on them would make kedro-viz see models, or gold, feeding silver
+        through the namespace)."""
         catalog = yaml.safe_load((REPO / "conf/base/catalog.yml").read_text())
         layers = {
             k: v.get("metadata", {}).get("kedro-viz", {}).get("layer")
             for k, v in catalog.items()
         }
-        assert [k for k, v in layers.items() if v is None] == ["{use_case}.champion"]
+        assert [k for k, v in layers.items() if v is None] == [
+            "{use_case}.gold_previous",
+            "{use_case}.champion",
+        ]
         assert set(layers.values()) - {None} == {
             "raw",
             "silver",
@@ -115,13 +127,25 @@ class TestRegistry:
         }
 
 
-def test_whole_retail_pipeline_in_memory(pipelines, small_raw, retail):
+def test_whole_retail_pipeline_in_memory(pipelines, small_raw, retail, tmp_path):
+    """In memory but for the lake tables (conf/base/catalog.yml's lake datasets over
+    a temporary folder): the nodes hand each other tables, not frames."""
     outputs = pipelines["retail"].all_outputs()
+    lake = {
+        name: LakeTableDataset(str(tmp_path / name))
+        for name in ("silver_transactions", "silver_quarantine", "gold_table")
+    }
     catalog = DataCatalog(
         {
             **{name: Kept() for name in outputs},
-            "retail.raw_files": MemoryDataset(
-                partitions_of(small_raw), copy_mode="assign"
+            **{f"retail.{name}": ds for name, ds in lake.items()},
+            "retail.gold_previous": LakeTableDataset(
+                str(tmp_path / "gold_table"), read_only=True
+            ),
+            "retail.raw_files": RawFilesDataset(
+                str(small_raw),
+                ledger=str(tmp_path / "silver_transactions"),
+                filename_suffix=".csv",
             ),
             "retail.champion": NoChampion(),
             "params:retail.data_engineering": MemoryDataset(DataEngineeringParams()),
@@ -159,7 +183,12 @@ def test_layers_only_flow_forward(pipelines):
     resolver = CatalogConfigResolver(conf, credentials={"lake": {}})
 
     def layer(name: str) -> str | None:
-        if name.startswith("params:") or name == "retail.raw_batch":
+        if name.startswith("params:") or name in (
+            "retail.raw_batch",
+            "retail.raw_plan",
+            "retail.valid_batch",
+            "retail.quarantine_batch",
+        ):
             return None
         config = resolver.resolve_pattern(name)
         return config.get("metadata", {}).get("kedro-viz", {}).get("layer")

@@ -99,10 +99,33 @@ class UseCase(ABC):
     # other definitions is retrained (drift stage), and the service answers from an
     # online store only with a model of the store's definitions. None: not versioned.
     feature_definitions: ClassVar[int | None] = None
+    # Incremental gold (docs/incremental.md): the silver column that holds each row's
+    # gold period (its ``time_column`` value), for a use case whose gold rows of a
+    # period are built from that period's silver rows and the state the periods
+    # before left (:meth:`build_gold_increment`). None: gold is rebuilt from all of
+    # silver whenever silver changes (parking: a forecast's window reaches into the
+    # day before).
+    silver_period_column: ClassVar[str | None] = None
+    # Raw files that are not batches but read with every batch (parking's car park
+    # capacities): any change to one reprocesses every batch.
+    reference_files: ClassVar[tuple[str, ...]] = ()
 
-    def online_tables(self, silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
+    def build_gold_increment(
+        self,
+        silver: pd.DataFrame,
+        state: pd.DataFrame | None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """Gold rows of the periods ``silver`` holds (all of their rows), given the
+        ``state`` rows of the periods before (None on a full build), and the state
+        rows of these periods (each with :attr:`time_column`), or None for a use case
+        whose periods carry no state. The default: no state."""
+        return self.build_gold(silver, options), None
+
+    def online_tables(self, silver: Any, gold: Any) -> dict[str, Any]:
         """``{"tables": {entity: frame indexed by key}, "meta": {...}}`` for the
-        online store, one table per :attr:`online_entities`."""
+        online store, one table per :attr:`online_entities`, from the lake tables
+        silver and gold (:class:`mlops_platform.lake.LakeTable`)."""
         raise NotImplementedError(f"{self.name} has no online features")
 
     def period_kinds(self, rows: pd.DataFrame) -> pd.Series | None:

@@ -1,56 +1,375 @@
-"""raw -> silver -> gold: read, enforce the contract, build features, split by time."""
+"""raw -> silver -> gold: read what is new, enforce the contract, build the features
+of the periods that changed, split by time (docs/incremental.md)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from mlops_platform.contracts import enforce_contract
+from mlops_platform.contracts import SOURCE_FILE, enforce_contract
+from mlops_platform.lake import LakeTable, RawFiles, TableUpdate, sha256_of
 from mlops_platform.params import DataEngineeringParams
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
 
+GOLD = "gold/"
+STATE = "state/"
+
+
+def _plan(
+    use_case: UseCase, raw: RawFiles, full_refresh: bool
+) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Which raw files to read, from the ledger: new files, and files whose content
+    changed (a file whose stamp changed is hashed; equal content is only re-stamped).
+    A changed reference file (read with every batch) reprocesses every batch."""
+    read_bytes: dict[str, bytes] = {}
+
+    def digest(key: str) -> str:
+        read_bytes[key] = raw[key]()
+        return sha256_of(read_bytes[key])
+
+    is_ref = {k: PurePosixPath(k).name in use_case.reference_files for k in raw}
+    previous_refs = raw.ledger_meta.get("references", {})
+    references: dict[str, Any] = {}
+    for key in (k for k in raw if is_ref[k]):
+        before = previous_refs.get(key, {})
+        stamp = raw.stamp(key)
+        same = before and all(before.get(k) == v for k, v in stamp.items())
+        sha = before["sha256"] if same else digest(key)
+        references[key] = {**stamp, "sha256": sha}
+    reason = ""
+    if full_refresh:
+        reason = "full refresh asked for (data_engineering.full_refresh)"
+    elif (
+        raw.ledger
+        and references != previous_refs
+        and (
+            {k: v["sha256"] for k, v in references.items()}
+            != {k: v.get("sha256") for k, v in previous_refs.items()}
+        )
+    ):
+        reason = f"reference file(s) changed: {sorted(references)}"
+    plan: dict[str, Any] = {
+        "full_refresh": bool(reason),
+        "reason": reason or "incremental",
+        "base_version": raw.ledger_version,
+        "new": [],
+        "changed": [],
+        "touched": {},
+        "unchanged": 0,
+        "removed": sorted(k for k in raw.ledger if k not in raw),
+        "references": references,
+        "files": {},
+    }
+    for key in (k for k in raw if not is_ref[k]):
+        entry = raw.ledger.get(key)
+        if plan["full_refresh"] or entry is None:
+            plan["new" if entry is None else "changed"].append(key)
+        elif raw.unchanged_by_stamp(key):
+            plan["unchanged"] += 1
+        elif digest(key) == entry.get("sha256"):
+            plan["touched"][key] = raw.stamp(key)
+            read_bytes.pop(key)
+        else:
+            plan["changed"].append(key)
+    for key in [k for k in read_bytes if is_ref[k]]:
+        read_bytes.pop(key)
+    return plan, read_bytes
+
 
 def ingest_raw_files(
-    use_case: UseCase, raw_files: dict[str, Callable[[], pd.DataFrame]]
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Read every raw file of the use case into one frame of raw strings."""
-    frame, report = use_case.ingest(raw_files)
+    use_case: UseCase, raw_files: RawFiles, params: DataEngineeringParams
+) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
+    """Read the raw files the ledger has not seen with this content (all of them on
+    a full refresh) into one frame of raw strings; the plan says what was read and
+    why, with each file's SHA-256 (of the bytes actually parsed)."""
+    plan, cached = _plan(use_case, raw_files, params.full_refresh)
+    to_read = [*plan["new"], *plan["changed"]]
+
+    def hashing(key: str) -> Callable[[], bytes]:
+        def load() -> bytes:
+            data = cached.pop(key) if key in cached else raw_files[key]()
+            plan["files"][key] = {**raw_files.stamp(key), "sha256": sha256_of(data)}
+            return data
+
+        return load
+
+    if to_read:
+        loaders: dict[str, Callable[[], Any]] = {k: hashing(k) for k in to_read}
+        loaders.update({k: raw_files[k] for k in plan["references"]})
+        frame, report = use_case.ingest(loaders)
+    else:
+        frame, report = pd.DataFrame(), {"files": {}, "rows": 0}
+    report["incremental"] = {
+        k: plan[k] for k in ("full_refresh", "reason", "new", "changed", "removed")
+    } | {"unchanged": plan["unchanged"], "touched": sorted(plan["touched"])}
     logger.info(
-        "%s: %d raw rows from %d files",
+        "%s: %d raw rows from %d files "
+        "(%d new, %d changed, %d unchanged, %d removed%s)",
         use_case.name,
         len(frame),
-        len(report.get("files", {})),
+        len(to_read),
+        len(plan["new"]),
+        len(plan["changed"]),
+        plan["unchanged"],
+        len(plan["removed"]),
+        ", full refresh" if plan["full_refresh"] else "",
     )
-    return frame, report
+    return frame, report, plan
 
 
 def enforce_data_contract(
-    use_case: UseCase, raw_batch: pd.DataFrame, params: DataEngineeringParams
+    use_case: UseCase,
+    raw_batch: pd.DataFrame,
+    raw_files: RawFiles,
+    plan: dict[str, Any],
+    params: DataEngineeringParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Typed valid rows to silver, broken rows (with reasons) to quarantine."""
+    """Typed valid rows to silver, broken rows (with reasons) to quarantine. Rules
+    between files (duplicates) also see the rows silver keeps from other files."""
+    if raw_batch.empty and not len(raw_batch.columns):
+        report = {
+            "contract": use_case.contract.name,
+            "rows_in": 0,
+            "rows_valid": 0,
+            "rows_quarantined": 0,
+            "rows_unreadable": 0,
+            "quarantined_share": 0.0,
+            "quarantined_by_file": {},
+            "expectations": [],
+            "success": True,
+            "note": "no new or changed raw file: nothing to check",
+        }
+        return pd.DataFrame(), pd.DataFrame(), report
+    columns = sorted(
+        {c for check in use_case.contract.row_checks for c in check.across_files}
+    )
+    earlier = None
+    if columns and not plan["full_refresh"]:
+        again = {*plan["new"], *plan["changed"], *plan["removed"]}
+        kept = [k for k in raw_files.silver.names() if k not in again]
+        earlier = raw_files.silver.read(kept, columns=columns)
     result = enforce_contract(
-        raw_batch, use_case.contract, max_quarantine_share=params.max_quarantine_share
+        raw_batch,
+        use_case.contract,
+        max_quarantine_share=params.max_quarantine_share,
+        earlier=earlier,
     )
     report = {**result.report, "contract_definition": use_case.contract.to_document()}
     return result.valid, result.quarantine, report
 
 
+def _by_file(
+    frame: pd.DataFrame, keys: list[str], suffix: str
+) -> dict[str, pd.DataFrame | None]:
+    """Rows per raw file key (a row names its file in ``source_file``: the key, or
+    the key and the files' suffix); a key with no row gets None."""
+    out: dict[str, pd.DataFrame | None] = dict.fromkeys(keys)
+    if frame.empty:
+        return out
+    known = set(keys)
+    for source, rows in frame.groupby(SOURCE_FILE, sort=True):
+        name = str(source)
+        key = name if name in known else name.removesuffix(suffix)
+        if key not in known:
+            raise ValueError(
+                f"a row's source_file {name!r} is none of the files read "
+                f"({sorted(known)[:5]}...)"
+            )
+        out[key] = rows.reset_index(drop=True)
+    return out
+
+
+def _rows(frame: pd.DataFrame | None) -> int:
+    return 0 if frame is None else len(frame)
+
+
+def _periods(use_case: UseCase, rows: pd.DataFrame | None) -> list[Any]:
+    col = use_case.silver_period_column
+    if col is None or rows is None or rows.empty:
+        return []
+    return sorted(v.item() if hasattr(v, "item") else v for v in rows[col].unique())
+
+
+def update_silver(
+    use_case: UseCase,
+    plan: dict[str, Any],
+    valid: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    raw_files: RawFiles,
+) -> tuple[TableUpdate, TableUpdate, dict[str, Any]]:
+    """One silver part and one quarantine part per raw file read: new parts added,
+    a changed file's parts replaced, a removed file's parts deleted. The silver
+    manifest is the ledger: each part records its file's SHA-256, size, stamp,
+    rows and periods. Quarantine is committed first (a run killed in between
+    reprocesses the file: the ledger moves last)."""
+    read = sorted(plan["files"])
+    rows = _by_file(valid, read, raw_files.suffix)
+    bad = _by_file(quarantine, read, raw_files.suffix)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    entries = {
+        key: {
+            **plan["files"][key],
+            "periods": _periods(use_case, rows[key]),
+            "quarantined": _rows(bad[key]),
+            "processed_at": now,
+        }
+        for key in read
+    }
+    entries.update({k: dict(v) for k, v in plan["touched"].items()})
+    full = plan["full_refresh"]
+    references = plan["references"]
+    silver = TableUpdate(
+        writes=rows,
+        entries=entries,
+        deletes=set(plan["removed"]),
+        meta=None
+        if references == raw_files.ledger_meta.get("references", {})
+        else {**raw_files.ledger_meta, "references": references},
+        replace_all=full,
+        base_version=plan["base_version"],
+    )
+    quarantined = TableUpdate(
+        writes=bad, deletes=set(plan["removed"]), replace_all=full
+    )
+    report = {
+        "files_written": len(read),
+        "rows_written": sum(map(_rows, rows.values())),
+        "quarantined_rows_written": sum(map(_rows, bad.values())),
+        "files_removed": plan["removed"],
+        "full_refresh": full,
+    }
+    return quarantined, silver, report
+
+
+def _ordered(table: LakeTable, prefix: str) -> list[str]:
+    """Part names under ``prefix`` in period order."""
+    return sorted(table.names(prefix), key=lambda n: table.parts[n]["period"])
+
+
+def read_gold(gold: LakeTable) -> pd.DataFrame:
+    """Every gold row, period after period."""
+    return gold.read(_ordered(gold, GOLD))
+
+
 def build_gold_table(
-    use_case: UseCase, silver: pd.DataFrame, params: DataEngineeringParams
-) -> pd.DataFrame:
-    """Model-ready rows (a basket for retail, a forecast origin for parking)."""
-    gold = use_case.build_gold(silver, params.gold)
-    logger.info("%s: %d gold rows", use_case.name, len(gold))
-    return gold
+    use_case: UseCase,
+    silver: LakeTable,
+    previous: LakeTable,
+    params: DataEngineeringParams,
+) -> tuple[TableUpdate, dict[str, Any]]:
+    """Gold of the periods whose silver changed since gold was built, and of every
+    later period (a week's customer history depends on the weeks before): from
+    those periods' silver and the state parts of the periods before. A full build
+    on a full refresh, on the first run, when the gold options or feature
+    definitions changed, or for a use case without periods in silver."""
+    builder = {"definitions": use_case.feature_definitions, "options": params.gold}
+    built = previous.meta.get("silver", {})
+    now = {
+        k: {"sha256": e.get("sha256"), "periods": e.get("periods", [])}
+        for k, e in silver.parts.items()
+    }
+    changed = sorted(k for k in set(built) | set(now) if built.get(k) != now.get(k))
+    reason = ""
+    if params.full_refresh:
+        reason = "full refresh asked for"
+    elif previous.version == 0:
+        reason = "no gold yet"
+    elif previous.meta.get("builder") != builder:
+        reason = (
+            "gold options or definitions changed: "
+            f"{previous.meta.get('builder')} -> {builder}"
+        )
+    elif use_case.silver_period_column is None and changed:
+        reason = "the use case's gold is built from all of silver"
+    meta = {"builder": builder, "silver": now}
+    if not reason and not changed:
+        logger.info("%s: gold is up to date with silver", use_case.name)
+        return TableUpdate(), {"mode": "unchanged", "periods_rebuilt": []}
+    if reason:
+        since = None
+        source = silver.read()
+        state = None
+    else:
+        touched = [
+            p
+            for k in changed
+            for e in (built.get(k), now.get(k))
+            if e
+            for p in e["periods"]
+        ]
+        since = min(touched) if touched else None
+        keep = (
+            [k for k, e in now.items() if e["periods"] and max(e["periods"]) >= since]
+            if since is not None
+            else []
+        )
+        source = silver.read(sorted(keep))
+        col = use_case.silver_period_column
+        if not source.empty:
+            source = source[source[col] >= since].reset_index(drop=True)
+        state_parts = (
+            [
+                n
+                for n in _ordered(previous, STATE)
+                if previous.parts[n]["period"] < since
+            ]
+            if since is not None
+            else []
+        )
+        state = previous.read(state_parts) if state_parts else None
+    if source.empty:
+        gold, new_state = pd.DataFrame(), None
+    else:
+        gold, new_state = use_case.build_gold_increment(source, state, params.gold)
+    update = TableUpdate(
+        meta=meta, replace_all=bool(reason), base_version=previous.version
+    )
+    rebuilt: list[Any] = []
+    for prefix, frame in ((GOLD, gold), (STATE, new_state)):
+        if frame is None or frame.empty:
+            continue
+        for period, rows in frame.groupby(use_case.time_column, sort=True):
+            value = period.item() if hasattr(period, "item") else period
+            name = f"{prefix}{value}"
+            update.writes[name] = rows.reset_index(drop=True)
+            update.entries[name] = {"period": value}
+            if prefix == GOLD:
+                rebuilt.append(value)
+    if not reason and since is not None:
+        update.deletes = {
+            n
+            for n, e in previous.parts.items()
+            if e.get("period") is not None
+            and e["period"] >= since
+            and n not in update.writes
+        }
+    report = {
+        "mode": "full" if reason else "incremental",
+        "reason": reason or f"silver changed in {len(changed)} file(s): {changed[:10]}",
+        "since_period": since,
+        "periods_rebuilt": rebuilt,
+        "rows_rebuilt": len(gold),
+        "state_rows_rebuilt": 0 if new_state is None else len(new_state),
+    }
+    logger.info(
+        "%s: gold %s, %d period(s) rebuilt (%d rows)",
+        use_case.name,
+        report["mode"],
+        len(rebuilt),
+        len(gold),
+    )
+    return update, report
 
 
 def publish_online_features(
-    use_case: UseCase, silver: pd.DataFrame, gold: pd.DataFrame
+    use_case: UseCase, silver: LakeTable, gold: LakeTable
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The entity tables the service looks up (customers, products, ...), for the
     online store; every run, promoted or not (features follow the data)."""
@@ -85,7 +404,9 @@ def _newest_to_train(use_case: UseCase, test: pd.DataFrame, share: float) -> pd.
 
 
 def split_by_time(
-    use_case: UseCase, gold: pd.DataFrame, params: DataEngineeringParams
+    use_case: UseCase,
+    gold_table: LakeTable | pd.DataFrame,
+    params: DataEngineeringParams,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Train on earlier periods, validate and test on the latest, as in production;
     with ``newest_train_share``, part of the test periods' units train too.
@@ -93,6 +414,7 @@ def split_by_time(
     Rows whose label is excluded (e.g. XX, unclassified) stay in gold and in the latest
     batch (drift looks at every row) but never enter train, validation or test.
     """
+    gold = read_gold(gold_table) if isinstance(gold_table, LakeTable) else gold_table
     split = params.split
     periods = sorted(gold[use_case.time_column].unique())
     needed = split.validation_periods + split.test_periods + 1

@@ -1,4 +1,5 @@
-"""data_engineering: raw files -> contract-checked silver -> gold -> time split."""
+"""data_engineering: new raw files -> contract-checked silver parts -> gold of the
+changed periods -> time split (docs/incremental.md)."""
 
 from __future__ import annotations
 
@@ -30,22 +31,34 @@ def create_pipeline(use_case: UseCase) -> Pipeline:
             *online,
             Node(
                 bind(nodes.ingest_raw_files, use_case),
-                inputs="raw_files",
-                outputs=["raw_batch", "report_ingest"],
+                inputs=["raw_files", "params:data_engineering"],
+                outputs=["raw_batch", "report_ingest", "raw_plan"],
                 name="ingest_raw_files",
                 tags=["data_engineering"],
             ),
             Node(
                 bind(nodes.enforce_data_contract, use_case),
-                inputs=["raw_batch", "params:data_engineering"],
-                outputs=[contract_output, "silver_quarantine", "report_contract"],
+                inputs=[
+                    "raw_batch",
+                    "raw_files",
+                    "raw_plan",
+                    "params:data_engineering",
+                ],
+                outputs=["valid_batch", "quarantine_batch", "report_contract"],
                 name="enforce_data_contract",
                 tags=["data_engineering"],
             ),
             Node(
+                bind(nodes.update_silver, use_case),
+                inputs=["raw_plan", "valid_batch", "quarantine_batch", "raw_files"],
+                outputs=["silver_quarantine", contract_output, "report_silver"],
+                name="update_silver",
+                tags=["data_engineering"],
+            ),
+            Node(
                 bind(nodes.build_gold_table, use_case),
-                inputs=[contract_output, "params:data_engineering"],
-                outputs="gold_table",
+                inputs=[contract_output, "gold_previous", "params:data_engineering"],
+                outputs=["gold_table", "report_gold"],
                 name="build_gold_table",
                 tags=["data_engineering"],
             ),

@@ -28,9 +28,16 @@ def summarise_lifecycle(
     promotion: dict[str, Any],
 ) -> str:
     """The short summary a person reads at a glance."""
-    lines = [
-        f"## {use_case.name}: lifecycle summary",
-        "",
+    files = ingest.get("incremental")
+    lines = [f"## {use_case.name}: lifecycle summary", ""]
+    if files:
+        lines.append(
+            f"- raw files: {len(files['new'])} new, {len(files['changed'])} changed, "
+            f"{files['unchanged'] + len(files['touched'])} unchanged, "
+            f"{len(files['removed'])} removed"
+            + (f" ({files['reason']})" if files["full_refresh"] else "")
+        )
+    lines += [
         f"- rows in: {contract['rows_in']:,}; "
         f"quarantined: {contract['rows_quarantined']:,} "
         f"({100 * contract['quarantined_share']:.2f}%); "

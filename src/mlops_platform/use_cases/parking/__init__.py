@@ -39,6 +39,9 @@ class ParkingUseCase(UseCase):
     time_column = features.TIME_COLUMN
     id_columns = features.ID_COLUMNS
     strong_baseline = "persistence"
+    # Every readings file needs the capacities; gold is rebuilt whole (a forecast's
+    # window reaches into the day before), so silver_period_column stays None.
+    reference_files = (ingest.CAR_PARKS_FILE,)
     series_columns = ("car_park", "target_time")
     # One day's batch holds one weekday: tested and reported, never in the verdict
     # (it would "drift" every day against weeks of training data).

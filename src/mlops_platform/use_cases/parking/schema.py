@@ -94,6 +94,7 @@ PARKING_CONTRACT = DataContract(
             "duplicate_reading",
             "a second reading of the same car park at the same time",
             duplicate_reading,
+            across_files=(CAR_PARK, TIMESTAMP, SOURCE_FILE, SOURCE_ROW),
         ),
     ),
 )

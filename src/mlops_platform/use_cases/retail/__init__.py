@@ -39,6 +39,8 @@ class RetailUseCase(UseCase):
     # and the profile fills in (a customer's first week has none) with the calendar.
     time_dependent_features = (*features.HISTORY_COLUMNS, *features.PROFILE_COLUMNS)
     online_entities = ("customers", "products", "stores")
+    silver_period_column = "SHOP_WEEK"
+    reference_files = ("time",)
     feature_definitions = features.DEFINITIONS_VERSION
 
     def ingest(
@@ -53,8 +55,29 @@ class RetailUseCase(UseCase):
             raise ValueError(f"retail gold takes no options, got {sorted(options)}")
         return features.build_basket_features(silver)
 
-    def online_tables(self, silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
-        return features.online_tables(silver, gold)
+    def build_gold_increment(
+        self,
+        silver: pd.DataFrame,
+        state: pd.DataFrame | None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """A week's baskets need the customers' states after the weeks before (the
+        offline feature store): gold of the new weeks and their states."""
+        if options:
+            raise ValueError(f"retail gold takes no options, got {sorted(options)}")
+        prior = None if state is None or state.empty else features.state_index(state)
+        gold, states = features.basket_gold(silver, prior_states=prior)
+        return gold, features.states_frame(states)
+
+    def online_tables(self, silver: Any, gold: Any) -> dict[str, Any]:
+        """From the lake: the state parts, the newest gold week, and the product and
+        store columns of silver."""
+        newest = gold.names("gold/")[-1:]
+        return features.online_tables(
+            silver.read(columns=features.ONLINE_SILVER_COLUMNS),
+            gold.read(newest, columns=["shop_week", "shop_date", "shop_hour"]),
+            features.state_index(gold.read(prefix="state/")),
+        )
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
         pipelines = models.build_candidates(

@@ -100,7 +100,9 @@ _BASKET_ATTRIBUTES = {
 
 
 def build_basket_features(
-    silver: pd.DataFrame, customer_profile: Literal["as_of", "line"] = "as_of"
+    silver: pd.DataFrame,
+    customer_profile: Literal["as_of", "line"] = "as_of",
+    prior_states: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per basket: spend, counts, unit prices, category mix, context, and the
     customer as of the end of the previous week (the definitions are
@@ -109,7 +111,21 @@ def build_basket_features(
     ``customer_profile="line"`` keeps the segment and life stage the basket's own
     lines carry (as a CRM would know them), for the realism study's one-week protocol
     (:mod:`mlops_platform.datagen.realism`); the pipeline never uses it: a till cannot
-    know a segment the store has not seen."""
+    know a segment the store has not seen.
+
+    ``prior_states``: the customer states of the weeks before ``silver``'s (as
+    :func:`customer_states` gives them), when ``silver`` holds only the newer weeks
+    (incremental gold, :meth:`RetailUseCase.build_gold_increment`)."""
+    return basket_gold(silver, customer_profile, prior_states)[0]
+
+
+def basket_gold(
+    silver: pd.DataFrame,
+    customer_profile: Literal["as_of", "line"] = "as_of",
+    prior_states: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`build_basket_features` and the customer states of ``silver``'s weeks
+    (continuing ``prior_states``): what the next increment starts from."""
     codes, keys = pd.factorize(silver[BASKET_KEY].astype("str"), sort=False)
     lines = basket_features(
         codes,
@@ -133,19 +149,26 @@ def build_basket_features(
         gold[col] = gold[col].astype("int64")
     gold["shop_weekday"] = lgsr_weekday(gold["shop_date"].to_numpy())
     seen_on_line = gold[list(PROFILE_COLUMNS)].copy()
-    gold = add_customer_history(gold)
+    states = customer_states(gold, prior_states)
+    gold = add_customer_history(gold, states, prior_states)
     if customer_profile == "line":
         gold[list(PROFILE_COLUMNS)] = seen_on_line
     for col in NUMERIC_FEATURES:
         gold[col] = gold[col].astype("float64")
     gold = gold.sort_values(["shop_date", "shop_hour", "basket_key"], kind="stable")
-    return gold.reset_index(drop=True)
+    return gold.reset_index(drop=True), states
 
 
-def customer_states(baskets: pd.DataFrame) -> pd.DataFrame:
+def customer_states(
+    baskets: pd.DataFrame, prior: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Each carded customer's state after each week they shopped in (index: customer,
     week): :data:`STATE_SUMS` over all their baskets up to the week's end, the hour
-    of the last one and the profile last seen (the last non-null value)."""
+    of the last one and the profile last seen (the last non-null value).
+
+    ``prior``: the states of earlier weeks (this function's output for them); the
+    sums and the profile continue from each customer's last prior state, adding in
+    the same order as one pass over all the weeks would (so the floats are equal)."""
     known = baskets["cust_code"].notna()
     b = baskets.loc[known]
     per_week = pd.DataFrame(
@@ -162,21 +185,81 @@ def customer_states(baskets: pd.DataFrame) -> pd.DataFrame:
     per_week["labelled"] = per_week[[f"n_{c.lower()}" for c in CLASSES]].sum(axis=1)
     per_week = per_week.sort_values(["cust", TIME_COLUMN, "last_hour"], kind="stable")
     grouped = per_week.groupby(["cust", TIME_COLUMN], sort=True)
-    state = grouped[list(STATE_SUMS)].sum()
-    state = state.groupby(level="cust").cumsum()
+    sums = grouped[list(STATE_SUMS)].sum()
+    profile = grouped[list(PROFILE_COLUMNS)].last()
+    last = _last_states(prior)
+    if last is not None:
+        shoppers = sums.index.get_level_values("cust").unique()
+        last = last[last.index.get_level_values("cust").isin(shoppers)]
+        sums = pd.concat([last[list(STATE_SUMS)], sums]).sort_index(kind="stable")
+        profile = pd.concat([last[list(PROFILE_COLUMNS)], profile]).sort_index(
+            kind="stable"
+        )
+    state = _running_sums(sums)
+    profile = profile.groupby(level="cust").ffill()
+    if last is not None:
+        new = ~state.index.isin(last.index)
+        state, profile = state[new], profile[new]
     state["last_hour"] = grouped["last_hour"].max()
-    profile = grouped[list(PROFILE_COLUMNS)].last().groupby(level="cust").ffill()
     return state.join(profile)[list(STATE_COLUMNS)]
 
 
-def add_customer_history(baskets: pd.DataFrame) -> pd.DataFrame:
+def _running_sums(sums: pd.DataFrame) -> pd.DataFrame:
+    """Each customer's running totals, week after week, added one week at a time
+    (``x1 + x2``, then ``+ x3``...). Not ``groupby().cumsum()``: pandas compensates
+    its rounding (Kahan), so totals continued from a stored state would differ in
+    the last bit from totals of one pass, and incremental gold would not be the full
+    refresh's (tests/test_incremental.py)."""
+    values = sums.to_numpy(dtype="float64", copy=True)
+    rank = sums.groupby(level="cust").cumcount().to_numpy()
+    for r in range(1, int(rank.max()) + 1 if len(rank) else 0):
+        rows = np.flatnonzero(rank == r)  # the row before is the same customer's
+        values[rows] += values[rows - 1]
+    return pd.DataFrame(values, index=sums.index, columns=sums.columns)
+
+
+def _last_states(states: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Each customer's latest row of ``states`` (index: customer, week)."""
+    if states is None or states.empty:
+        return None
+    return states.sort_index(kind="stable").groupby(level="cust").tail(1)
+
+
+def states_frame(states: pd.DataFrame) -> pd.DataFrame:
+    """Customer states as a flat table (a lake part) and back: :func:`state_index`."""
+    return states.reset_index()
+
+
+def state_index(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.set_index(["cust", TIME_COLUMN]).sort_index(kind="stable")
+    for col in (*STATE_SUMS, "last_hour"):
+        out[col] = out[col].astype("float64")
+    for col in PROFILE_COLUMNS:
+        values = out[col].astype(object)
+        out[col] = values.where(pd.notna(values), None)
+    return out[list(STATE_COLUMNS)]
+
+
+def add_customer_history(
+    baskets: pd.DataFrame,
+    states: pd.DataFrame | None = None,
+    prior: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Customer features from the customer's state at the end of the previous week
     they shopped in (:func:`customer_states`): never the same week or later, so a
     week's gold needs only the state before it, and the till endpoint, which reads
     the state the last run published, sees the same. Anonymous baskets and a
-    customer's first week get no history (count 0, the rest NaN) and no profile."""
+    customer's first week get no history (count 0, the rest NaN) and no profile.
+
+    ``states``: :func:`customer_states` of ``baskets`` (computed if None), after
+    ``prior``, the states of the weeks before (incremental gold)."""
     out = baskets.copy()
-    states = customer_states(out).reset_index()
+    if states is None:
+        states = customer_states(out, prior)
+    last = _last_states(prior)
+    if last is not None:  # only the latest earlier state can be the one before
+        states = pd.concat([last, states])
+    states = states.reset_index()
     known = out["cust_code"].notna().to_numpy()
     query = pd.DataFrame(
         {
@@ -207,27 +290,37 @@ def add_customer_history(baskets: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def online_tables(silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
+# The silver columns the online products and stores tables come from.
+ONLINE_SILVER_COLUMNS = [
+    "SHOP_DATE",
+    "SHOP_HOUR",
+    "PROD_CODE",
+    "PROD_CODE_20",
+    "PROD_CODE_40",
+    "STORE_CODE",
+    "STORE_FORMAT",
+    "STORE_REGION",
+]
+
+
+def online_tables(
+    silver: pd.DataFrame, gold: pd.DataFrame, states: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """What the till endpoint looks up: each carded customer's state after the newest
     week (the state the next week's baskets are featurised from), each product's
-    department and division, each store's format and region (the latest seen)."""
-    line_profile = (
-        silver.groupby(BASKET_KEY, sort=False)[
-            ["CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE"]
-        ]
-        .first()
-        .rename(
-            columns={
-                "CUST_PRICE_SENSITIVITY": "cust_price_sensitivity",
-                "CUST_LIFESTAGE": "cust_lifestage",
-            }
-        )
+    department and division, each store's format and region (the latest seen).
+
+    ``states``: the customer states gold was built with (the lake's state parts);
+    then ``silver`` needs only :data:`ONLINE_SILVER_COLUMNS` and ``gold`` only its
+    newest week. Without: computed from all of gold and silver's line profiles."""
+    if states is None:
+        states = _states_from_lines(silver, gold)
+    customers = _last_states(states)
+    customers = (
+        customers.droplevel(TIME_COLUMN)
+        if customers is not None
+        else states.droplevel(TIME_COLUMN)
     )
-    baskets = gold.drop(columns=list(PROFILE_COLUMNS)).join(
-        line_profile, on="basket_key"
-    )
-    states = customer_states(baskets)
-    customers = states.groupby(level="cust").tail(1).droplevel(TIME_COLUMN)
     order = silver.sort_values(["SHOP_DATE", "SHOP_HOUR"], kind="stable")
     products = (
         order.groupby("PROD_CODE", sort=True)[["PROD_CODE_20", "PROD_CODE_40"]]
@@ -251,6 +344,26 @@ def online_tables(silver: pd.DataFrame, gold: pd.DataFrame) -> dict[str, Any]:
             "rows": {name: len(frame) for name, frame in tables.items()},
         },
     }
+
+
+def _states_from_lines(silver: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame:
+    """The customer states of all of ``gold``, with the profile its lines carry."""
+    line_profile = (
+        silver.groupby(BASKET_KEY, sort=False)[
+            ["CUST_PRICE_SENSITIVITY", "CUST_LIFESTAGE"]
+        ]
+        .first()
+        .rename(
+            columns={
+                "CUST_PRICE_SENSITIVITY": "cust_price_sensitivity",
+                "CUST_LIFESTAGE": "cust_lifestage",
+            }
+        )
+    )
+    baskets = gold.drop(columns=list(PROFILE_COLUMNS)).join(
+        line_profile, on="basket_key"
+    )
+    return customer_states(baskets)
 
 
 def till_requests(

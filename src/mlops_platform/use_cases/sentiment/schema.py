@@ -103,6 +103,7 @@ SENTIMENT_CONTRACT = DataContract(
             "duplicate_review",
             "the same text as an earlier review (the aclImdb train split has 96)",
             duplicate_review,
+            across_files=(REVIEW, SENTIMENT, SOURCE_FILE, SOURCE_ROW),
         ),
         RowCheck(
             "rating_disagrees",

@@ -1,0 +1,118 @@
+"""Incremental data_engineering at LGSR scale: the cost of one new week against the
+history already processed (not a test; figures go to docs/benchmarks.md).
+
+    python benchmarks/incremental_benchmark.py [--customers 5000 --history 10 50 117]
+
+Generates ``max(history) + 1`` weeks into a temporary copy of the project, then, in
+fresh processes (``kedro run --pipeline retail.data_engineering``, the command a
+scheduled run uses):
+
+1. processes the first ``h`` weeks (not timed) and times the run that adds week
+   ``h + 1``, for each ``h`` of ``--history`` (the lake grows between them);
+2. times a full refresh of every week (``data_engineering.full_refresh=true``) and
+   the floor (pyarrow reads every weekly CSV and writes it as Parquet).
+
+Wall time includes the process start (Kedro, pandas, Great Expectations imports);
+"pipeline" is the nodes' own time as the run logs it. Peak RSS is the process's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lifecycle_benchmark import FLOOR, timed
+
+from mlops_platform.offline import OFFLINE_ENV
+from mlops_platform.scratch import scratch_project
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=5000)
+    parser.add_argument("--stores", type=int, default=700)
+    parser.add_argument("--history", type=int, nargs="+", default=[10, 50, 117])
+    args = parser.parse_args()
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
+    }
+    root = Path(tempfile.mkdtemp(prefix="mlops-incr-"))
+    project = scratch_project(REPO, root)
+    staged = root / "weeks"
+    py = sys.executable
+    weeks = max(args.history) + 1
+    timed(
+        [py, "-m", "mlops_platform.datagen", "retail", "--out", str(staged),
+         "--weeks", str(weeks), "--customers", str(args.customers),
+         "--stores", str(args.stores), "--quiet"],
+        project, env,
+    )  # fmt: skip
+    files = sorted(staged.glob("transactions_*.csv"))
+    raw = project / "data/raw/retail"
+    raw.mkdir(parents=True, exist_ok=True)
+    run = [py, "-m", "kedro", "run", "--pipeline", "retail.data_engineering"]
+
+    def deliver(upto: int) -> None:
+        for f in files[:upto]:
+            if not (raw / f.name).exists():
+                shutil.copy(f, raw / f.name)
+
+    def pipeline_seconds(stdout: str) -> float:
+        found = re.findall(r"nodes done in (\d+) s", stdout)
+        return float(found[-1]) if found else float("nan")
+
+    rows = []
+    for h in sorted(args.history):
+        deliver(h)
+        timed(run, project, env)  # the history, processed (not timed)
+        deliver(h + 1)
+        seconds, gb, out = timed(run, project, env)
+        report = json.loads((project / "data/reports/retail/gold.json").read_text())
+        lines = sum(1 for _ in open(files[h])) - 1
+        rows.append((h, seconds, pipeline_seconds(out), gb, lines, report["mode"]))
+    seconds, gb, out = timed(
+        [*run, "--params", "retail.data_engineering.full_refresh=true"], project, env
+    )
+    floor, floor_gb, floor_out = timed(
+        [py, "-c", FLOOR, str(raw), str(root / "floor")], project, env
+    )
+    total_lines = int(floor_out.strip())
+    print(
+        f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.customers} customers, {args.stores} stores\n"
+    )
+    print(
+        "| weeks already processed | new week's lines | wall time (s) | "
+        "pipeline (s) | peak RSS (GB) | gold |"
+    )
+    print("|---|---|---|---|---|---|")
+    for h, s, p, g, n, mode in rows:
+        print(f"| {h} | {n:,} | {s:.1f} | {p:.0f} | {g:.2f} | {mode} |")
+    print(
+        f"| full refresh of all {weeks} weeks | {total_lines:,} | {seconds:.1f} | "
+        f"{pipeline_seconds(out):.0f} | {gb:.2f} | full |"
+    )
+    print(
+        f"| floor: pyarrow read CSV + write Parquet, {weeks} weeks | "
+        f"{total_lines:,} | {floor:.1f} | | {floor_gb:.2f} | |"
+    )
+    print(f"\nfull refresh / floor = {seconds / floor:.2f}x")
+    shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

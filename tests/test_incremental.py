@@ -1,0 +1,323 @@
+"""Incremental data_engineering (docs/incremental.md): the ledger reads only new and
+changed raw files, gold is rebuilt from the first changed period, and the result is
+the full refresh's, byte for byte.
+
+Harness: the project's own catalog (conf/base/catalog.yml, its factories and lake
+datasets) and the registered ``<use case>.data_engineering`` pipelines run in this
+process with Kedro's SequentialRunner, in a scratch copy of the project (the working
+directory is the scratch project, as under ``kedro run``). What that substitutes,
+the Kedro session and its hooks, is run by ``kedro run`` itself in
+tests/test_integration.py (the same pipelines over the same catalog).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from mlops_platform.lake import LakeTable
+from mlops_platform.params import DataEngineeringParams
+from mlops_platform.pipeline_registry import register_pipelines
+from mlops_platform.pipelines.data_engineering.nodes import read_gold
+from mlops_platform.scratch import scratch_project
+from mlops_platform.use_cases.retail import RetailUseCase
+from mlops_platform.use_cases.retail.features import online_tables
+
+from .conftest import SMALL
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_data_engineering(
+    project: Path,
+    use_case: str = "retail",
+    full_refresh: bool = False,
+    to_node: str | None = None,
+) -> dict[str, Any]:
+    """``kedro run --pipeline <use_case>.data_engineering [--to-nodes ...]`` in
+    process; returns the reports it wrote."""
+    loader = OmegaConfigLoader(
+        conf_source=str(project / "conf"), base_env="base", default_run_env="local"
+    )
+    catalog = DataCatalog.from_config(loader["catalog"], loader["credentials"])
+    params = dict(loader["parameters"][use_case]["data_engineering"])
+    params["full_refresh"] = full_refresh
+    # the typed parameters, as the session's validation hands them to the node
+    catalog[f"params:{use_case}.data_engineering"] = MemoryDataset(
+        DataEngineeringParams(**params)
+    )
+    here = os.getcwd()
+    os.chdir(project)  # the catalog's paths are relative to the project
+    try:
+        stage = register_pipelines()[f"{use_case}.data_engineering"]
+        if to_node:
+            stage = stage.to_nodes(f"{use_case}.{to_node}")
+        SequentialRunner().run(stage, catalog)
+    finally:
+        os.chdir(here)
+    reports = project / "data" / "reports" / use_case
+    return {
+        name: json.loads((reports / f"{name}.json").read_text())
+        for name in ("ingest", "silver", "gold")
+        if (reports / f"{name}.json").exists()
+    }
+
+
+def lake(project: Path, path: str) -> LakeTable:
+    return LakeTable.open(str(project / "data" / path))
+
+
+def part_bytes(table: LakeTable) -> dict[str, bytes | None]:
+    return {name: table.part_bytes(name) for name in table.names()}
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mlops_platform.datagen.retail import RetailConfig, generate
+
+    out = tmp_path_factory.mktemp("weeks") / "retail"
+    generate(RetailConfig(seed=5, weeks=6, **SMALL), out, progress=False)
+    return out
+
+
+def deliver(project: Path, weeks: Path, names: list[str]) -> None:
+    raw = project / "data" / "raw" / "retail"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(weeks / f"transactions_{name}.csv", raw)
+
+
+def correct(path: Path) -> None:
+    """A re-delivered file: the spend of its first ten lines corrected upwards."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[:9, "SPEND"] = [f"{float(v) + 1.25:.2f}" for v in frame.loc[:9, "SPEND"]]
+    frame.to_csv(path, index=False)
+
+
+def test_weekly_runs_give_the_gold_of_a_full_refresh_byte_for_byte(
+    tmp_path: Path, weeks: Path
+) -> None:
+    incremental = scratch_project(REPO, tmp_path / "a")
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )
+    deliver(incremental, weeks, names[:4])
+    first = run_data_engineering(incremental)
+    assert first["ingest"]["incremental"]["new"] == [
+        f"transactions_{n}" for n in names[:4]
+    ]
+    assert first["gold"]["mode"] == "full"
+
+    # nothing new: nothing read, nothing rebuilt, nothing committed
+    silver_version = lake(incremental, "silver/retail/records").version
+    gold_version = lake(incremental, "gold/retail/table").version
+    again = run_data_engineering(incremental)
+    assert again["ingest"]["rows"] == 0 and again["gold"]["mode"] == "unchanged"
+    assert lake(incremental, "silver/retail/records").version == silver_version
+    assert lake(incremental, "gold/retail/table").version == gold_version
+
+    # one new week at a time: only that file is read, only that week is built
+    for name in names[4:]:
+        deliver(incremental, weeks, [name])
+        step = run_data_engineering(incremental)
+        assert step["ingest"]["incremental"]["new"] == [f"transactions_{name}"]
+        assert step["ingest"]["incremental"]["unchanged"] >= 4
+        assert step["gold"]["mode"] == "incremental"
+        assert step["gold"]["periods_rebuilt"] == [int(name)]
+
+    full = scratch_project(REPO, tmp_path / "b")
+    deliver(full, weeks, names)
+    refreshed = run_data_engineering(full, full_refresh=True)
+    assert refreshed["gold"]["mode"] == "full"
+    gold_a = part_bytes(lake(incremental, "gold/retail/table"))
+    gold_b = part_bytes(lake(full, "gold/retail/table"))
+    assert sorted(gold_a) == sorted(gold_b)
+    assert len([n for n in gold_a if n.startswith("gold/")]) == 6
+    assert len([n for n in gold_a if n.startswith("state/")]) == 6
+    different = [n for n in gold_a if gold_a[n] != gold_b[n]]
+    assert not different, f"parts that differ: {different}"
+    assert part_bytes(lake(incremental, "silver/retail/records")) == part_bytes(
+        lake(full, "silver/retail/records")
+    )
+    appended = gold_a
+
+    # a corrected (re-delivered) week 3: detected by its content, that week and every
+    # later one rebuilt (their customer history includes it), the rest kept
+    for project in (incremental, full):
+        correct(project / "data/raw/retail" / f"transactions_{names[2]}.csv")
+    fixed = run_data_engineering(incremental)
+    assert fixed["ingest"]["incremental"]["changed"] == [f"transactions_{names[2]}"]
+    assert fixed["ingest"]["incremental"]["new"] == []
+    assert fixed["gold"]["periods_rebuilt"] == [int(n) for n in names[2:]]
+    refreshed = run_data_engineering(full, full_refresh=True)
+    gold_a = part_bytes(lake(incremental, "gold/retail/table"))
+    gold_b = part_bytes(lake(full, "gold/retail/table"))
+    assert gold_a == gold_b
+    # the till's tables from the stored states are those of a pass over all of gold
+    silver, gold = (
+        lake(incremental, "silver/retail/records"),
+        lake(incremental, "gold/retail/table"),
+    )
+    stored = RetailUseCase().online_tables(silver, gold)["tables"]
+    recomputed = online_tables(silver.read(), read_gold(gold))["tables"]
+
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:  # None and NaN: both missing
+        frame = frame.sort_index().astype(object)
+        return frame.where(frame.notna(), None)
+
+    for entity, table in recomputed.items():
+        pd.testing.assert_frame_equal(plain(stored[entity]), plain(table))
+    changed = sorted(n for n in gold_a if gold_a[n] != appended[n])
+    assert changed == sorted(
+        f"{kind}/{n}" for kind in ("gold", "state") for n in names[2:]
+    ), changed
+
+
+def test_a_touched_file_is_hashed_and_kept_and_a_removed_file_leaves(
+    tmp_path: Path, weeks: Path
+) -> None:
+    project = scratch_project(REPO, tmp_path / "p")
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )
+    deliver(project, weeks, names[:4])
+    run_data_engineering(project)
+    before = part_bytes(lake(project, "gold/retail/table"))
+    # the same bytes written again (a re-sent file): the stamp changes, the hash not
+    raw = project / "data/raw/retail"
+    target = raw / f"transactions_{names[1]}.csv"
+    target.write_bytes(target.read_bytes())
+    os.utime(target, (1_900_000_000, 1_900_000_000))
+    same = run_data_engineering(project)
+    assert same["ingest"]["incremental"]["touched"] == [f"transactions_{names[1]}"]
+    assert same["ingest"]["incremental"]["changed"] == []
+    assert same["gold"]["mode"] == "unchanged"
+    entry = lake(project, "silver/retail/records").parts[f"transactions_{names[1]}"]
+    assert entry["modified"] == f"mtime:{os.stat(target).st_mtime!r}"
+    # the newest week withdrawn: its silver part, gold and state parts go
+    (raw / f"transactions_{names[3]}.csv").unlink()
+    gone = run_data_engineering(project)
+    assert gone["ingest"]["incremental"]["removed"] == [f"transactions_{names[3]}"]
+    silver = lake(project, "silver/retail/records")
+    assert f"transactions_{names[3]}" not in silver.parts
+    gold = lake(project, "gold/retail/table")
+    assert (
+        f"gold/{names[3]}" not in gold.parts and f"state/{names[3]}" not in gold.parts
+    )
+    assert {n: before[n] for n in gold.names()} == part_bytes(gold)
+
+
+def test_a_duplicate_of_a_review_read_in_an_earlier_run_is_quarantined(
+    tmp_path: Path,
+) -> None:
+    """Rules between rows of different files (sentiment's duplicate review) see the
+    rows silver keeps from files read by earlier runs, not only the new batch."""
+    project = scratch_project(REPO, tmp_path / "s")
+    raw = project / "data/raw/sentiment"
+    raw.mkdir(parents=True)
+
+    def day(name: str, texts: list[str]) -> None:
+        frame = pd.DataFrame(
+            {
+                "review": texts,
+                "sentiment": [
+                    "positive" if i % 2 else "negative" for i in range(len(texts))
+                ],
+            }
+        )
+        frame.to_csv(raw / f"reviews_{name}.csv", index=False)
+
+    words = "plot acting score pacing ending cast script camera".split()
+    first = [
+        f"Review {i}: the {words[i % 8]} was {'good' if i % 2 else 'poor'}."
+        for i in range(40)
+    ]
+    day("20261101", first)
+    run_data_engineering(project, "sentiment", to_node="build_gold_table")
+    day(
+        "20261102",
+        [f"Another review {i}, about the {words[i % 8]}." for i in range(39)]
+        + [first[3]],
+    )
+    report = run_data_engineering(project, "sentiment", to_node="build_gold_table")
+    # sentiment's raw entry takes every file (no suffix): keys keep theirs
+    assert report["ingest"]["incremental"]["new"] == ["reviews_20261102.csv"]
+    bad = lake(project, "silver/sentiment/quarantine").read()
+    assert len(bad) == 1
+    assert (
+        "same text as reviews_20261101.csv line 5" in bad["quarantine_reason"].iloc[0]
+    )
+    silver = lake(project, "silver/sentiment/records")
+    assert silver.parts["reviews_20261102.csv"]["rows"] == 39
+    assert silver.parts["reviews_20261102.csv"]["quarantined"] == 1
+
+
+@pytest.mark.parametrize(
+    "kill_at",
+    [
+        "lake.quarantine.manifest_written",  # quarantine committed, the ledger not
+        "lake.records.parts_written",  # silver parts written, the manifest not
+        "lake.records.manifest_written",  # silver and ledger committed, gold not
+        "lake.table.parts_written",
+        "lake.table.manifest_written",  # gold committed, the online store not
+    ],
+)
+def test_a_run_killed_at_a_commit_leaves_a_lake_the_next_run_completes(
+    tmp_path: Path, weeks: Path, kill_at: str
+) -> None:
+    """Fault injection (SIGKILL at the point, mlops_platform.faults): the tables
+    stay readable (their manifests name only files that exist), the next run
+    finishes the week, and gold is the full refresh's byte for byte with no
+    stray part file."""
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )
+    project = scratch_project(REPO, tmp_path / "p")
+    deliver(project, weeks, names[:4])
+    run_data_engineering(project)
+    deliver(project, weeks, names[4:5])
+    script = (
+        "import sys; from pathlib import Path; "
+        "from tests.test_incremental import run_data_engineering; "
+        "run_data_engineering(Path(sys.argv[1]))"
+    )
+    env = {**os.environ, "MLOPS_FAULT_KILL": kill_at}
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(project)], cwd=REPO, env=env, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.returncode
+    for path in (
+        "silver/retail/records",
+        "silver/retail/quarantine",
+        "gold/retail/table",
+    ):
+        table = lake(project, path)
+        for name in table.names():
+            table.part_bytes(name)  # every named file is there
+    run_data_engineering(project)
+    full = scratch_project(REPO, tmp_path / "full")
+    deliver(full, weeks, names[:5])
+    run_data_engineering(full, full_refresh=True)
+    for path in (
+        "silver/retail/records",
+        "silver/retail/quarantine",
+        "gold/retail/table",
+    ):
+        assert part_bytes(lake(project, path)) == part_bytes(lake(full, path)), path
+        named = {e["file"] for e in lake(project, path).parts.values() if e.get("file")}
+        present = {
+            f"parts/{p.name}" for p in (project / "data" / path / "parts").glob("*")
+        }
+        assert present == named, path
