@@ -38,10 +38,9 @@ from mlops_serving.schema import build_schema
 from mlops_serving.usecases.retail import USE_CASE, TillBasket
 from serving_benchmark import free_port, wait_http, wrk
 
-from mlops_platform.lake import LakeTable
+from mlops_platform.lake import LakeTable, read_gold
 from mlops_platform.offline import OFFLINE_ENV
 from mlops_platform.online_store import OnlineStoreWriter, build_sqlite
-from mlops_platform.pipelines.data_engineering.nodes import read_gold
 from mlops_platform.use_cases.retail import RetailUseCase
 from mlops_platform.use_cases.retail.features import till_requests
 from mlops_platform.use_cases.retail.ingest import BASKET_KEY

@@ -45,6 +45,9 @@ from mlops_platform.faults import point
 logger = logging.getLogger(__name__)
 
 MANIFEST = "_manifest.json"
+# Part name prefixes of a gold table: a period's rows, a state table's period.
+GOLD = "gold/"
+STATE = "state/"
 PARTS = "parts"
 FORMAT = 1
 
@@ -298,6 +301,28 @@ class LakeTableDataset(AbstractDataset[TableUpdate, LakeTable]):
 
     def _describe(self) -> dict[str, Any]:
         return {"path": self._url, "read_only": self._read_only}
+
+
+# ---- gold tables: a part per period, state parts per kind and period
+def ordered(table: LakeTable, prefix: str) -> list[str]:
+    """Part names under ``prefix`` in period order."""
+    return sorted(table.names(prefix), key=lambda n: table.parts[n]["period"])
+
+
+def read_gold(gold: LakeTable) -> pd.DataFrame:
+    """Every gold row, period after period."""
+    return gold.read(ordered(gold, GOLD))
+
+
+def read_states(gold: LakeTable, before: Any = None) -> dict[str, pd.DataFrame] | None:
+    """The use case's state tables (``state/<kind>/<period>`` parts), period after
+    period, of the periods before ``before`` (all by default); None if there are
+    none."""
+    kinds: dict[str, list[str]] = {}
+    for name in ordered(gold, STATE):
+        if before is None or gold.parts[name]["period"] < before:
+            kinds.setdefault(name[len(STATE) :].split("/")[0], []).append(name)
+    return {kind: gold.read(names) for kind, names in kinds.items()} or None
 
 
 # ---- raw files and the processed-batch ledger

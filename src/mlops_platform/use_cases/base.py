@@ -100,26 +100,39 @@ class UseCase(ABC):
     # online store only with a model of the store's definitions. None: not versioned.
     feature_definitions: ClassVar[int | None] = None
     # Incremental gold (docs/incremental.md): the silver column that holds each row's
-    # gold period (its ``time_column`` value), for a use case whose gold rows of a
-    # period are built from that period's silver rows and the state the periods
-    # before left (:meth:`build_gold_increment`). None: gold is rebuilt from all of
-    # silver whenever silver changes (parking: a forecast's window reaches into the
-    # day before).
+    # gold period (its ``time_column`` value; or override :meth:`silver_periods`).
+    # Gold of the periods from the first changed one on is rebuilt from their silver
+    # and the state the periods before left (:meth:`build_gold_increment`). None and
+    # no override: gold is rebuilt from all of silver whenever silver changes.
     silver_period_column: ClassVar[str | None] = None
+    # Periods before the first changed one that are rebuilt too: a gold row may read
+    # silver of a later period (parking: a late origin's target is the next day's).
+    gold_reach_forward: ClassVar[int] = 0
+    # Periods of silver read before those, as context only (parking: the window and
+    # "same time yesterday" reach into the day before). A use case with state reads
+    # none: the state carries the past.
+    silver_context_periods: ClassVar[int] = 0
     # Raw files that are not batches but read with every batch (parking's car park
     # capacities): any change to one reprocesses every batch.
     reference_files: ClassVar[tuple[str, ...]] = ()
 
+    def silver_periods(self, silver: pd.DataFrame) -> pd.Series | None:
+        """Each silver row's gold period; None: the use case's gold is not built
+        period by period."""
+        col = self.silver_period_column
+        return None if col is None else silver[col]
+
     def build_gold_increment(
         self,
         silver: pd.DataFrame,
-        state: pd.DataFrame | None,
+        state: dict[str, pd.DataFrame] | None,
         options: dict[str, Any] | None = None,
-    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame] | None]:
         """Gold rows of the periods ``silver`` holds (all of their rows), given the
-        ``state`` rows of the periods before (None on a full build), and the state
-        rows of these periods (each with :attr:`time_column`), or None for a use case
-        whose periods carry no state. The default: no state."""
+        ``state`` tables' rows of the periods before (None on a full build), and the
+        state tables' rows of these periods (by name, each row with
+        :attr:`time_column`), or None for a use case whose periods carry no state.
+        The default: no state."""
         return self.build_gold(silver, options), None
 
     def online_tables(self, silver: Any, gold: Any) -> dict[str, Any]:

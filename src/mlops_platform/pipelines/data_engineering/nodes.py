@@ -12,14 +12,23 @@ from typing import Any
 import pandas as pd
 
 from mlops_platform.contracts import SOURCE_FILE, enforce_contract
-from mlops_platform.lake import LakeTable, RawFiles, TableUpdate, sha256_of
+from mlops_platform.lake import (
+    GOLD,
+    STATE,
+    LakeTable,
+    RawFiles,
+    TableUpdate,
+    read_gold,
+    read_states,
+    sha256_of,
+)
 from mlops_platform.params import DataEngineeringParams
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
 
-GOLD = "gold/"
-STATE = "state/"
+# Version of the gold table's layout (parts and state kinds): another rebuilds gold.
+LAYOUT = 2
 
 
 def _plan(
@@ -191,10 +200,11 @@ def _rows(frame: pd.DataFrame | None) -> int:
 
 
 def _periods(use_case: UseCase, rows: pd.DataFrame | None) -> list[Any]:
-    col = use_case.silver_period_column
-    if col is None or rows is None or rows.empty:
+    """The gold periods a file's silver rows belong to (for the ledger)."""
+    periods = None if rows is None or rows.empty else use_case.silver_periods(rows)
+    if periods is None:
         return []
-    return sorted(v.item() if hasattr(v, "item") else v for v in rows[col].unique())
+    return sorted(v.item() if hasattr(v, "item") else v for v in periods.unique())
 
 
 def update_silver(
@@ -248,14 +258,31 @@ def update_silver(
     return quarantined, silver, report
 
 
-def _ordered(table: LakeTable, prefix: str) -> list[str]:
-    """Part names under ``prefix`` in period order."""
-    return sorted(table.names(prefix), key=lambda n: table.parts[n]["period"])
-
-
-def read_gold(gold: LakeTable) -> pd.DataFrame:
-    """Every gold row, period after period."""
-    return gold.read(_ordered(gold, GOLD))
+def _rebuild_window(
+    use_case: UseCase,
+    changed: list[str],
+    built: dict[str, Any],
+    now: dict[str, Any],
+) -> tuple[Any, Any]:
+    """The first period to rebuild (the first changed one, less the use case's
+    ``gold_reach_forward`` periods) and the first period of silver to read (less
+    ``silver_context_periods`` more), counted over the periods silver has or had."""
+    touched = {
+        p
+        for k in changed
+        for e in (built.get(k), now.get(k))
+        if e
+        for p in e["periods"]
+    }
+    if not touched:
+        return None, None
+    every = sorted(
+        {p for table in (built, now) for e in table.values() for p in e["periods"]}
+    )
+    first = every.index(min(touched))
+    since = every[max(0, first - use_case.gold_reach_forward)]
+    back = use_case.gold_reach_forward + use_case.silver_context_periods
+    return since, every[max(0, first - back)]
 
 
 def build_gold_table(
@@ -266,10 +293,15 @@ def build_gold_table(
 ) -> tuple[TableUpdate, dict[str, Any]]:
     """Gold of the periods whose silver changed since gold was built, and of every
     later period (a week's customer history depends on the weeks before): from
-    those periods' silver and the state parts of the periods before. A full build
-    on a full refresh, on the first run, when the gold options or feature
-    definitions changed, or for a use case without periods in silver."""
-    builder = {"definitions": use_case.feature_definitions, "options": params.gold}
+    those periods' silver (and the use case's context periods before them) and the
+    state parts of the periods before. A full build on a full refresh, on the first
+    run, when the gold options or feature definitions changed, or for a use case
+    without periods in silver."""
+    builder = {
+        "definitions": use_case.feature_definitions,
+        "options": params.gold,
+        "layout": LAYOUT,
+    }
     built = previous.meta.get("silver", {})
     now = {
         k: {"sha256": e.get("sha256"), "periods": e.get("periods", [])}
@@ -286,53 +318,46 @@ def build_gold_table(
             "gold options or definitions changed: "
             f"{previous.meta.get('builder')} -> {builder}"
         )
-    elif use_case.silver_period_column is None and changed:
+    elif changed and not any(e["periods"] for e in now.values()):
         reason = "the use case's gold is built from all of silver"
     meta = {"builder": builder, "silver": now}
     if not reason and not changed:
         logger.info("%s: gold is up to date with silver", use_case.name)
         return TableUpdate(), {"mode": "unchanged", "periods_rebuilt": []}
+    since = read_from = None
+    state = None
     if reason:
-        since = None
         source = silver.read()
-        state = None
     else:
-        touched = [
-            p
-            for k in changed
-            for e in (built.get(k), now.get(k))
-            if e
-            for p in e["periods"]
+        since, read_from = _rebuild_window(use_case, changed, built, now)
+        keep = [
+            k
+            for k, e in now.items()
+            if e["periods"] and read_from is not None and max(e["periods"]) >= read_from
         ]
-        since = min(touched) if touched else None
-        keep = (
-            [k for k, e in now.items() if e["periods"] and max(e["periods"]) >= since]
-            if since is not None
-            else []
-        )
         source = silver.read(sorted(keep))
-        col = use_case.silver_period_column
         if not source.empty:
-            source = source[source[col] >= since].reset_index(drop=True)
-        state_parts = (
-            [
-                n
-                for n in _ordered(previous, STATE)
-                if previous.parts[n]["period"] < since
-            ]
-            if since is not None
-            else []
-        )
-        state = previous.read(state_parts) if state_parts else None
+            periods = use_case.silver_periods(source)
+            source = source[(periods >= read_from).to_numpy()].reset_index(drop=True)
+        if since is not None:
+            state = read_states(previous, since)
     if source.empty:
         gold, new_state = pd.DataFrame(), None
     else:
         gold, new_state = use_case.build_gold_increment(source, state, params.gold)
+        if since is not None:  # context periods were read, not rebuilt
+            t = use_case.time_column
+            gold = gold[gold[t] >= since]
+            if new_state is not None:
+                new_state = {k: f[f[t] >= since] for k, f in new_state.items()}
     update = TableUpdate(
         meta=meta, replace_all=bool(reason), base_version=previous.version
     )
     rebuilt: list[Any] = []
-    for prefix, frame in ((GOLD, gold), (STATE, new_state)):
+    tables = [(GOLD, gold)] + [
+        (f"{STATE}{kind}/", frame) for kind, frame in (new_state or {}).items()
+    ]
+    for prefix, frame in tables:
         if frame is None or frame.empty:
             continue
         for period, rows in frame.groupby(use_case.time_column, sort=True):
@@ -356,7 +381,7 @@ def build_gold_table(
         "since_period": since,
         "periods_rebuilt": rebuilt,
         "rows_rebuilt": len(gold),
-        "state_rows_rebuilt": 0 if new_state is None else len(new_state),
+        "state_rows_rebuilt": {k: len(f) for k, f in (new_state or {}).items()},
     }
     logger.info(
         "%s: gold %s, %d period(s) rebuilt (%d rows)",

@@ -39,9 +39,18 @@ class ParkingUseCase(UseCase):
     time_column = features.TIME_COLUMN
     id_columns = features.ID_COLUMNS
     strong_baseline = "persistence"
-    # Every readings file needs the capacities; gold is rebuilt whole (a forecast's
-    # window reaches into the day before), so silver_period_column stays None.
+    # Every readings file needs the capacities.
     reference_files = (ingest.CAR_PARKS_FILE,)
+    # A day's examples read the next day (a target up to a day after a late origin)
+    # and the day before (the window, "same time yesterday"): with a new day, the
+    # day before is rebuilt from two days back (docs/incremental.md).
+    gold_reach_forward = 1
+    silver_context_periods = 1
+
+    def silver_periods(self, silver: pd.DataFrame) -> pd.Series:
+        """A reading's day (the origin day of the examples it ends a window of)."""
+        return features.reading_day(silver[schema.TIMESTAMP])
+
     series_columns = ("car_park", "target_time")
     # One day's batch holds one weekday: tested and reported, never in the verdict
     # (it would "drift" every day against weeks of training data).

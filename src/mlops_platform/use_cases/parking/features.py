@@ -92,6 +92,12 @@ def schema_options(gold: pd.DataFrame) -> dict[str, float]:
     return {"horizon_minutes": minutes[0], "max_fill_minutes": MAX_FILL_MINUTES}
 
 
+def reading_day(timestamps: pd.Series) -> pd.Series:
+    """YYYYMMDD of each reading, as gold's ``day`` names an origin's day."""
+    t = pd.to_datetime(timestamps, format="%Y-%m-%d %H:%M:%S")
+    return (t.dt.year * 10000 + t.dt.month * 100 + t.dt.day).astype("int64")
+
+
 def build_examples(silver: pd.DataFrame, params: GoldParams) -> pd.DataFrame:
     horizon = params.horizon_steps
     fill = MAX_FILL_MINUTES // STEP_MINUTES

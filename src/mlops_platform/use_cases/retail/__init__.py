@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_platform.flavours import Candidate
+from mlops_platform.lake import read_states
 from mlops_platform.params import TrainingParams
 from mlops_platform.tasks import ClassificationTask
 from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
@@ -58,25 +59,35 @@ class RetailUseCase(UseCase):
     def build_gold_increment(
         self,
         silver: pd.DataFrame,
-        state: pd.DataFrame | None,
+        state: dict[str, pd.DataFrame] | None,
         options: dict[str, Any] | None = None,
-    ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame] | None]:
         """A week's baskets need the customers' states after the weeks before (the
-        offline feature store): gold of the new weeks and their states."""
+        offline feature store): gold of the new weeks, their customer states, and
+        the products and stores seen in them (for the online tables)."""
         if options:
             raise ValueError(f"retail gold takes no options, got {sorted(options)}")
-        prior = None if state is None or state.empty else features.state_index(state)
+        prior = None
+        if state is not None and not state["customers"].empty:
+            prior = features.state_index(state["customers"])
         gold, states = features.basket_gold(silver, prior_states=prior)
-        return gold, features.states_frame(states)
+        return gold, {
+            "customers": features.states_frame(states),
+            **features.entities_by_week(silver),
+        }
 
     def online_tables(self, silver: Any, gold: Any) -> dict[str, Any]:
-        """From the lake: the state parts, the newest gold week, and the product and
-        store columns of silver."""
+        """From the gold lake table alone: its state parts (customers, products,
+        stores) and its newest week."""
+        states = read_states(gold)
+        if states is None:
+            raise ValueError("retail: the gold table has no state parts")
         newest = gold.names("gold/")[-1:]
         return features.online_tables(
-            silver.read(columns=features.ONLINE_SILVER_COLUMNS),
+            pd.DataFrame(),
             gold.read(newest, columns=["shop_week", "shop_date", "shop_hour"]),
-            features.state_index(gold.read(prefix="state/")),
+            features.state_index(states["customers"]),
+            {name: states[name] for name in features.ENTITIES},
         )
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:

@@ -290,49 +290,66 @@ def add_customer_history(
     return out
 
 
-# The silver columns the online products and stores tables come from.
-ONLINE_SILVER_COLUMNS = [
-    "SHOP_DATE",
-    "SHOP_HOUR",
-    "PROD_CODE",
-    "PROD_CODE_20",
-    "PROD_CODE_40",
-    "STORE_CODE",
-    "STORE_FORMAT",
-    "STORE_REGION",
-]
+# What the till looks up about a product and a store, from silver's columns.
+ENTITIES = {
+    "products": (
+        "PROD_CODE",
+        {"PROD_CODE_20": "department", "PROD_CODE_40": "division"},
+    ),
+    "stores": ("STORE_CODE", {"STORE_FORMAT": "format", "STORE_REGION": "region"}),
+}
+
+
+def entities_by_week(silver: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each product's and store's attributes as last seen in each week (state
+    tables, so the online tables need no pass over all of silver)."""
+    order = silver.sort_values(["SHOP_DATE", "SHOP_HOUR"], kind="stable")
+    out = {}
+    for name, (key, columns) in ENTITIES.items():
+        table = order.groupby(["SHOP_WEEK", key], sort=True)[list(columns)].last()
+        out[name] = (
+            table.rename(columns=columns)
+            .reset_index()
+            .rename(columns={"SHOP_WEEK": TIME_COLUMN})
+        )
+    return out
+
+
+def latest_entities(by_week: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The last seen attributes (the last non-null of each) over the weeks."""
+    key = ENTITIES[name][0]
+    ordered = by_week.sort_values(TIME_COLUMN, kind="stable")
+    return ordered.groupby(key, sort=True)[list(ENTITIES[name][1].values())].last()
 
 
 def online_tables(
-    silver: pd.DataFrame, gold: pd.DataFrame, states: pd.DataFrame | None = None
+    silver: pd.DataFrame,
+    gold: pd.DataFrame,
+    states: pd.DataFrame | None = None,
+    entities: dict[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """What the till endpoint looks up: each carded customer's state after the newest
     week (the state the next week's baskets are featurised from), each product's
     department and division, each store's format and region (the latest seen).
 
-    ``states``: the customer states gold was built with (the lake's state parts);
-    then ``silver`` needs only :data:`ONLINE_SILVER_COLUMNS` and ``gold`` only its
-    newest week. Without: computed from all of gold and silver's line profiles."""
+    ``states`` and ``entities``: the state tables gold was built with (the lake's
+    state parts, :func:`entities_by_week` for products and stores); then ``gold``
+    needs only its newest week and ``silver`` is not read. Without: computed from
+    all of gold and silver."""
     if states is None:
         states = _states_from_lines(silver, gold)
+    if entities is None:
+        entities = entities_by_week(silver)
     customers = _last_states(states)
     customers = (
         customers.droplevel(TIME_COLUMN)
         if customers is not None
         else states.droplevel(TIME_COLUMN)
     )
-    order = silver.sort_values(["SHOP_DATE", "SHOP_HOUR"], kind="stable")
-    products = (
-        order.groupby("PROD_CODE", sort=True)[["PROD_CODE_20", "PROD_CODE_40"]]
-        .last()
-        .rename(columns={"PROD_CODE_20": "department", "PROD_CODE_40": "division"})
-    )
-    stores = (
-        order.groupby("STORE_CODE", sort=True)[["STORE_FORMAT", "STORE_REGION"]]
-        .last()
-        .rename(columns={"STORE_FORMAT": "format", "STORE_REGION": "region"})
-    )
-    tables = {"customers": customers, "products": products, "stores": stores}
+    tables = {
+        "customers": customers,
+        **{name: latest_entities(entities[name], name) for name in ENTITIES},
+    }
     return {
         "tables": tables,
         "meta": {
