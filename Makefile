@@ -52,7 +52,7 @@ $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
 	@$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
 	@echo "==> install 2/2: the project and serving, at the versions pinned in constraints.txt (3-4 minutes on a fresh machine)"
 	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
-		-c constraints.txt -e ".[dev,viz]" -e "./serving[s3,sklearn]" 2>&1 \
+		-c constraints.txt -e ".[dev,viz,spark]" -e "./serving[s3,sklearn]" 2>&1 \
 		| tee $(VENV)/install.log \
 		| awk '/^Collecting /{n++; if (n % 50 == 0) {print "    " n " packages resolved"; fflush()}} \
 			/^Installing collected/{print "    installing " n " packages"; fflush()}' \
