@@ -235,8 +235,11 @@ class LakeTable:
             present = self._fs.ls(parts_dir, detail=False)
         except FileNotFoundError:
             return
-        stale = [p for p in (x.rstrip("/") for x in present) if p not in named]
-        stale = [p for p in stale if p.endswith(".parquet") and _strip(p) not in named]
+        stale = [
+            p
+            for p in (x.rstrip("/") for x in present)
+            if p.endswith(".parquet") and p not in named
+        ]
         if stale:
             self._fs.rm(stale)
         if _is_local(self._fs):
@@ -244,11 +247,6 @@ class LakeTable:
             for n in os.listdir(folder):
                 if n.startswith(f"{MANIFEST}.tmp-"):
                     os.remove(os.path.join(folder, n))
-
-
-def _strip(path: str) -> str:
-    """An fsspec listing may name local files without the leading slash."""
-    return path if path.startswith("/") else "/" + path
 
 
 def _safe(name: str) -> str:
@@ -408,10 +406,7 @@ class RawFilesDataset(AbstractDataset[None, RawFiles]):
             for path, info in sorted(fs.find(root, detail=True).items()):
                 if info.get("type") == "directory" or not path.endswith(self._suffix):
                     continue
-                rel = posixpath.relpath(
-                    _strip(path) if _is_local(fs) else path,
-                    _strip(root) if _is_local(fs) else root,
-                )
+                rel = posixpath.relpath(path, root)
                 key = rel[: len(rel) - len(self._suffix)] if self._suffix else rel
                 files[key] = {
                     "path": path,
