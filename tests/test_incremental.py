@@ -144,6 +144,11 @@ def test_weekly_runs_give_the_gold_of_a_full_refresh_byte_for_byte(
     gold_b = part_bytes(lake(full, "gold/retail/table"))
     assert sorted(gold_a) == sorted(gold_b)
     assert len([n for n in gold_a if n.startswith("gold/")]) == 6
+    assert sorted(n for n in gold_a if n.startswith("latest/")) == [
+        "latest/customers",
+        "latest/products",
+        "latest/stores",
+    ]
     # state parts: the customers' states, and the products and stores seen, a week
     states = ("state/customers", "state/products", "state/stores")
     assert sorted(n.rsplit("/", 1)[0] for n in gold_a if n.startswith("state/")) == [
@@ -186,7 +191,10 @@ def test_weekly_runs_give_the_gold_of_a_full_refresh_byte_for_byte(
     # the corrected week and every later one (the customers' states carry it on);
     # the products and stores seen are the same (only spends were corrected)
     assert changed == sorted(
-        f"{kind}/{n}" for kind in ("gold", "state/customers") for n in names[2:]
+        [
+            *(f"{kind}/{n}" for kind in ("gold", "state/customers") for n in names[2:]),
+            "latest/customers",  # the compacted state the next week starts from
+        ]
     ), changed
 
 
@@ -219,7 +227,11 @@ def test_a_touched_file_is_hashed_and_kept_and_a_removed_file_leaves(
     assert f"transactions_{names[3]}" not in silver.parts
     gold = lake(project, "gold/retail/table")
     assert not [n for n in gold.parts if n.endswith(f"/{names[3]}")]
-    assert {n: before[n] for n in gold.names()} == part_bytes(gold)
+    # the other weeks' parts are untouched; the compacted latest state is now week 3's
+    kept = [n for n in gold.names() if not n.startswith("latest/")]
+    assert {n: before[n] for n in kept} == {n: gold.part_bytes(n) for n in kept}
+    customers = gold.read(["latest/customers"])
+    assert customers["shop_week"].max() == int(names[2])
 
 
 def test_a_duplicate_of_a_review_read_in_an_earlier_run_is_quarantined(

@@ -48,6 +48,8 @@ MANIFEST = "_manifest.json"
 # Part name prefixes of a gold table: a period's rows, a state table's period.
 GOLD = "gold/"
 STATE = "state/"
+# Each state table compacted to its latest row per key, after the newest period.
+LATEST = "latest/"
 PARTS = "parts"
 FORMAT = 1
 
@@ -206,8 +208,9 @@ class LakeTable:
         }
         self._write_manifest(manifest, local)
         point(f"lake.{posixpath.basename(self._path)}.manifest_written")
-        self._remove_unnamed(parts, parts_dir)
-        return LakeTable(self.url, self._fs, self._path)
+        committed = LakeTable(self.url, self._fs, self._path)
+        committed.remove_unnamed()
+        return committed
 
     def _write_manifest(self, manifest: dict[str, Any], local: bool) -> None:
         data = json.dumps(manifest, indent=1, sort_keys=False).encode()
@@ -223,9 +226,11 @@ class LakeTable:
             with self._fs.open(target, "wb") as f:
                 f.write(data)
 
-    def _remove_unnamed(self, parts: Mapping[str, Any], parts_dir: str) -> None:
-        """Remove part files no entry names (replaced ones, and those a killed
-        commit left). Only this table's own ``parts/`` folder is touched."""
+    def remove_unnamed(self) -> None:
+        """Remove part files no entry names (replaced ones, and those a commit killed
+        before or after its manifest left). Only this table's own ``parts/`` folder
+        is touched; one writer at a time (docs/incremental.md)."""
+        parts, parts_dir = self.parts, posixpath.join(self._path, PARTS)
         named = {
             posixpath.join(self._path, p["file"])
             for p in parts.values()
@@ -284,9 +289,10 @@ class LakeTableDataset(AbstractDataset[TableUpdate, LakeTable]):
                 f"{self._url}: a lake table saves a TableUpdate, got "
                 f"{type(data).__name__}"
             )
-        if data.empty:
-            return
         table = self.load()
+        if data.empty:  # nothing to commit; still clear what a killed commit left
+            table.remove_unnamed()
+            return
         if data.base_version is not None and data.base_version != table.version:
             raise DatasetError(
                 f"{self._url}: planned on version {data.base_version}, now "
@@ -321,6 +327,41 @@ def read_states(gold: LakeTable, before: Any = None) -> dict[str, pd.DataFrame] 
         if before is None or gold.parts[name]["period"] < before:
             kinds.setdefault(name[len(STATE) :].split("/")[0], []).append(name)
     return {kind: gold.read(names) for kind, names in kinds.items()} or None
+
+
+def compact(frame: pd.DataFrame, key: str, period: str) -> pd.DataFrame:
+    """The last value of each column per ``key`` over the periods (the last non-null,
+    as the state tables are read), with the period it was last seen in; sorted by
+    key, text columns as Python objects (the same bytes however the rows came)."""
+    out = (
+        frame.sort_values(period, kind="stable")
+        .groupby(key, sort=True, as_index=False)
+        .last()
+    )
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            values = out[col].astype(object)
+            out[col] = values.where(values.notna(), None)
+    return out
+
+
+def read_latest(gold: LakeTable) -> dict[str, pd.DataFrame] | None:
+    """The compacted state tables (``latest/<kind>``) if the table has them."""
+    names = gold.names(LATEST)
+    return {n[len(LATEST) :]: gold.read([n]) for n in names} or None
+
+
+def states_before(
+    gold: LakeTable, before: Any, kinds: Any
+) -> dict[str, pd.DataFrame] | None:
+    """The state tables as of the periods before ``before``: the compacted ones when
+    every state part is older (a new period, the common case: one row per key read,
+    however long the history), else the parts before it."""
+    periods = [gold.parts[n]["period"] for n in gold.names(STATE)]
+    latest = read_latest(gold)
+    if latest and set(kinds) <= set(latest) and periods and max(periods) < before:
+        return latest
+    return read_states(gold, before)
 
 
 # ---- raw files and the processed-batch ledger

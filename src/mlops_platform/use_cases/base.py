@@ -112,6 +112,10 @@ class UseCase(ABC):
     # "same time yesterday" reach into the day before). A use case with state reads
     # none: the state carries the past.
     silver_context_periods: ClassVar[int] = 0
+    # The key column of each state table :meth:`build_gold_increment` returns: each
+    # is also kept compacted to its latest row per key (``latest/<kind>``), which a
+    # new period starts from instead of every earlier period's rows.
+    state_keys: ClassVar[dict[str, str]] = {}
     # Raw files that are not batches but read with every batch (parking's car park
     # capacities): any change to one reprocesses every batch.
     reference_files: ClassVar[tuple[str, ...]] = ()

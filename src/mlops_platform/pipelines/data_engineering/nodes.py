@@ -14,21 +14,24 @@ import pandas as pd
 from mlops_platform.contracts import SOURCE_FILE, enforce_contract
 from mlops_platform.lake import (
     GOLD,
+    LATEST,
     STATE,
     LakeTable,
     RawFiles,
     TableUpdate,
+    compact,
     read_gold,
-    read_states,
     sha256_of,
+    states_before,
 )
 from mlops_platform.params import DataEngineeringParams
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
 
-# Version of the gold table's layout (parts and state kinds): another rebuilds gold.
-LAYOUT = 2
+# Version of the gold table's layout (parts, state kinds, the compacted latest
+# state): another rebuilds gold.
+LAYOUT = 3
 
 
 def _plan(
@@ -340,7 +343,7 @@ def build_gold_table(
             periods = use_case.silver_periods(source)
             source = source[(periods >= read_from).to_numpy()].reset_index(drop=True)
         if since is not None:
-            state = read_states(previous, since)
+            state = states_before(previous, since, use_case.state_keys)
     if source.empty:
         gold, new_state = pd.DataFrame(), None
     else:
@@ -353,6 +356,12 @@ def build_gold_table(
     update = TableUpdate(
         meta=meta, replace_all=bool(reason), base_version=previous.version
     )
+    for kind, key in use_case.state_keys.items():  # the latest state, compacted
+        rows = [f[kind] for f in (state, new_state) if f is not None and kind in f]
+        if rows:
+            update.writes[f"{LATEST}{kind}"] = compact(
+                pd.concat(rows, ignore_index=True), key, use_case.time_column
+            )
     rebuilt: list[Any] = []
     tables = [(GOLD, gold)] + [
         (f"{STATE}{kind}/", frame) for kind, frame in (new_state or {}).items()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mlops_platform.flavours import Candidate
-from mlops_platform.lake import read_states
+from mlops_platform.lake import read_latest, read_states
 from mlops_platform.params import TrainingParams
 from mlops_platform.tasks import ClassificationTask
 from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
@@ -41,6 +41,7 @@ class RetailUseCase(UseCase):
     time_dependent_features = (*features.HISTORY_COLUMNS, *features.PROFILE_COLUMNS)
     online_entities = ("customers", "products", "stores")
     silver_period_column = "SHOP_WEEK"
+    state_keys = {"customers": "cust", "products": "PROD_CODE", "stores": "STORE_CODE"}
     reference_files = ("time",)
     feature_definitions = features.DEFINITIONS_VERSION
 
@@ -77,9 +78,9 @@ class RetailUseCase(UseCase):
         }
 
     def online_tables(self, silver: Any, gold: Any) -> dict[str, Any]:
-        """From the gold lake table alone: its state parts (customers, products,
-        stores) and its newest week."""
-        states = read_states(gold)
+        """From the gold lake table alone: its latest state (customers, products,
+        stores, compacted) and its newest week."""
+        states = read_latest(gold) or read_states(gold)
         if states is None:
             raise ValueError("retail: the gold table has no state parts")
         newest = gold.names("gold/")[-1:]
