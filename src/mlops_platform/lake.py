@@ -29,7 +29,6 @@ import logging
 import os
 import posixpath
 import re
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,6 +40,7 @@ import pyarrow.parquet as pq
 from kedro.io import AbstractDataset, DatasetError
 
 from mlops_platform.faults import point
+from mlops_platform.model_store import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -216,12 +216,7 @@ class LakeTable:
         data = json.dumps(manifest, indent=1, sort_keys=False).encode()
         target = posixpath.join(self._path, MANIFEST)
         if local:
-            tmp = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
+            write_atomically(target, data)  # synced, then one rename
         else:  # one PUT: readers see the old manifest or the new, never a mix
             with self._fs.open(target, "wb") as f:
                 f.write(data)
@@ -249,8 +244,8 @@ class LakeTable:
             self._fs.rm(stale)
         if _is_local(self._fs):
             folder = os.path.dirname(posixpath.join(self._path, MANIFEST))
-            for n in os.listdir(folder):
-                if n.startswith(f"{MANIFEST}.tmp-"):
+            for n in os.listdir(folder):  # write_atomically's, from a killed write
+                if n.startswith(f"{MANIFEST}.") and n.endswith(".tmp"):
                     os.remove(os.path.join(folder, n))
 
 
