@@ -25,8 +25,8 @@ def read_partition(path: Path) -> pd.DataFrame:
 
 
 def partitions_of(folder: Path) -> dict:
-    """What kedro's PartitionedDataset of BytesDataset hands a node: name -> load
-    function returning the file's bytes."""
+    """What the raw_files dataset (mlops_platform.lake.RawFilesDataset) hands a
+    node: name -> load function returning the file's bytes."""
     return {p.stem: p.read_bytes for p in sorted(folder.glob("*.csv"))}
 
 

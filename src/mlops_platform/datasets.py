@@ -1,14 +1,14 @@
-"""Custom Kedro datasets: raw bytes, the production model store, the online store
-(the lake tables are :mod:`mlops_platform.lake`)."""
+"""Custom Kedro datasets over the model store: the production bundle, promotions, the
+online store (raw files and the lake tables are :mod:`mlops_platform.lake`)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import fsspec
 from kedro.io import AbstractDataset, DatasetError
 
+from mlops_platform.lake import storage_options
 from mlops_platform.model_store import (
     Bundle,
     ChampionChanged,
@@ -18,50 +18,6 @@ from mlops_platform.model_store import (
 from mlops_platform.online_store import OnlineStoreWriter, build_sqlite
 
 logger = logging.getLogger(__name__)
-
-
-def _storage_options(
-    credentials: dict[str, Any] | None, fs_args: dict[str, Any] | None
-) -> dict[str, Any]:
-    return {**(fs_args or {}), **(credentials or {})}
-
-
-class BytesDataset(AbstractDataset[bytes, bytes]):
-    """One file's bytes, on any fsspec filesystem (local or S3).
-
-    For raw files a use case parses itself: reading bytes lets it report invalid
-    UTF-8 per record (and quarantine that record) instead of failing the whole file.
-    """
-
-    def __init__(
-        self,
-        filepath: str,
-        credentials: dict[str, Any] | None = None,
-        fs_args: dict[str, Any] | None = None,
-    ) -> None:
-        self._filepath = filepath
-        self._storage_options = _storage_options(credentials, fs_args)
-
-    def load(self) -> bytes:
-        with fsspec.open(self._filepath, "rb", **self._storage_options) as f:
-            return bytes(f.read())
-
-    def save(self, data: bytes) -> None:
-        # No "folder" is made on an object store: fsspec.open would probe the bucket
-        # (HeadBucket, GetBucketLocation, then CreateBucket), which the pipeline's
-        # role is not allowed and does not need (tests/aws: the IAM coverage check).
-        fs, path = fsspec.core.url_to_fs(self._filepath, **self._storage_options)
-        if "file" in fs.protocol:
-            fs.makedirs(fs._parent(path), exist_ok=True)
-        with fs.open(path, "wb") as f:
-            f.write(data)
-
-    def _exists(self) -> bool:
-        fs, path = fsspec.core.url_to_fs(self._filepath, **self._storage_options)
-        return bool(fs.exists(path))
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath}
 
 
 class _StoreDataset:
@@ -79,7 +35,7 @@ class _StoreDataset:
     ) -> None:
         self._root = path
         self._use_case = use_case
-        self._options = _storage_options(credentials, fs_args)
+        self._options = storage_options(credentials, fs_args)
         self.metadata = metadata
 
     @property

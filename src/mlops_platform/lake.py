@@ -54,7 +54,7 @@ PARTS = "parts"
 FORMAT = 1
 
 
-def _storage_options(
+def storage_options(
     credentials: dict[str, Any] | None, fs_args: dict[str, Any] | None
 ) -> dict[str, Any]:
     return {**(fs_args or {}), **(credentials or {})}
@@ -269,7 +269,7 @@ class LakeTableDataset(AbstractDataset[TableUpdate, LakeTable]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._url = path.rstrip("/")
-        self._options = _storage_options(credentials, fs_args)
+        self._options = storage_options(credentials, fs_args)
         self._read_only = read_only
         self.metadata = metadata
 
@@ -372,12 +372,11 @@ class RawFiles(Mapping[str, Callable[[], bytes]]):
     def __init__(
         self,
         fs: Any,
-        root: str,
         files: dict[str, dict[str, Any]],
         ledger: LakeTable,
         suffix: str = "",
     ) -> None:
-        self._fs, self._root = fs, root
+        self._fs = fs
         self.stamps = files
         self.silver = ledger  # the table the ledger is the manifest of
         self.ledger = ledger.parts
@@ -432,7 +431,7 @@ class RawFilesDataset(AbstractDataset[None, RawFiles]):
         self._url = path.rstrip("/")
         self._ledger = ledger.rstrip("/")
         self._suffix = filename_suffix
-        self._options = _storage_options(credentials, fs_args)
+        self._options = storage_options(credentials, fs_args)
         self.metadata = metadata
 
     def load(self) -> RawFiles:
@@ -450,7 +449,7 @@ class RawFilesDataset(AbstractDataset[None, RawFiles]):
                     "modified": _modified(info),
                 }
         ledger = LakeTable.open(self._ledger, **self._options)
-        return RawFiles(fs, root, files, ledger, self._suffix)
+        return RawFiles(fs, files, ledger, self._suffix)
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{self._url}: raw files are read, never written")
