@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from mlops_platform.plotting import pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class Task(ABC):
         panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]],
         labels: dict[str, str],
         series: pd.DataFrame | None = None,
-    ) -> plt.Figure:
+    ) -> Figure:
         """One figure of the test results: panels of (title, y_true, y_pred, report).
         ``series``: the test rows' series and time (columns ``series``, ``time``),
         for a task that draws them over time."""
@@ -302,12 +303,12 @@ class ClassificationTask(Task):
         panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]],
         labels: dict[str, str],
         series: pd.DataFrame | None = None,
-    ) -> plt.Figure:
+    ) -> Figure:
         """Per model, the confusion matrix twice: counts, and each true class's row
         as shares (its recall on the diagonal). Classes are named by their codes
         on the axes and spelled out beneath."""
         n = max(1, len(panels))
-        fig, axes = plt.subplots(n, 2, figsize=(10, 4.3 * n + 0.5), squeeze=False)
+        fig, axes = pyplot().subplots(n, 2, figsize=(10, 4.3 * n + 0.5), squeeze=False)
         if not panels:
             for ax in axes.ravel():
                 ax.axis("off")
@@ -429,12 +430,14 @@ class RegressionTask(Task):
         panels: list[tuple[str, Any, np.ndarray, dict[str, Any]]],
         labels: dict[str, str],
         series: pd.DataFrame | None = None,
-    ) -> plt.Figure:
+    ) -> Figure:
         """Per model: forecast against actual, the residuals, and, when the rows are
         time series, forecast and actual over time for up to three series."""
         n = max(1, len(panels))
         rows = 3 if series is not None else 2
-        fig, axes = plt.subplots(rows, n, figsize=(6 * n, 3.9 * rows), squeeze=False)
+        fig, axes = pyplot().subplots(
+            rows, n, figsize=(6 * n, 3.9 * rows), squeeze=False
+        )
         if not panels:
             for ax in axes.ravel():
                 ax.axis("off")

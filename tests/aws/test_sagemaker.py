@@ -24,7 +24,7 @@ from mlops_platform.aws.moto_lake import (
     s3_client,
     upload_folder,
 )
-from mlops_platform.aws.sagemaker import kedro1_compat
+from mlops_platform.aws.sagemaker.config import SageMakerConfig
 from mlops_platform.aws.sagemaker.generator import (
     CompileError,
     StepGroup,
@@ -47,12 +47,42 @@ BUCKET, PREFIX = "mlops-sm-lake", "mlops"
 BIN = Path(sys.executable).parent
 
 
-def test_plugin_version_is_the_one_adapted():
-    assert kedro1_compat.PLUGIN_VERSION == "0.4.0"
-    assert kedro1_compat.INSTALLED_VERSION == "0.4.0", (
-        "kedro-sagemaker changed: review mlops_platform/aws/sagemaker/kedro1_compat.py"
+def _config(**resources) -> dict:
+    return {
+        "aws": {
+            "execution_role": "arn:aws:iam::000000000000:role/r",
+            "bucket": "b",
+            "resources": resources,
+        },
+        "docker": {"image": "img"},
+    }
+
+
+def test_resources_by_step_name_then_tag_then_default():
+    config = SageMakerConfig.parse(
+        _config(
+            __default__={"instance_type": "ml.t3.medium", "timeout_seconds": 60},
+            training={"instance_type": "ml.m5.2xlarge"},
+            **{"retail-training": {"instance_count": 2}},
+        )
     )
-    kedro1_compat.check_plugin_version()
+    named = config.resources_for("retail-training", "training")
+    assert (named.instance_type, named.instance_count, named.timeout_seconds) == (
+        "ml.t3.medium",
+        2,
+        60,
+    )  # fmt: skip  (the name's entry wins whole over the tag's, over __default__)
+    tagged = config.resources_for("parking-training", "training")
+    assert (tagged.instance_type, tagged.timeout_seconds) == ("ml.m5.2xlarge", 60)
+    assert config.resources_for("x", "drift").instance_type == "ml.t3.medium"
+    bare = SageMakerConfig.parse(_config())
+    assert bare.resources_for("x").instance_type == "ml.m5.large"
+    assert bare.pipeline_name("car_parks") == "mlops-car-parks"
+
+
+def test_a_misspelt_setting_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"resources\.training\.instance_typ\b"):
+        SageMakerConfig.parse(_config(training={"instance_typ": "ml.m5.2xlarge"}))
 
 
 def _identity(x):

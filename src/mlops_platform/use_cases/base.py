@@ -10,6 +10,11 @@ instantiated once per use case under a Kedro namespace named after it.
 The feature schema is the one definition of a use case's inputs: ``model_input``,
 the bundle's ``input_schema`` (which serving reads), the drift test chosen per feature
 and the Keras input layout all derive from it.
+
+A use case's ``models`` module (scikit-learn, Keras) is imported by the methods that
+build or fit models, not with the registry: every ``kedro`` command loads the
+registry, and most runs (data_engineering, drift) fit nothing
+(``tests/test_startup.py`` holds it).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""SageMaker Pipelines compiled from the Kedro pipelines (on top of kedro-sagemaker)."""
+"""SageMaker Pipelines compiled from the Kedro pipelines (``mlops-sagemaker``)."""

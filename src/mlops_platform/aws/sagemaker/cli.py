@@ -3,11 +3,12 @@
     mlops-sagemaker compile --use-case retail [--output build/sagemaker/retail.json]
     mlops-sagemaker run --use-case retail [--wait] [--param ForceRetrain=true]
 
-A project command, not ``kedro sagemaker ...``: the plugin's CLI calls Kedro 0.19 APIs
-(``extra_params``, ``DataCatalog.list``) and compiles one container per node; see
-``kedro1_compat.py`` and ``generator.py``. The lake location and MLflow tracking URI of
-the compiling environment (MLOPS_LAKE_BUCKET, MLOPS_LAKE_PREFIX,
-MLOPS_MLFLOW_TRACKING_URI) are written into every step's environment.
+A project command (kedro-sagemaker's ``kedro sagemaker ...`` calls Kedro 0.19 APIs and
+compiles one container per node; the project no longer installs it): ``config.py``
+reads ``conf/<env>/sagemaker.yml``, ``generator.py`` compiles. The lake location and
+MLflow tracking URI of the compiling environment (MLOPS_LAKE_BUCKET,
+MLOPS_LAKE_PREFIX, MLOPS_MLFLOW_TRACKING_URI) are written into every step's
+environment.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ TERMINAL = {"Succeeded", "Failed", "Stopped"}
 def build(args: argparse.Namespace) -> Any:
     from kedro.framework.session import KedroSession  # noqa: PLC0415
     from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
-    from kedro_sagemaker.config import KedroSageMakerPluginConfig  # noqa: PLC0415
 
+    from mlops_platform.aws.sagemaker.config import SageMakerConfig  # noqa: PLC0415
     from mlops_platform.aws.sagemaker.generator import (  # noqa: PLC0415
         StagedPipelineGenerator,
     )
@@ -51,7 +52,7 @@ def build(args: argparse.Namespace) -> Any:
         context = session.load_context()  # type: ignore[attr-defined]
         raw = dict(context.config_loader["sagemaker"])
         raw["aws"] = {**raw["aws"], "bucket": os.environ[lake.BUCKET_VAR]}
-        config = KedroSageMakerPluginConfig.parse_obj(raw)
+        config = SageMakerConfig.parse(raw)
         generator = StagedPipelineGenerator(
             args.use_case,
             context,

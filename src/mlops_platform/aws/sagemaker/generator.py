@@ -1,6 +1,7 @@
 """Compile a use case's Kedro pipelines into one SageMaker Pipeline.
 
-On top of kedro-sagemaker's generator (``Kedro1Generator``), three changes:
+The project's own generator over the SageMaker SDK (kedro-sagemaker's generator compiles
+one container per node; this one started as a subclass of it), with three choices:
 
 * **one step per stage, not per node**: ``<uc>.data_engineering``, ``<uc>.drift``,
   ``<uc>.training``, ``<uc>.evaluation`` and ``<uc>.reporting`` each run as one
@@ -18,12 +19,12 @@ On top of kedro-sagemaker's generator (``Kedro1Generator``), three changes:
 * **one MLflow run**: the data_engineering step starts it and publishes its id as a
   property file; every later step resumes it (``MLFLOW_RUN_ID``).
 
-Resources come from ``conf/aws/sagemaker.yml`` by stage tag with a ``__default__`` (the
-plugin's own lookup, now applied to steps). Kedro parameters are not copied into the
+Resources come from ``conf/aws/sagemaker.yml`` by stage tag with a ``__default__``
+(``config.py``). Kedro parameters are not copied into the
 definition: the image carries ``conf/`` (the same commit compiled it). One pipeline
 parameter, ``ParamOverrides`` (a JSON document, ``{}`` by default), reaches every step
 as one environment entry, so an execution can override any of the use case's
-parameters. The plugin's mechanism (two environment entries and two pipeline
+parameters. kedro-sagemaker's mechanism (two environment entries and two pipeline
 parameters per flattened parameter, every use case's in every step) passed
 SageMaker's limit of 100 environment entries per processing job once a second use
 case existed; ``tests/aws/test_sagemaker.py`` checks every step against the limits of
@@ -35,10 +36,10 @@ error of the job, no capacity for the instance type, an account limit reached. A
 step that fails on its own (a broken data contract, a failed gate's exception) is not
 retried: it would fail again. A retried step starts in a fresh container and must end
 as a first attempt would have, whatever the attempt before it left: the model store
-finishes an interrupted promotion (``ModelStore.reconcile``), silver and gold are
-rewritten whole, and a retried first step resumes the execution's MLflow run (found
-by the execution's ARN). ``tests/aws/test_sagemaker.py`` kills steps at chosen points
-and checks it.
+finishes an interrupted promotion (``ModelStore.reconcile``), silver and gold commit
+through their manifests (``lake.py``: a killed commit leaves the last one), and a
+retried first step resumes the execution's MLflow run (found by the execution's
+ARN). ``tests/aws/test_sagemaker.py`` kills steps at chosen points and checks it.
 
 Caching: no step is cached. Every step reads state that is not in its arguments (new
 raw files under the same prefix, the current champion pointer), so SageMaker's cache
@@ -48,7 +49,6 @@ key (the step's arguments) would replay stale outputs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from kedro.pipeline import Pipeline
@@ -72,11 +72,7 @@ from sagemaker.workflow.retry import (
 from sagemaker.workflow.step_collections import StepCollection
 from sagemaker.workflow.steps import ProcessingStep, Step
 
-from mlops_platform.aws.sagemaker.kedro1_compat import (
-    Kedro1Generator,
-    check_plugin_version,
-    dataset_type,
-)
+from mlops_platform.aws.sagemaker.config import SageMakerConfig, StepResources
 
 STAGES = ("data_engineering", "drift", "training", "evaluation", "reporting")
 GATED = ("training", "evaluation", "reporting")
@@ -123,6 +119,11 @@ RETRY_POLICIES = (
 
 class CompileError(ValueError):
     """The Kedro pipelines cannot be compiled into a correct SageMaker pipeline."""
+
+
+def dataset_type(catalog: Any, name: str) -> str | None:
+    """The dataset's class path, without instantiating it (factories included)."""
+    return catalog.get_type(name) if name in catalog else None
 
 
 @dataclass(frozen=True)
@@ -174,33 +175,28 @@ def preflight(groups: list[StepGroup], catalog: Any) -> list[str]:
     return sorted(crossing)
 
 
-class StagedPipelineGenerator(Kedro1Generator):
-    """kedro-sagemaker's generator, grouping nodes into one step per stage."""
+class StagedPipelineGenerator:
+    """One SageMaker pipeline per use case, one step per stage."""
 
-    def __init__(self, use_case: str, *args: Any, step_env: dict[str, str], **kw: Any):
-        super().__init__(f"{use_case}", *args, **kw)
+    def __init__(
+        self,
+        use_case: str,
+        kedro_context: Any,
+        config: SageMakerConfig,
+        *,
+        step_env: dict[str, str],
+        docker_image: str | None = None,
+        execution_role_arn: str | None = None,
+    ):
         self.use_case = use_case
+        self.kedro_context = kedro_context
+        self.config = config
         self.step_env = step_env  # the lake location and MLflow tracking URI
+        self.docker_image = docker_image or config.docker.image
+        self.execution_role = execution_role_arn or config.aws.execution_role
 
-    def _get_resources_for_node(self, node: Any) -> Any:
-        """The plugin takes the first lookup (the node *name*) even when it finds
-        nothing, so resources by tag never apply; take the first match instead."""
-        resources = self.config.aws.resources
-        match = next(
-            (resources[n] for n in [node.name, *node.tags] if n in resources), None
-        )
-        base = self._get_default_resources()
-        if "__default__" in resources:
-            base = base.model_copy(update=resources["__default__"].model_dump())
-        if match is None:
-            return base
-        return base.model_copy(
-            update={k: v for k, v in match.model_dump().items() if v is not None}
-        )
-
-    def _get_sagemaker_pipeline_name(self) -> str:
-        mapping = self.config.aws.sagemaker.pipeline_names_mapping or {}
-        return mapping.get(self.use_case, f"mlops-{self.use_case}".replace("_", "-"))
+    def _resources(self, group: StepGroup) -> StepResources:
+        return self.config.resources_for(group.step_name, group.stage)
 
     def _command(
         self, group: StepGroup, extra: list[str]
@@ -242,20 +238,22 @@ class StagedPipelineGenerator(Kedro1Generator):
         outputs: list[ProcessingOutput],
         property_files: list[PropertyFile],
     ) -> ProcessingStep:
-        res = self._get_resources_for_node(
-            SimpleNamespace(name=group.step_name, tags=[group.stage])
+        res = self._resources(group)
+        groups: list[str | PipelineVariable] | None = (
+            None if res.security_group_ids is None else list(res.security_group_ids)
+        )
+        subnets: list[str | PipelineVariable] | None = (
+            None if res.subnets is None else list(res.subnets)
         )
         processor = Processor(
             entrypoint=self._command(group, extra),
-            role=self._execution_role,
+            role=self.execution_role,
             image_uri=self.docker_image,
-            instance_count=res.instance_count or 1,
+            instance_count=res.instance_count,
             instance_type=res.instance_type,
             max_runtime_in_seconds=res.timeout_seconds,
             env=env,
-            network_config=NetworkConfig(
-                security_group_ids=res.security_group_ids, subnets=res.subnets
-            ),
+            network_config=NetworkConfig(security_group_ids=groups, subnets=subnets),
             sagemaker_session=self._session,
         )
         return ProcessingStep(
@@ -269,7 +267,6 @@ class StagedPipelineGenerator(Kedro1Generator):
         )
 
     def generate(self) -> SageMakerPipeline:
-        check_plugin_version()
         from kedro.framework.project import pipelines  # noqa: PLC0415
 
         groups = stage_groups(self.use_case, dict(pipelines))
@@ -348,7 +345,7 @@ class StagedPipelineGenerator(Kedro1Generator):
             else_steps=[],
         )
         return SageMakerPipeline(
-            self._get_sagemaker_pipeline_name(),
+            self.config.pipeline_name(self.use_case),
             sagemaker_session=self._session,
             steps=[de, drift, condition],
             parameters=[force, *sm_params],

@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 MAX_CATEGORIES = 255
 
@@ -56,6 +55,7 @@ def classifier_two_sample(
     """Out-of-fold AUC of reference-vs-current over the columns ``kinds`` names
     (numeric or categorical), its Mann-Whitney p-value, and the columns the
     classifier leans on most."""
+    from scipy import stats  # noqa: PLC0415
     from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: PLC0415
     from sklearn.metrics import roc_auc_score  # noqa: PLC0415
     from sklearn.model_selection import StratifiedKFold  # noqa: PLC0415

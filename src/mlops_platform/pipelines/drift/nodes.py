@@ -5,15 +5,10 @@ from __future__ import annotations
 import logging
 import textwrap
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle
@@ -32,7 +27,11 @@ from mlops_platform.pipelines.drift.text import (
     null_test,
     text_statistics,
 )
+from mlops_platform.plotting import pyplot
 from mlops_platform.use_cases.base import UseCase
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +39,8 @@ logger = logging.getLogger(__name__)
 def _numeric_test(
     ref: pd.Series, cur: pd.Series, params: DriftParams, alpha: float
 ) -> dict[str, Any]:
+    from scipy import stats  # noqa: PLC0415
+
     r = ref.dropna().to_numpy(dtype=float)
     c = cur.dropna().to_numpy(dtype=float)
     missing_shift = abs(float(cur.isna().mean()) - float(ref.isna().mean()))
@@ -151,6 +152,8 @@ def _categorical_test(
 
 
 def _statistic(kind: str, ref: pd.Series, cur: pd.Series) -> float:
+    from scipy import stats  # noqa: PLC0415
+
     if kind == "numeric":
         r = ref.dropna().to_numpy(dtype=float)
         c = cur.dropna().to_numpy(dtype=float)
@@ -668,7 +671,7 @@ def render_drift_report(
     report: dict[str, Any],
     latest: pd.DataFrame,
     champion: Bundle | None,
-) -> tuple[str, plt.Figure]:
+) -> tuple[str, Figure]:
     """Markdown and a figure for people: what moved, by how much, against what.
 
     Features are ranked by their effect against the threshold they are judged by
@@ -688,7 +691,7 @@ def render_drift_report(
             else FIRST_RUN
         )
         lines.append(text)
-        fig, ax = plt.subplots(figsize=(8, 2.4))
+        fig, ax = pyplot().subplots(figsize=(8, 2.4))
         ax.axis("off")
         ax.text(
             0.5,
@@ -761,7 +764,7 @@ def _drift_figure(
     champion: Bundle,
     ordered: list[tuple[str, dict[str, Any]]],
     verdict: str,
-) -> plt.Figure:
+) -> Figure:
     ref = champion.reference
     panels = _drift_panels(use_case, ordered)
     if report.get("label") and use_case.label in ref.columns:
@@ -773,7 +776,7 @@ def _drift_figure(
     n = max(1, len(panels))
     cols = min(3, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows))
+    fig, axes = pyplot().subplots(rows, cols, figsize=(5.2 * cols, 3.9 * rows))
     axes = np.atleast_1d(axes).ravel()
     features = report["features"]
     for ax, (kind, name) in zip(axes, panels, strict=False):

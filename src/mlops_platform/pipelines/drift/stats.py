@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 EPS = 1e-4
 MISSING = "<missing>"
@@ -25,6 +23,8 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
 
 def scaled_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
     """Wasserstein distance in units of the reference standard deviation."""
+    from scipy import stats  # noqa: PLC0415
+
     scale = float(np.std(reference)) or 1.0
     return float(stats.wasserstein_distance(reference, current) / scale)
 
@@ -36,6 +36,8 @@ def category_shares(values: pd.Series) -> pd.Series:
 
 
 def js_distance(reference: pd.Series, current: pd.Series) -> float:
+    from scipy.spatial.distance import jensenshannon  # noqa: PLC0415
+
     ref, cur = category_shares(reference), category_shares(current)
     cats = sorted(set(ref.index) | set(cur.index))
     p = ref.reindex(cats, fill_value=0).to_numpy(dtype=float)
@@ -44,6 +46,8 @@ def js_distance(reference: pd.Series, current: pd.Series) -> float:
 
 
 def chi_square_p(reference: pd.Series, current: pd.Series) -> float:
+    from scipy import stats  # noqa: PLC0415
+
     ref, cur = category_shares(reference), category_shares(current)
     cats = sorted(set(ref.index) | set(cur.index))
     table = np.vstack(

@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
 
 MIN_DOCUMENTS = 2
 TOP_WORDS = 5000
@@ -70,6 +68,8 @@ def _oov_share(batch: _Side, reference: _Side) -> float:
 
 
 def _divergence(batch: _Side, reference: _Side, top: list[str]) -> float:
+    from scipy.spatial.distance import jensenshannon  # noqa: PLC0415
+
     def shares(side: _Side) -> np.ndarray:
         counts = np.array([side.tokens.get(w, 0) for w in top], dtype=float)
         other = sum(side.tokens.values()) - counts.sum()
@@ -80,6 +80,8 @@ def _divergence(batch: _Side, reference: _Side, top: list[str]) -> float:
 
 
 def _ks(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import stats  # noqa: PLC0415
+
     if not len(a) or not len(b):
         return float("nan")
     return float(stats.ks_2samp(a, b).statistic)

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from mlops_platform.comparison import Bootstrap, paired_difference
 from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle, PromotionRequest
-from mlops_platform.onnx_export import OnnxExportError, export_onnx
 from mlops_platform.params import DriftParams, EvaluationParams, GateParams
 from mlops_platform.pipelines.training.nodes import Challenger
 from mlops_platform.tracking import registered_model_name
 from mlops_platform.use_cases.base import UseCase
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +35,7 @@ def evaluate_models(
     train: pd.DataFrame,
     test: pd.DataFrame,
     params: EvaluationParams,
-) -> tuple[dict[str, Any], plt.Figure]:
+) -> tuple[dict[str, Any], Figure]:
     """Metrics on the test split for the challenger, the champion and baselines, and
     the challenger's paired comparisons with each of them on the same rows."""
     task = use_case.task
@@ -561,6 +559,8 @@ def bundle_onnx(
     """The bundle's ONNX graph, checked against the model on validation, test and golden
     rows; a model that cannot be exported faithfully gets no ONNX file (serving then
     uses the flavour's own runtime where it has one, or refuses the bundle)."""
+    from mlops_platform.onnx_export import OnnxExportError, export_onnx  # noqa: PLC0415
+
     rows = pd.concat(
         [use_case.model_input(f) for f in frames if len(f)], ignore_index=True
     )

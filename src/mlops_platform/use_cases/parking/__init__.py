@@ -17,7 +17,7 @@ from mlops_platform.flavours import Candidate
 from mlops_platform.params import TrainingParams
 from mlops_platform.tasks import RegressionTask
 from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
-from mlops_platform.use_cases.parking import features, ingest, models, schema
+from mlops_platform.use_cases.parking import features, ingest, schema
 
 
 class ParkingUseCase(UseCase):
@@ -80,6 +80,8 @@ class ParkingUseCase(UseCase):
         return features.build_examples(silver, features.GoldParams(**(options or {})))
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
+        from mlops_platform.use_cases.parking import models  # noqa: PLC0415
+
         return models.build_candidates(self.numeric_features, params)
 
     def comparison_units(self, frame: pd.DataFrame) -> pd.Series | None:

@@ -12,7 +12,7 @@ from mlops_platform.lake import read_latest, read_states
 from mlops_platform.params import TrainingParams
 from mlops_platform.tasks import ClassificationTask
 from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
-from mlops_platform.use_cases.retail import features, ingest, models, schema
+from mlops_platform.use_cases.retail import features, ingest, schema
 
 
 class RetailUseCase(UseCase):
@@ -92,6 +92,8 @@ class RetailUseCase(UseCase):
         )
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
+        from mlops_platform.use_cases.retail import models  # noqa: PLC0415
+
         pipelines = models.build_candidates(
             self.numeric_features, self.categorical_features, params
         )

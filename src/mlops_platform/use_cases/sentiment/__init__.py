@@ -20,7 +20,7 @@ from mlops_platform.flavours import Candidate
 from mlops_platform.params import TrainingParams
 from mlops_platform.tasks import ClassificationTask
 from mlops_platform.use_cases.base import Feature, PartitionLoaders, UseCase
-from mlops_platform.use_cases.sentiment import ingest, models, schema
+from mlops_platform.use_cases.sentiment import ingest, schema
 
 TEXT = "text"
 
@@ -72,6 +72,8 @@ class SentimentUseCase(UseCase):
         )
 
     def candidates(self, params: TrainingParams) -> dict[str, Candidate]:
+        from mlops_platform.use_cases.sentiment import models  # noqa: PLC0415
+
         return models.build_candidates(TEXT, schema.CLASSES, params)
 
     def baseline_predictions(
@@ -79,6 +81,8 @@ class SentimentUseCase(UseCase):
     ) -> dict[str, np.ndarray]:
         """The linear text model with no tuning: TF-IDF words, logistic regression
         (about 0.88 accuracy on IMDB in the literature)."""
+        from mlops_platform.use_cases.sentiment import models  # noqa: PLC0415
+
         model = models.linear_unigrams(TEXT).fit(train[[TEXT]], train[self.label])
         return {"linear_unigrams": model.predict(test[[TEXT]])}
 
