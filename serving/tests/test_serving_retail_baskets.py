@@ -333,6 +333,31 @@ def test_the_shared_definitions_match_pandas_on_edge_cases():
     ]
 
 
+def test_encoded_codes_give_the_features_of_strings():
+    """A run passes departments and divisions dictionary-encoded (each distinct code
+    looked up once), a till passes strings: the same features, bit for bit, with a
+    missing department and a division outside the named ones among the lines."""
+    rng = np.random.default_rng(5)
+    basket = rng.integers(0, 40, 400)
+    basket[:40] = np.arange(40)  # every basket has a line
+    spend = rng.uniform(0.1, 9, len(basket)).round(2)
+    qty = rng.integers(1, 5, len(basket)).astype(float)
+    dept = rng.choice(["DEP00001", "DEP00002", "DEP00003", None], len(basket))
+    div = rng.choice([*rf.DIVISIONS, "D00007", None], len(basket))
+    as_strings = rf.basket_features(basket, spend, qty, dept, div, 40)
+    encoded = rf.basket_features(
+        basket,
+        spend,
+        qty,
+        rf.Encoded(*pd.factorize(pd.Series(dept))),
+        rf.Encoded(*pd.factorize(pd.Series(div))),
+        40,
+    )
+    assert (pd.Series(dept).isna().any(), pd.Series(div).isna().any()) == (True, True)
+    for column, values in as_strings.items():
+        np.testing.assert_array_equal(encoded[column], values, err_msg=column)
+
+
 def test_a_model_of_other_feature_definitions_does_not_answer_tills(trained, tmp_path):
     """A champion trained before the definitions were versioned (or on others)
     answers /predict as before, and /baskets with 503 naming both versions."""

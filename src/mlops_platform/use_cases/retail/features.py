@@ -16,6 +16,7 @@ from mlops_serving.retail_features import (
     SHARE_COLUMNS,  # noqa: F401 - re-exported for the pipeline's tests
     STATE_COLUMNS,
     STATE_SUMS,
+    Encoded,
     basket_features,
     basket_hour,
     history_features,
@@ -131,8 +132,8 @@ def basket_gold(
         codes,
         silver["SPEND"].to_numpy(dtype="float64"),
         silver["QUANTITY"].to_numpy(dtype="float64"),
-        silver["PROD_CODE_20"].astype("str").to_numpy(dtype=object),
-        silver["PROD_CODE_40"].astype("str").to_numpy(dtype=object),
+        Encoded(*pd.factorize(silver["PROD_CODE_20"])),
+        Encoded(*pd.factorize(silver["PROD_CODE_40"])),
         len(keys),
     )
     attrs = (
@@ -303,7 +304,11 @@ ENTITIES = {
 def entities_by_week(silver: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each product's and store's attributes as last seen in each week (state
     tables, so the online tables need no pass over all of silver)."""
-    order = silver.sort_values(["SHOP_DATE", "SHOP_HOUR"], kind="stable")
+    needed = ["SHOP_WEEK", "SHOP_DATE", "SHOP_HOUR"]
+    for key, columns in ENTITIES.values():
+        needed += [key, *columns]
+    # only the columns used: reordering every string column of silver cost seconds
+    order = silver[needed].sort_values(["SHOP_DATE", "SHOP_HOUR"], kind="stable")
     out = {}
     for name, (key, columns) in ENTITIES.items():
         table = order.groupby(["SHOP_WEEK", key], sort=True)[list(columns)].last()
