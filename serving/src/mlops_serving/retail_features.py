@@ -170,7 +170,7 @@ def _codes(
 
 
 def _distinct_per_basket(
-    basket: np.ndarray, values: np.ndarray, n_baskets: int
+    basket: np.ndarray, values: np.ndarray | Encoded, n_baskets: int
 ) -> np.ndarray:
     codes = _codes(values)
     width = int(codes.max(initial=0)) + 1
