@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -327,11 +328,14 @@ def test_the_run_summary_says_when_the_commit_was_refused(tmp_path, capsys):
     judged = dataset.store.current_version()
     dataset.store.commit_promotion(_request("someone else's"), {})  # meanwhile
     hooks = LifecycleHooks()
-    hooks.after_dataset_saved("retail.summary_lifecycle", "- decision: promote\n")
+    node = SimpleNamespace(name="retail.promote")  # the hook reads only its name
+    hooks.after_dataset_saved(
+        "retail.summary_lifecycle", "- decision: promote\n", node=node
+    )
     req = _request("this run")
     req.judged_against, req.recheck = judged, True
     dataset.save(req)
-    hooks.after_dataset_saved("retail.model_store", req)
+    hooks.after_dataset_saved("retail.model_store", req, node=node)
     hooks.after_pipeline_run()
     printed = capsys.readouterr().out
     assert "- decision: promote\n- commit: NOT promoted" in printed

@@ -92,6 +92,8 @@ class LifecycleHooks:
         self._total = 0
         self._started = 0
         self._began = time.monotonic()
+        # each node's span, from its first input loaded to its last output saved
+        self._span: dict[str, list[float]] = {}
 
     @hook_impl
     def after_context_created(self, context: Any) -> None:
@@ -117,6 +119,7 @@ class LifecycleHooks:
         self._stage_of = stage_of_nodes()
         self._total, self._started = len(pipeline.nodes), 0
         self._began = time.monotonic()
+        self._span = {}
         names = set(pipeline.datasets())
         for use_case in USE_CASES:
             name = f"{use_case}.model_store"
@@ -131,10 +134,17 @@ class LifecycleHooks:
                 logger.warning("%s: model store not reconciled: %s", use_case, exc)
 
     @hook_impl
+    def before_dataset_loaded(self, dataset_name: str, node: Node) -> None:
+        now = time.monotonic()
+        self._span.setdefault(node.name, [now, now])
+
+    @hook_impl
     def before_node_run(self, node: Node) -> None:
         """One progress line per node (Kedro's own node and task lines are off in
         conf/logging.yml); once per run, when kedro-mlflow's run is active: tag it
         with this process and close the runs a killed earlier run left RUNNING."""
+        now = time.monotonic()
+        self._span.setdefault(node.name, [now, now])  # a node without inputs
         self._started += 1
         ns, local = _split(node.name)
         width = len(str(self._total))
@@ -164,6 +174,8 @@ class LifecycleHooks:
     def after_node_run(
         self, node: Node, inputs: dict[str, Any], outputs: dict[str, Any]
     ) -> None:
+        now = time.monotonic()
+        self._span.setdefault(node.name, [now, now])[1] = now
         ns, local = _split(node.name)
         mlflow = _mlflow()
         if mlflow is None or ns not in USE_CASES:
@@ -242,7 +254,9 @@ class LifecycleHooks:
         challenger.registered_by_run = mlflow.active_run().info.run_id
 
     @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+    def after_dataset_saved(self, dataset_name: str, data: Any, node: Node) -> None:
+        now = time.monotonic()
+        self._span.setdefault(node.name, [now, now])[1] = now
         ns, local = _split(dataset_name)
         if ns not in USE_CASES:
             return
@@ -282,6 +296,15 @@ class LifecycleHooks:
         logger.info(
             "all %d nodes done in %.0f s", self._total, time.monotonic() - self._began
         )
+        if self._span:  # where the time went: loading, running and saving each node
+            spans = sorted(
+                ((end - start, name) for name, (start, end) in self._span.items()),
+                reverse=True,
+            )
+            logger.info(
+                "node seconds (inputs loaded, run, outputs saved): %s",
+                ", ".join(f"{_split(n)[1]} {s:.1f}" for s, n in spans),
+            )
         for ns, text in self._summaries.items():
             extra = self._store_lines.get(ns)
             sys.stdout.write("\n" + text + (extra + "\n" if extra else ""))
