@@ -12,6 +12,7 @@ tests/test_integration.py (the same pipelines over the same catalog).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -234,6 +235,51 @@ def test_a_touched_file_is_hashed_and_kept_and_a_removed_file_leaves(
     assert customers["shop_week"].max() == int(names[2])
 
 
+def test_a_changed_data_contract_validates_every_file_again(
+    tmp_path: Path, weeks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silver's ledger records the contract it validated under (its digest); rows
+    of earlier runs checked by another definition are checked again, so a
+    tightened rule reaches the weeks already in silver, not only new files."""
+    import dataclasses
+
+    from mlops_platform.use_cases import USE_CASES
+
+    project = scratch_project(REPO, tmp_path / "c")
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )
+    deliver(project, weeks, names[:3])
+    run_data_engineering(project)
+    same = run_data_engineering(project)
+    assert same["ingest"]["incremental"]["reason"] == "incremental"
+    retail = USE_CASES["retail"]
+    spend = lake(project, "silver/retail/records").read(columns=["SPEND"])["SPEND"]
+    limit = float(spend.quantile(0.99))  # about 1% of every week's lines above it
+    stricter = dataclasses.replace(
+        retail.contract,
+        columns=tuple(
+            dataclasses.replace(c, max_value=limit) if c.name == "SPEND" else c
+            for c in retail.contract.columns
+        ),
+    )
+    monkeypatch.setattr(retail, "contract", stricter)
+    again = run_data_engineering(project)
+    assert again["ingest"]["incremental"]["full_refresh"] is True
+    assert (
+        "data contract 'retail_lgsr_transactions' changed"
+        in (again["ingest"]["incremental"]["reason"])
+    )
+    bad = lake(project, "silver/retail/quarantine").read()
+    over = bad[bad["quarantine_reason"].str.contains("SPEND: outside")]
+    assert set(over["source_file"].str[:19]) == {
+        f"transactions_{n}" for n in names[:3]
+    }  # every week's rows over the new limit, not only a new week's
+    assert len(over) == int((spend > limit).sum())
+    settled = run_data_engineering(project)  # the new definition is now silver's
+    assert settled["ingest"]["incremental"]["reason"] == "incremental"
+
+
 def test_a_duplicate_of_a_review_read_in_an_earlier_run_is_quarantined(
     tmp_path: Path,
 ) -> None:
@@ -277,6 +323,16 @@ def test_a_duplicate_of_a_review_read_in_an_earlier_run_is_quarantined(
     silver = lake(project, "silver/sentiment/records")
     assert silver.parts["reviews_20261102.csv"]["rows"] == 39
     assert silver.parts["reviews_20261102.csv"]["quarantined"] == 1
+    # what the check read of earlier runs: each review's digest, not its text
+    from mlops_platform.use_cases.sentiment import schema
+
+    earlier = {c for check in schema.SENTIMENT_CONTRACT.row_checks
+               for c in check.across_files}  # fmt: skip
+    assert schema.REVIEW not in earlier and schema.REVIEW_DIGEST in earlier
+    kept = silver.read(columns=[schema.REVIEW, schema.REVIEW_DIGEST])
+    assert kept[schema.REVIEW_DIGEST].tolist() == [
+        hashlib.sha256(t.strip().encode()).hexdigest() for t in kept[schema.REVIEW]
+    ]
 
 
 @pytest.mark.parametrize(

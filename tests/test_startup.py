@@ -70,3 +70,42 @@ def test_the_probe_sees_an_import(tmp_path):
         cwd=REPO,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["sklearn"]
+
+
+ENGINE_PROBE = """
+import sys
+{block}
+from mlops_platform import contracts
+from mlops_platform.use_cases import USE_CASES
+contracts.prepare_engine()
+contracts.prepare_engine()  # once per process
+from tests.conftest import FIXTURES, partitions_of
+retail = USE_CASES["retail"]
+frame, _ = retail.ingest(partitions_of(FIXTURES))
+try:
+    contracts.enforce_contract(frame, retail.contract)
+except ImportError as exc:
+    print("ImportError", exc)
+else:
+    engine = contracts._ENGINE_IMPORT
+    print("validated", engine.name, "great_expectations" in sys.modules)
+"""
+
+
+def test_the_contract_engine_imported_in_the_background_is_the_one_used():
+    """The ingest node starts Great Expectations' import on a thread; the contract
+    waits for it. The import happens once, and one that fails in the background
+    fails again, with its own error, where the contract needs it."""
+    ran = subprocess.run(
+        [sys.executable, "-c", ENGINE_PROBE.format(block="")],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    last = ran.stdout.strip().splitlines()[-1]  # after the contract's log lines
+    assert last.split() == ["validated", "import-great-expectations", "True"]
+    broken = ENGINE_PROBE.format(block="sys.modules['great_expectations'] = None")
+    ran = subprocess.run(
+        [sys.executable, "-c", broken],
+        capture_output=True, text=True, check=True, cwd=REPO,
+    )  # fmt: skip
+    last = ran.stdout.strip().splitlines()[-1]
+    assert last.startswith("ImportError"), ran.stdout + ran.stderr

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_platform.contracts import SOURCE_FILE, enforce_contract
+from mlops_platform.contracts import SOURCE_FILE, enforce_contract, prepare_engine
 from mlops_platform.lake import (
     GOLD,
     LATEST,
@@ -55,9 +55,16 @@ def _plan(
         same = before and all(before.get(k) == v for k, v in stamp.items())
         sha = before["sha256"] if same else digest(key)
         references[key] = {**stamp, "sha256": sha}
+    contract = use_case.contract.digest()
     reason = ""
     if full_refresh:
         reason = "full refresh asked for (data_engineering.full_refresh)"
+    elif raw.ledger and raw.ledger_meta.get("contract") != contract:
+        reason = (
+            f"the data contract '{use_case.contract.name}' changed since silver was "
+            f"validated (definition {contract[:12]}, silver's "
+            f"{str(raw.ledger_meta.get('contract') or 'not recorded')[:12]})"
+        )
     elif (
         raw.ledger
         and references != previous_refs
@@ -77,6 +84,7 @@ def _plan(
         "unchanged": 0,
         "removed": sorted(k for k in raw.ledger if k not in raw),
         "references": references,
+        "contract": contract,
         "files": {},
     }
     for key in (k for k in raw if not is_ref[k]):
@@ -113,6 +121,7 @@ def ingest_raw_files(
         return load
 
     if to_read:
+        prepare_engine()  # the contract's engine imports while the files are read
         loaders: dict[str, Callable[[], Any]] = {k: hashing(k) for k in to_read}
         loaders.update({k: raw_files[k] for k in plan["references"]})
         frame, report = use_case.ingest(loaders)
@@ -175,6 +184,15 @@ def enforce_data_contract(
     )
     report = {**result.report, "contract_definition": use_case.contract.to_document()}
     return result.valid, result.quarantine, report
+
+
+def _ledger_meta(
+    before: dict[str, Any], references: dict[str, Any], contract: str
+) -> dict[str, Any] | None:
+    """Silver's table meta: the reference files read and the contract's digest
+    (None: unchanged, nothing to write)."""
+    after = {**before, "references": references, "contract": contract}
+    return None if after == before else after
 
 
 def _by_file(
@@ -242,9 +260,7 @@ def update_silver(
         writes=rows,
         entries=entries,
         deletes=set(plan["removed"]),
-        meta=None
-        if references == raw_files.ledger_meta.get("references", {})
-        else {**raw_files.ledger_meta, "references": references},
+        meta=_ledger_meta(raw_files.ledger_meta, references, plan["contract"]),
         replace_all=full,
         base_version=plan["base_version"],
     )

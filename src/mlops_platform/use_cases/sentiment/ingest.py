@@ -36,7 +36,9 @@ from mlops_platform.use_cases.sentiment.schema import (
     DAY,
     RATING,
     REVIEW,
+    REVIEW_DIGEST,
     SENTIMENT,
+    review_digest,
 )
 
 logger = logging.getLogger(__name__)
@@ -203,6 +205,7 @@ def read_reviews(
     if tree_rows:
         frames.append(pd.DataFrame(tree_rows))
     frame = pd.concat(frames, ignore_index=True)
+    frame[REVIEW_DIGEST] = [review_digest(t) for t in frame[REVIEW]]
     report = {
         "files": files,
         "rows": len(frame),
