@@ -16,11 +16,9 @@ written once and read by both the checks and the documentation.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import os
-import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -292,32 +290,6 @@ def _coerce_types(
     return typed, reasons
 
 
-_ENGINE_IMPORT: threading.Thread | None = None
-
-
-def prepare_engine() -> None:
-    """Start importing Great Expectations on a background thread.
-
-    The import takes about 5 s on the project's 2-core machine, more than the
-    contract's own work on a week of data; the ingest node calls this before it
-    reads raw files, so the import overlaps the CSV parsing (native code that leaves
-    the interpreter free). :func:`_validate_with_gx` waits for it; an import that
-    fails there fails again, with its error, on the node's own thread."""
-    global _ENGINE_IMPORT  # noqa: PLW0603
-    if _ENGINE_IMPORT is None:
-        _ENGINE_IMPORT = threading.Thread(
-            target=_import_engine, name="import-great-expectations", daemon=True
-        )
-        _ENGINE_IMPORT.start()
-
-
-def _import_engine() -> None:
-    try:
-        importlib.import_module("great_expectations")
-    except Exception:  # noqa: S110  (raised again where it is used)
-        pass
-
-
 def _validate_with_gx(
     frame: pd.DataFrame, contract: DataContract
 ) -> tuple[dict[int, list[str]], list[dict[str, Any]]]:
@@ -329,8 +301,6 @@ def _validate_with_gx(
     mapped back to rows. On LGSR-scale batches this is an order of magnitude faster
     than validating every row, with the same verdict (tested against a row-wise run).
     """
-    if _ENGINE_IMPORT is not None:
-        _ENGINE_IMPORT.join()
     import great_expectations as gx  # noqa: PLC0415
     from great_expectations.data_context.types.base import (  # noqa: PLC0415
         ProgressBarsConfig,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlops_platform.contracts import SOURCE_FILE, enforce_contract, prepare_engine
+from mlops_platform.contracts import SOURCE_FILE, enforce_contract
 from mlops_platform.lake import (
     GOLD,
     LATEST,
@@ -121,7 +121,6 @@ def ingest_raw_files(
         return load
 
     if to_read:
-        prepare_engine()  # the contract's engine imports while the files are read
         loaders: dict[str, Callable[[], Any]] = {k: hashing(k) for k in to_read}
         loaders.update({k: raw_files[k] for k in plan["references"]})
         frame, report = use_case.ingest(loaders)
