@@ -76,7 +76,8 @@ def main() -> int:
         found = re.findall(
             r"node seconds \(inputs loaded, run, outputs saved\): (.*)", stdout
         )
-        return found[-1].strip() if found else "(not logged)"
+        # the log line without the handler's "hooks.py:NNN" column
+        return re.sub(r"\s+\S+\.py:\d+$", "", found[-1].strip()) if found else "-"
 
     def pipeline_seconds(stdout: str) -> float:
         found = re.findall(r"nodes done in (\d+) s", stdout)
