@@ -116,7 +116,8 @@ browser: ## Chromium for the page tests (Debian's package, where apt-get can)
 		else echo "==> no chromium, and apt-get needs root: the page tests will skip"; fi; }
 
 test: $(STAMP) $(INFRA_STAMP) browser ## the test suite (installs first if needed)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=8
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=8 \
+		--numprocesses=auto --maxprocesses=4 --dist loadfile
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy, hadolint, nbstripout
 	$(BIN)/ruff check src tests benchmarks serving infra/scripts loadtest
