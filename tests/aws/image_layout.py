@@ -47,6 +47,9 @@ class Image:
     entrypoint: list[str] = field(default_factory=list)
     users: dict[str, int] = field(default_factory=dict)
     substitutes: dict[str, Path] = field(default_factory=dict)
+    # the working directory's entries as the rebuild left them, before any step ran
+    # in it (the image is shared by the session; a step writes its caches there)
+    built_workdir: tuple[str, ...] = ()
 
     def host(self, image_path: str) -> Path:
         """Where an image path is on this machine."""

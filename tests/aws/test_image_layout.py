@@ -42,7 +42,11 @@ def test_the_layout_is_what_the_dockerfile_copies(pipeline_image, shared):
     assert image.env["MLOPS_STEP_USER"] == "10001:10001"
     assert image.entrypoint[-1] == "mlops_platform.aws.sagemaker.step"
     home = image.host("/home/kedro")
-    assert sorted(p.name for p in home.iterdir()) == ["conf", "pyproject.toml"]
+    # what the Dockerfile put there; steps run in this layout may have written their
+    # caches since (the session shares it), as the step's user, never root
+    assert image.built_workdir == ("conf", "pyproject.toml")
+    later = {p.name for p in home.iterdir()} - set(image.built_workdir)
+    assert all((home / n).stat().st_uid == 10001 for n in later), later
     assert not (home / "conf" / "local").exists()  # .dockerignore keeps it out
     assert (home / "conf" / "aws" / "sagemaker.yml").stat().st_uid == 10001  # --chown
 
