@@ -132,6 +132,12 @@ def test_lifecycle_promotion_and_rollback(project):
         "data_engineering", "drift", "training", "evaluation", "reporting",
     }  # fmt: skip
     assert re.search(r"all \d+ nodes done in \d+ s", said)
+    # then where the time went: every node once, by its namespaced name
+    flat = re.sub(r"\s+", " ", plain)  # Rich wraps long lines
+    spans = flat.split("node seconds (inputs loaded, run, outputs saved):")[1]
+    spans = spans.split("## ")[0]  # up to the lifecycle summaries
+    timed = re.findall(r"\b([a-z]+\.[a-z_]+) (\d+\.\d)\b", spans)
+    assert len({name for name, _ in timed}) == len(progress), timed[:5]
     assert "MLflow run '" in said and "make mlflow-ui shows it" in said
     assert "lead over strong baseline customer_sensitivity: macro_f1" in first.stdout
     assert "## parking: lifecycle summary" in first.stdout

@@ -303,7 +303,7 @@ class LifecycleHooks:
             )
             logger.info(
                 "node seconds (inputs loaded, run, outputs saved): %s",
-                ", ".join(f"{_split(n)[1]} {s:.1f}" for s, n in spans),
+                ", ".join(f"{n} {s:.1f}" for s, n in spans),  # namespaced names
             )
         for ns, text in self._summaries.items():
             extra = self._store_lines.get(ns)

@@ -239,7 +239,7 @@ class StagedPipelineGenerator:
         property_files: list[PropertyFile],
     ) -> ProcessingStep:
         res = self._resources(group)
-        groups: list[str | PipelineVariable] | None = (
+        security_groups: list[str | PipelineVariable] | None = (
             None if res.security_group_ids is None else list(res.security_group_ids)
         )
         subnets: list[str | PipelineVariable] | None = (
@@ -253,7 +253,9 @@ class StagedPipelineGenerator:
             instance_type=res.instance_type,
             max_runtime_in_seconds=res.timeout_seconds,
             env=env,
-            network_config=NetworkConfig(security_group_ids=groups, subnets=subnets),
+            network_config=NetworkConfig(
+                security_group_ids=security_groups, subnets=subnets
+            ),
             sagemaker_session=self._session,
         )
         return ProcessingStep(
