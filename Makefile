@@ -47,6 +47,7 @@ $(BIN)/python:
 
 # pip's own output is hundreds of lines; the install prints a count as it resolves
 # and keeps the whole log in .venv/install.log (its tail is shown if pip fails).
+NO_LONGER_INSTALLED := kedro-sagemaker
 $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
 	@echo "==> install 1/2: pip 25.3 into $(VENV)"
 	@$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
@@ -57,6 +58,10 @@ $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
 		| awk '/^Collecting /{n++; if (n % 50 == 0) {print "    " n " packages resolved"; fflush()}} \
 			/^Installing collected/{print "    installing " n " packages"; fflush()}' \
 		|| { echo "pip failed; the end of $(VENV)/install.log:"; tail -25 $(VENV)/install.log; exit 1; }
+	@# packages the project once installed and no longer does: pip leaves them in an
+	@# existing .venv, and an installed Kedro CLI plugin is imported by every kedro
+	@# command (tests/test_startup.py)
+	@$(BIN)/python -m pip uninstall --quiet --yes $(NO_LONGER_INSTALLED) 2>/dev/null || true
 	@touch $(STAMP)
 	@echo "==> installed ($(VENV))"
 
