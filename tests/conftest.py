@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ from mlops_platform.use_cases.retail import RetailUseCase  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 REAL_SAMPLE = REPO.parent / "shared" / "real-samples" / "lgsr_transactions_200607.csv"
-SMALL = {"customers": 700, "stores": 50}
+SMALL: dict[str, Any] = {"customers": 700, "stores": 50}
 
 
 def read_partition(path: Path) -> pd.DataFrame:

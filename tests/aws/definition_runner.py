@@ -226,14 +226,14 @@ class Execution:
                 )
         outputs = {}
         for out in (args.get("ProcessingOutputConfig") or {}).get("Outputs", []):
-            local = Path(self._local(out["S3Output"]["LocalPath"], name))
+            folder = Path(self._local(out["S3Output"]["LocalPath"], name))
             uri = self.resolve(out["S3Output"]["S3Uri"])
             bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-            for f in local.rglob("*"):
+            for f in folder.rglob("*"):
                 if f.is_file():
-                    key = f"{prefix}/{f.relative_to(local).as_posix()}"
+                    key = f"{prefix}/{f.relative_to(folder).as_posix()}"
                     self.s3.upload_file(str(f), bucket, key)
-            outputs[out["OutputName"]] = local
+            outputs[out["OutputName"]] = folder
         for pf in step.get("PropertyFiles", []):
             path = outputs[pf["OutputName"]] / pf["FilePath"]
             self.property_files[(name, pf["PropertyFileName"])] = json.loads(

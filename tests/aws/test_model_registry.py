@@ -50,12 +50,12 @@ def _client(endpoint: str):
 def _state(registry: SageMakerModelRegistry, use_case: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for p in registry.packages(use_case):
-        out.setdefault(p["ModelApprovalStatus"], []).append(package_version(p))
+        out.setdefault(p["ModelApprovalStatus"], []).append(str(package_version(p)))
     return {k: sorted(v) for k, v in out.items()}
 
 
 def _versions(registry: SageMakerModelRegistry, use_case: str) -> list[str]:
-    return sorted(package_version(p) for p in registry.packages(use_case))
+    return sorted(str(package_version(p)) for p in registry.packages(use_case))
 
 
 def test_promotions_and_a_rollback_keep_one_approved_package(endpoint, tmp_path):
