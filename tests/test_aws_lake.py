@@ -238,3 +238,33 @@ def test_lake_root_and_tracking(monkeypatch):
     monkeypatch.setenv(lake.TRACKING_VAR, "ftp://x")
     with pytest.raises(lake.LakeConfigError, match="MLOPS_MLFLOW_TRACKING_URI"):
         lake.mlflow_tracking()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-tracking-server/mlops-dev",
+        "arn:aws:sagemaker:eu-west-1:123456789012:mlflow-app/app-abc123",
+        "https://mlflow.internal.example:5000",
+        "http://127.0.0.1:5000",
+    ],
+)
+def test_a_compiled_pipeline_logs_to_a_tracking_server(monkeypatch, uri):
+    monkeypatch.setenv(lake.TRACKING_VAR, uri)
+    assert lake.pipeline_tracking() == uri
+
+
+@pytest.mark.parametrize(
+    "uri", [None, "sqlite:///data/mlflow/mlflow.db", "file:/tmp/mlruns"]
+)
+def test_a_compiled_pipeline_refuses_a_store_its_steps_cannot_share(monkeypatch, uri):
+    """Each step runs in a container of its own: a sqlite or file store would be a
+    new, empty store in each, and step 2 could not resume step 1's run."""
+    if uri is None:
+        monkeypatch.delenv(lake.TRACKING_VAR, raising=False)
+        expected = "is not set"
+    else:
+        monkeypatch.setenv(lake.TRACKING_VAR, uri)
+        expected = "no shared file"
+    with pytest.raises(lake.LakeConfigError, match=expected):
+        lake.pipeline_tracking()

@@ -76,6 +76,8 @@ def platform_settings(env: str) -> dict[str, Any]:
     settings["interface_endpoints"] = variable_defaults(TF / "modules" / "network")[
         "interface_endpoints"
     ]
+    # the platform always gives the network the MLflow endpoint (platform/main.tf)
+    settings["interface_endpoints"] = [*settings["interface_endpoints"], "mlflow"]
     return settings
 
 
@@ -87,8 +89,9 @@ def step_instance_types() -> dict[str, str]:
     return {s: resources.get(s, {}).get("instance_type", default) for s in stages}
 
 
-def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float]:
-    """Monthly USD per line item for one environment."""
+def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float | None]:
+    """Monthly USD per line item for one environment; None for an item whose price
+    ``prices.json`` does not have (shown as unpriced, never as zero)."""
     p = prices or json.loads(PRICES.read_text())
     s = platform_settings(env)
     use = p["usage_assumptions"][env]
@@ -138,7 +141,18 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float]
         * p["cloudtrail_data_events_per_100k"],
         "KMS key": p["kms_key_per_month"],
     }
-    return {k: round(v, 2) for k, v in items.items()}
+    out: dict[str, float | None] = {k: round(v, 2) for k, v in items.items()}
+    if s.get("mlflow_tracking_server_arn") is None:  # the platform creates one
+        size = s["mlflow_tracking_server_size"]
+        hourly = p["sagemaker_mlflow_tracking_server_per_hour"].get(size)
+        out[f"MLflow tracking server ({size}, always on)"] = (
+            None if hourly is None else round(hourly * hours, 2)
+        )
+    return out
+
+
+def priced(items: dict[str, float | None]) -> float:
+    return sum(v for v in items.values() if v is not None)
 
 
 def markdown(prices: dict[str, Any] | None = None) -> str:
@@ -149,26 +163,43 @@ def markdown(prices: dict[str, Any] | None = None) -> str:
         "",
     ]
     totals = {}
+    any_unpriced = False
     for env in ENVIRONMENTS:
         items = estimate(env, p)
-        totals[env] = sum(items.values())
+        totals[env] = priced(items)
+        unpriced = [k for k, v in items.items() if v is None]
+        any_unpriced = any_unpriced or bool(unpriced)
         settings = platform_settings(env)
         budget = settings["monthly_budget_usd"]
         alert = settings["budget_alert_percent"]
         lines += [f"### {env}", "", "| item | USD / month |", "|---|---:|"]
-        lines += [f"| {k} | {v:,.2f} |" for k, v in items.items()]
         lines += [
-            f"| **total** | **{totals[env]:,.2f}** |",
+            f"| {k} | {'not priced' if v is None else f'{v:,.2f}'} |"
+            for k, v in items.items()
+        ]
+        if unpriced:
+            verdict = (
+                "NOT met"
+                if totals[env] >= TARGET_USD
+                else f"not known: {', '.join(unpriced)} not priced"
+            )
+        else:
+            verdict = "met" if totals[env] < TARGET_USD else "NOT met"
+        lines += [
+            f"| **total{' of the priced items' if unpriced else ''}** "
+            f"| **{totals[env]:,.2f}** |",
             "",
             f"Budget in Terraform: {budget:,.0f} USD (alerts at {alert:.0f}% actual "
-            f"and 100% forecast). Target: below {TARGET_USD:,.0f} USD: "
-            f"{'met' if totals[env] < TARGET_USD else 'NOT met'}."
+            f"and 100% forecast). Target: below {TARGET_USD:,.0f} USD: {verdict}."
             + (
                 "" if totals[env] < budget else " **The budget is below the estimate.**"
             ),
             "",
         ]
-    lines.append(f"dev + prod: {sum(totals.values()):,.2f} USD / month.")
+    lines.append(
+        f"dev + prod: {sum(totals.values()):,.2f} USD / month"
+        + (" plus the unpriced items." if any_unpriced else ".")
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -128,6 +128,53 @@ def requests_of(call: dict[str, Any], region: str, account: str) -> list[Request
     return out
 
 
+# A uvicorn access log line: "POST /api/2.0/mlflow/runs/create HTTP/1.1" 200
+_ACCESS = re.compile(r'"(GET|POST|PATCH|PUT|DELETE) (/[^ ?"]*)\S* HTTP/[\d.]+" (\d{3})')
+
+
+@functools.cache
+def mlflow_rpcs() -> list[tuple[str, re.Pattern[str], str]]:
+    """(HTTP method, path pattern, RPC name) of every MLflow REST endpoint, from the
+    tracking and registry services' protos. A SageMaker managed MLflow server
+    authorises each call as ``sagemaker-mlflow:<RPC name>`` (the Service
+    Authorization Reference lists them by those names: CreateRun, LogBatch, ...)."""
+    from mlflow.protos import databricks_pb2, model_registry_pb2, service_pb2
+
+    out = []
+    for service in (service_pb2.MlflowService, model_registry_pb2.ModelRegistryService):
+        for method in service.DESCRIPTOR.methods:
+            rpc = method.GetOptions().Extensions[databricks_pb2.rpc]
+            for ep in rpc.endpoints:
+                path = f"/api/{ep.since.major}.{ep.since.minor}{ep.path}"
+                pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))
+                name = method.name[0].upper() + method.name[1:]
+                out.append((ep.method, re.compile(pattern), name))
+    return out
+
+
+def mlflow_requests(access_log: list[str], server_arn: str) -> list[Request | str]:
+    """The IAM requests of the MLflow calls in a tracking server's access log, each
+    ``sagemaker-mlflow:<RPC>`` on the server's ARN; a call that is no MLflow RPC
+    (and not the server's /health) is returned as a problem string, since no action
+    can be named for it."""
+    out: list[Request | str] = []
+    for line in access_log:
+        m = _ACCESS.search(line)
+        if m is None:
+            continue
+        method, path, _status = m.groups()
+        if path == "/health":
+            continue
+        for verb, pattern, name in mlflow_rpcs():
+            if verb == method and pattern.fullmatch(path):
+                action = f"sagemaker-mlflow:{name}"
+                out.append(Request(action, server_arn, (), f"{method} {path}"))
+                break
+        else:
+            out.append(f"{method} {path}: no MLflow RPC (no IAM action can be named)")
+    return out
+
+
 def _resource(
     prefix: str, privilege: dict[str, Any], params: dict[str, Any], region: str,
     account: str,

@@ -47,7 +47,15 @@ def _outputs(bucket: str, region: str) -> dict[str, Any]:
         },
         "eks": [],
         "sagemaker_role": {"role_arn": sagemaker_role_arn()},
+        "mlflow": [{"arn": mlflow_server_arn(region)}],  # created by the platform
     }
+
+
+def mlflow_server_arn(region: str, env: str = "dev") -> str:
+    """The tracking server the platform creates (module mlflow_tracking_server, named
+    after the environment): what MLOPS_MLFLOW_TRACKING_URI names on AWS."""
+    name = f"{platform_settings(env).get('name_prefix', 'mlops')}-{env}"
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:mlflow-tracking-server/{name}"
 
 
 def sagemaker_role_arn(env: str = "dev") -> str:

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from tests.aws.iam import Statement, decide, requests_of
-from tests.aws.roles import ACCOUNT, RECORDER, role_policy
+from tests.aws.iam import Statement, decide, mlflow_requests, requests_of
+from tests.aws.roles import ACCOUNT, RECORDER, mlflow_server_arn, role_policy
 from tests.aws.terraform_eval import Scope, Unsupported, evaluate
 
 REGION = "eu-west-1"
@@ -108,6 +108,48 @@ def test_the_old_registry_grant_would_have_been_caught():
     old = Statement("ModelRegistry", "Allow", ["sagemaker:ListModelPackages"], [group])
     assert decide([old], listing)[0] is False
     assert decide(role_policy("sagemaker_role", "lake", REGION), listing)[0] is True
+
+
+ACCESS_LOG = [  # lines of an `mlflow server` (uvicorn) access log
+    'INFO:     127.0.0.1:51000 - "GET /health HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:51002 - "GET /api/2.0/mlflow/experiments/get-by-name'
+    '?experiment_name=mlops_platform HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:51004 - "POST /api/2.0/mlflow/runs/log-batch HTTP/1.1" 200 OK',
+    'INFO:     127.0.0.1:51006 - "PATCH /api/2.0/mlflow/logged-models/m-0a1b2c3d '
+    'HTTP/1.1" 200 OK',
+]
+
+
+def test_mlflow_calls_map_to_sagemaker_mlflow_actions_on_the_server():
+    arn = mlflow_server_arn(REGION)
+    found = mlflow_requests(ACCESS_LOG, arn)
+    assert [r.action for r in found if not isinstance(r, str)] == [
+        "sagemaker-mlflow:GetExperimentByName",
+        "sagemaker-mlflow:LogBatch",
+        "sagemaker-mlflow:FinalizeLoggedModel",
+    ]
+    assert {r.resource for r in found if not isinstance(r, str)} == {arn}
+    (odd,) = mlflow_requests(['"GET /static-files/app.js HTTP/1.1" 200'], arn)
+    assert isinstance(odd, str) and "no MLflow RPC" in odd
+
+
+def test_a_role_without_the_mlflow_grant_would_have_been_caught():
+    """Before the platform created a tracking server, mlflow_tracking_server_arn was
+    null by default and the role had no sagemaker-mlflow statement: every MLflow call
+    of the steps would have been denied. A statement missing one RPC is caught too."""
+    policy = role_policy("sagemaker_role", "lake", REGION)
+    calls = mlflow_requests(ACCESS_LOG, mlflow_server_arn(REGION))
+    assert all(decide(policy, r)[0] for r in calls if not isinstance(r, str))
+    without = [st for st in policy if st.sid != "MlflowTracking"]
+    assert not any(decide(without, r)[0] for r in calls if not isinstance(r, str))
+    (grant,) = [st for st in policy if st.sid == "MlflowTracking"]
+    trimmed = Statement(
+        grant.sid, "Allow",
+        [a for a in grant.actions if a != "sagemaker-mlflow:LogBatch"], grant.resources,
+    )  # fmt: skip
+    denied = [r.action for r in calls if not isinstance(r, str)
+              if not decide([*without, trimmed], r)[0]]  # fmt: skip
+    assert denied == ["sagemaker-mlflow:LogBatch"]
 
 
 def test_terraform_expressions():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,13 +34,16 @@ from mlops_platform.aws.sagemaker.generator import (
 from mlops_platform.scratch import scratch_project
 from tests.aws.api_limits import violations
 from tests.aws.definition_runner import Execution
+from tests.aws.iam import decide, mlflow_requests
 from tests.aws.roles import (
     RECORDER,
     audit,
+    mlflow_server_arn,
     recorded,
     role_policy,
     sagemaker_role_arn,
 )
+from tests.aws.tracking_server import tracking_server
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -123,13 +127,12 @@ def project(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def lake(project, shared):
-    store = shared / "mlflow"
-    store.mkdir(mode=0o777)
-    store.chmod(0o777)  # the steps write it as the image's user, the local run as root
-    tracking = f"sqlite:///{store}/mlflow.db"
+def lake(project, tmp_path_factory):
+    """The moto S3 lake, and the MLflow tracking server every step logs to: a real
+    server process whose store no step can open (tests/aws/tracking_server.py says
+    what it stands in for)."""
     with moto_server() as endpoint:
-        env = lake_env(endpoint, BUCKET, PREFIX, tracking)
+        env = lake_env(endpoint, BUCKET, PREFIX, "http://127.0.0.1:1")
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
@@ -137,7 +140,12 @@ def lake(project, shared):
             upload_folder(
                 endpoint, project / "data/raw/retail", BUCKET, f"{PREFIX}/raw/retail"
             )
-            yield endpoint, tracking
+            with tracking_server(
+                tmp_path_factory.mktemp("tracking"),
+                f"s3://{BUCKET}/{PREFIX}/mlflow/artifacts",
+            ) as server:
+                os.environ["MLOPS_MLFLOW_TRACKING_URI"] = server.uri
+                yield endpoint, server
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -160,18 +168,21 @@ def compile_definition(
 
 
 def test_compiled_structure(project, lake, tmp_path):
-    # CI compiles without the tracking server: compiling must not contact it
+    # CI compiles without reaching the tracking server: compiling must not contact it
     # (kedro-mlflow's hook would create the experiment when the context is made).
-    untouched = tmp_path / "tracking"
-    untouched.mkdir()
-    d = compile_definition(
-        project,
-        tmp_path / "retail.json",
-        MLOPS_MLFLOW_TRACKING_URI=f"sqlite:///{untouched}/mlflow.db",
-    )
-    assert list(untouched.iterdir()) == []
+    # A socket that listens and never answers stands for the server.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        uri = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        d = compile_definition(
+            project, tmp_path / "retail.json", MLOPS_MLFLOW_TRACKING_URI=uri
+        )
+        with pytest.raises(BlockingIOError):  # nobody connected
+            listener.accept()
     assert d["Steps"][0]["Arguments"]["Environment"]["MLOPS_MLFLOW_TRACKING_URI"] == (
-        f"sqlite:///{untouched}/mlflow.db"
+        uri
     )  # what the steps will use
     steps = {s["Name"]: s for s in d["Steps"]}
     assert list(steps) == [
@@ -347,6 +358,22 @@ def test_steps_run_in_the_vpc_terraform_made(project, lake, tmp_path):
     )
 
 
+def test_compiling_refuses_a_tracking_store_the_steps_cannot_share(project, lake):
+    """Each step runs in a container of its own: with a sqlite store every step
+    would log into an empty file of its own and step 2 could not resume step 1's
+    run. Compiling refuses it, naming the variable."""
+    proc = subprocess.run(
+        [str(BIN / "mlops-sagemaker"), "compile", "--use-case", "retail",
+         "--project-path", str(project)],
+        cwd=project, capture_output=True, text=True, check=False,
+        env={**os.environ, "MLOPS_MLFLOW_TRACKING_URI": "sqlite:///data/mlflow.db"},
+    )  # fmt: skip
+    assert proc.returncode != 0
+    said = " ".join((proc.stdout + proc.stderr).split())
+    assert "MLOPS_MLFLOW_TRACKING_URI='sqlite:///data/mlflow.db'" in said
+    assert "no shared file, so MLflow must be a tracking server" in said
+
+
 def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path):
     """Drift-gated run 1 (no champion: trains and promotes), run 2 (same data, champion
     kept: the condition skips training), compared with a local run. Every step runs
@@ -359,7 +386,8 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     before the pointer moved. Each step is retried by its retry policy (the harness's
     model of a lost instance: tests/aws/definition_runner.py) and the execution ends
     as if nothing had happened: one MLflow run, one new champion, complete."""
-    endpoint, tracking = lake
+    endpoint, server = lake
+    tracking = server.uri
     d = compile_definition(project, tmp_path / "retail.json")
     s3 = s3_client(endpoint)
     # what the platform gives a job (credentials, region), the moto endpoint for it
@@ -389,6 +417,10 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
         **run,
     )  # fmt: skip
     first.run()
+    by_steps = server.requests()  # the MLflow calls of the first execution's steps
+    # no step could have opened the server's store: it is the test user's, 0700
+    assert server.store.stat().st_uid != 10001
+    assert server.store.stat().st_mode & 0o077 == 0
     assert first.attempts == {
         "retail-data-engineering": 2, "retail-drift": 1, "retail-training": 1,
         "retail-evaluation": 2, "retail-reporting": 1,
@@ -489,8 +521,10 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
 
     training_key = f"{PREFIX}/reports/retail/training.json"
     etag = s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"]
+    before_second = len(server.requests())  # the lines since are the test's own
     second = Execution(d, scratch=shared / "x2", pipeline_name="mlops-retail", **run)
     second.run()
+    by_steps += server.requests()[before_second:]
     assert second.ran == [
         "retail-data-engineering",
         "retail-drift",
@@ -518,3 +552,23 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     policy = role_policy("sagemaker_role", BUCKET, s3.meta.region_name)
     problems = audit(made, policy, s3.meta.region_name)
     assert problems == [], "\n".join(problems)
+    # MLflow artifacts went from the steps straight to the lake's prefix (as with the
+    # managed server), checked above with the other S3 calls
+    assert any(
+        c["operation"] == "PutObject"
+        and c["params"]["Key"].startswith(f"{PREFIX}/mlflow/artifacts/")
+        for c in made
+    )
+    # Every MLflow call the steps made, as the sagemaker-mlflow action the managed
+    # server authorises it by, allowed on the platform's tracking server.
+    server_arn = mlflow_server_arn(s3.meta.region_name)
+    mlflow_calls = mlflow_requests(by_steps, server_arn)
+    assert len(mlflow_calls) > 20, by_steps[-20:]  # the log was read
+    denied = sorted(
+        {
+            str(r) if isinstance(r, str) else f"{r.action} ({r.call})"
+            for r in mlflow_calls
+            if isinstance(r, str) or not decide(policy, r)[0]
+        }
+    )
+    assert denied == [], "\n".join(denied)

@@ -32,18 +32,33 @@ def test_estimate_follows_the_sizes_in_the_code():
     prod_nodes = [v for k, v in prod.items() if k.startswith("nodes: 2 x m7i.large")]
     assert dev_nodes == [round(0.0912 * 0.35 * 730, 2)]
     assert prod_nodes == [round(2 * 0.1134 * 730, 2)]
-    # interface endpoints: 7 services, in 1 zone in dev and 2 in prod
-    assert "interface endpoints: 7 endpoint-AZs" in dev
-    assert "interface endpoints: 14 endpoint-AZs" in prod
+    # interface endpoints: 7 services and MLflow's, in 1 zone in dev and 2 in prod
+    assert "interface endpoints: 8 endpoint-AZs" in dev
+    assert "interface endpoints: 16 endpoint-AZs" in prod
     for env, items in (("dev", dev), ("prod", prod)):
-        total = sum(items.values())
+        total = cost_estimate.priced(items)
         budget = cost_estimate.platform_settings(env)["monthly_budget_usd"]
         assert total < budget < 500, (env, total, budget)
 
 
 def test_a_price_change_moves_the_total():
     prices = json.loads(cost_estimate.PRICES.read_text())
-    before = sum(cost_estimate.estimate("prod", prices).values())
+    before = cost_estimate.priced(cost_estimate.estimate("prod", prices))
     prices["eks_cluster_per_hour"] *= 2
-    after = sum(cost_estimate.estimate("prod", prices).values())
+    after = cost_estimate.priced(cost_estimate.estimate("prod", prices))
     assert round(after - before, 2) == 73.0
+
+
+def test_an_unpriced_item_is_named_and_the_target_is_not_called_met():
+    """The MLflow tracking server each environment creates has no recorded price:
+    the table says so, and no verdict claims the target is met without it."""
+    prices = json.loads(cost_estimate.PRICES.read_text())
+    server = "MLflow tracking server (Small, always on)"
+    assert cost_estimate.estimate("dev", prices)[server] is None
+    text = cost_estimate.markdown(prices)
+    assert f"| {server} | not priced |" in text
+    assert "Target: below 500 USD: met" not in text
+    assert "plus the unpriced items" in text
+    prices["sagemaker_mlflow_tracking_server_per_hour"]["Small"] = 1.0
+    assert cost_estimate.estimate("dev", prices)[server] == 730.0
+    assert "not priced" not in cost_estimate.markdown(prices)

@@ -7,7 +7,8 @@ from the environment of the process (the SageMaker step, the CI job, the laptop)
 * ``MLOPS_LAKE_PREFIX``: the folder inside it (default ``mlops``);
 * ``MLOPS_MLFLOW_TRACKING_URI``: MLflow tracking (a SageMaker managed MLflow tracking
   server ARN on AWS, a sqlite file or a server URL elsewhere; default: a sqlite file
-  under ``data/mlflow``);
+  under ``data/mlflow``; a compiled SageMaker pipeline needs a server,
+  :func:`pipeline_tracking`);
 * ``MLOPS_SAGEMAKER_SUBNETS`` and ``MLOPS_SAGEMAKER_SECURITY_GROUPS``: comma-separated
   subnet and security group IDs the compiled steps run in (Terraform outputs; unset:
   SageMaker's own network).
@@ -69,6 +70,38 @@ def mlflow_tracking() -> str:
         raise LakeConfigError(
             f"{TRACKING_VAR}={uri!r}: expected sqlite:///..., http(s)://..., file:... "
             "or a SageMaker MLflow tracking server ARN"
+        )
+    return uri
+
+
+# What every step of a SageMaker pipeline can reach: a tracking server.
+_SHARED_TRACKING = re.compile(
+    r"https?://\S+|arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:"
+    r"mlflow-(tracking-server|app)/\S+"
+)
+
+
+def pipeline_tracking() -> str:
+    """The tracking URI compiled into a SageMaker pipeline's steps: a server.
+
+    Each step runs in a container of its own and shares no file with the others, and
+    steps 2 onwards resume the MLflow run the first step started (``MLFLOW_RUN_ID``). A
+    ``sqlite:`` or ``file:`` store would be a new, empty store in every container: the
+    second step would fail to find the run, after the first had paid for its work.
+    """
+    if not os.environ.get(TRACKING_VAR):
+        raise LakeConfigError(
+            f"{TRACKING_VAR} is not set: a SageMaker pipeline's steps log to an MLflow "
+            "tracking server they all reach (the platform's: terraform output "
+            "mlflow_tracking_server_arn)"
+        )
+    uri = mlflow_tracking()
+    if not _SHARED_TRACKING.fullmatch(uri):
+        raise LakeConfigError(
+            f"{TRACKING_VAR}={uri!r}: the steps of a SageMaker pipeline run in "
+            "separate containers with no shared file, so MLflow must be a tracking "
+            "server: a "
+            "SageMaker MLflow ARN or an http(s):// URL"
         )
     return uri
 

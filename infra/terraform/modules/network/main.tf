@@ -124,6 +124,21 @@ resource "aws_vpc_endpoint" "interface" {
   tags                = merge(var.tags, { Name = "${var.name}-${each.key}" })
 }
 
+# SageMaker managed MLflow: the sagemaker-mlflow plugin sends every MLflow call to
+# https://<region>.experiments.sagemaker.aws (its SageMakerMLflowHostMetadataProvider),
+# the private DNS name of this endpoint service. Without it a step in these subnets,
+# which have no NAT, cannot reach the tracking server.
+resource "aws_vpc_endpoint" "mlflow" {
+  count               = var.mlflow_endpoint ? 1 : 0
+  vpc_id              = aws_vpc.this.id
+  service_name        = "aws.sagemaker.${local.region}.experiments"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = local.endpoint_nets
+  security_group_ids  = [aws_security_group.endpoints.id]
+  private_dns_enabled = true
+  tags                = merge(var.tags, { Name = "${var.name}-mlflow" })
+}
+
 resource "aws_cloudwatch_log_group" "flow_logs" {
   #checkov:skip=CKV_AWS_338:Rejected-traffic flow logs serve recent troubleshooting; a year of retention is cost without use (the audit record is CloudTrail's, kept a year).
   name              = "/mlops/${var.name}/vpc-flow-logs"

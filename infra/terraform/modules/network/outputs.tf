@@ -20,7 +20,7 @@ output "public_subnet_ids" {
 
 output "interface_endpoint_count" {
   description = "Interface endpoints x zones: the billed endpoint-hours per hour."
-  value       = length(local.interface_svcs) * local.endpoint_azs
+  value       = (length(local.interface_svcs) + (var.mlflow_endpoint ? 1 : 0)) * local.endpoint_azs
 }
 
 output "s3_prefix_list_id" {

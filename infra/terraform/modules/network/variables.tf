@@ -32,6 +32,12 @@ variable "interface_endpoints" {
   default     = ["ecr.api", "ecr.dkr", "logs", "sts", "sagemaker.api", "ec2", "elasticloadbalancing"]
 }
 
+variable "mlflow_endpoint" {
+  description = "An interface endpoint for SageMaker managed MLflow (aws.sagemaker.<region>.experiments), for steps that log to a tracking server."
+  type        = bool
+  default     = false
+}
+
 variable "public_load_balancer" {
   description = "Create public subnets and an internet gateway for an internet-facing load balancer. Off: the serving endpoint is internal only."
   type        = bool

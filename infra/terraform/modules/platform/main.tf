@@ -17,6 +17,9 @@ locals {
   pipeline_arns = [for p in values(var.pipelines) : "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:pipeline/${p}"]
   eks           = contains(var.serving_platforms, "eks")
   ecs           = contains(var.serving_platforms, "ecs")
+  # The steps run in separate containers with no shared file: MLflow is a server.
+  create_mlflow = var.mlflow_tracking_server_arn == null
+  mlflow_arn    = local.create_mlflow ? module.mlflow[0].arn : var.mlflow_tracking_server_arn
   tags = merge(var.tags, {
     Project     = "mlops-platform"
     Environment = var.environment
@@ -72,6 +75,7 @@ module "network" {
   az_count             = var.az_count
   endpoint_az_count    = var.endpoint_az_count
   public_load_balancer = var.public_load_balancer
+  mlflow_endpoint      = true
   kms_key_arn          = module.kms.key_arn
   log_retention_days   = var.log_retention_days
   tags                 = local.tags
@@ -103,6 +107,19 @@ resource "aws_security_group" "pipeline_jobs" {
   tags = local.tags
 }
 
+module "mlflow" {
+  count          = local.create_mlflow ? 1 : 0
+  source         = "../mlflow_tracking_server"
+  name           = local.name
+  bucket_arn     = module.lake.bucket_arn
+  bucket_name    = module.lake.bucket_id
+  lake_prefix    = var.lake_prefix
+  kms_key_arn    = module.kms.key_arn
+  size           = var.mlflow_tracking_server_size
+  mlflow_version = var.mlflow_version
+  tags           = local.tags
+}
+
 module "sagemaker_role" {
   source                     = "../sagemaker_role"
   name                       = "${local.name}-sagemaker-execution"
@@ -112,7 +129,7 @@ module "sagemaker_role" {
   pipeline_repository_arn    = module.ecr["pipeline"].repository_arn
   model_package_groups       = keys(var.pipelines)
   pipeline_arns              = local.pipeline_arns
-  mlflow_tracking_server_arn = var.mlflow_tracking_server_arn
+  mlflow_tracking_server_arn = local.mlflow_arn
   tags                       = local.tags
 }
 

@@ -92,3 +92,8 @@ output "ecs_load_balancer_arn" {
   description = "The ECS path's load balancer (null without it); make teardown lifts its deletion protection."
   value       = one(module.ecs_service[*].load_balancer_arn)
 }
+
+output "mlflow_tracking_server_arn" {
+  description = "The MLflow tracking server the pipeline steps log to (MLOPS_MLFLOW_TRACKING_URI of the deploy workflow)."
+  value       = local.mlflow_arn
+}

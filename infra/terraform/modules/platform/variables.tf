@@ -162,7 +162,19 @@ variable "create_github_oidc_provider" {
 }
 
 variable "mlflow_tracking_server_arn" {
-  description = "SageMaker managed MLflow tracking server ARN the pipeline logs to, or null."
+  description = "An existing SageMaker managed MLflow tracking server for the pipeline steps (its ARN); null creates one for this environment (mlflow_tracking_server_size)."
+  type        = string
+  default     = null
+}
+
+variable "mlflow_tracking_server_size" {
+  description = "Size of the tracking server created when mlflow_tracking_server_arn is null: Small, Medium or Large."
+  type        = string
+  default     = "Small"
+}
+
+variable "mlflow_version" {
+  description = "MLflow version of the created tracking server, or null for SageMaker's default (the client is MLflow 3.17.2)."
   type        = string
   default     = null
 }

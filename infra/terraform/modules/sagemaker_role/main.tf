@@ -193,6 +193,7 @@ data "aws_iam_policy_document" "this" {
         "sagemaker-mlflow:AccessUI",
         "sagemaker-mlflow:CreateExperiment",
         "sagemaker-mlflow:SearchExperiments",
+        "sagemaker-mlflow:SetExperimentTag",
         "sagemaker-mlflow:GetExperiment",
         "sagemaker-mlflow:GetExperimentByName",
         "sagemaker-mlflow:CreateRun",
@@ -209,12 +210,15 @@ data "aws_iam_policy_document" "this" {
         "sagemaker-mlflow:GetRegisteredModel",
         "sagemaker-mlflow:CreateModelVersion",
         "sagemaker-mlflow:GetModelVersion",
+        "sagemaker-mlflow:UpdateModelVersion",
+        "sagemaker-mlflow:SetModelVersionTag",
         "sagemaker-mlflow:SetRegisteredModelAlias",
         "sagemaker-mlflow:GetModelVersionByAlias",
         "sagemaker-mlflow:SearchModelVersions",
         "sagemaker-mlflow:CreateLoggedModel",
         "sagemaker-mlflow:GetLoggedModel",
         "sagemaker-mlflow:FinalizeLoggedModel",
+        "sagemaker-mlflow:SetLoggedModelTags",
         "sagemaker-mlflow:SearchLoggedModels",
       ]
       resources = [statement.value]

@@ -47,6 +47,7 @@ def build(args: argparse.Namespace) -> Any:
     os.environ["MLOPS_COMPILE_ONLY"] = "1"
     bootstrap_project(project)
     lake.lake_root()  # fail early, naming the variable
+    lake.pipeline_tracking()  # a server every step reaches, never a local file
     step_env = {k: os.environ[k] for k in STEP_ENV_VARS if os.environ.get(k)}
     with KedroSession.create(project_path=project, env=args.env) as session:
         context = session.load_context()  # type: ignore[attr-defined]
