@@ -95,7 +95,14 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
         # Same artifacts as the local run, in S3: the lake tables' part files are
         # named by their content, so silver and gold are the same files too.
         in_s3 = {k for k in rel if k.split("/")[0] in COMPARED}
-        assert in_s3 == local_files(project)
+        # one thing more in S3: the SageMaker model registry (aws environment only)
+        # archived the champion for SageMaker hosting (aws/model_archive.py)
+        archives = {k for k in in_s3 if k.startswith("models/archives/")}
+        champion = read_json(
+            endpoint, BUCKET, f"{PREFIX}/models/production/retail.json"
+        )["version"]
+        assert archives == {f"models/archives/retail/{champion}/model.tar.gz"}
+        assert in_s3 - archives == local_files(project)
         ledger = read_json(
             endpoint, BUCKET, f"{PREFIX}/silver/retail/records/_manifest.json"
         )

@@ -95,6 +95,11 @@ def test_serving_image():
     assert "-c constraints.txt" in run and '".[s3]"' in run
     assert any(op == "HEALTHCHECK" and "/health" in rest for op, rest in ops)
     assert [rest for op, rest in ops if op == "USER"] == ["10001:10001"]
+    # SageMaker hosting runs `<image> serve` and talks to port 8080 on every address:
+    # the entrypoint is the package's command (which takes `serve`), listening so.
+    assert dict(ops)["ENTRYPOINT"] == '["mlops-serve"]'
+    env = " ".join(rest for op, rest in ops if op == "ENV")
+    assert "SERVING_HOST=0.0.0.0" in env and "SERVING_PORT=8080" in env
     # The constraints pin what the package needs, and nothing from the platform.
     pins = (REPO / "serving" / "constraints.txt").read_text()
     for name in ("fastapi==", "onnxruntime==", "uvicorn==", "boto3=="):

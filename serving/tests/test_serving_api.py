@@ -494,3 +494,35 @@ def test_a_bundle_with_one_graph_input_per_feature_is_still_served(
     expected = model.predict_proba(trained.retail.model_input(trained.test.head(40)))
     proba = np.array([[p["probabilities"][k] for k in ("LA", "MM", "UM")] for p in got])
     assert np.abs(proba - expected).max() < 1e-9
+
+
+def test_sagemaker_hosting_contract(client, trained):
+    """A model package deployed to a SageMaker endpoint: GET /ping, POST
+    /invocations (the one use case's prediction route, same answer as its /v1 path)."""
+    assert client.get("/ping").status_code == 200
+    records = records_of(trained, 5)
+    for body in (records[0], {"records": records}):
+        hosted = client.post("/invocations", json=body)
+        direct = client.post(PREDICT, json=body)
+        assert hosted.status_code == direct.status_code == 200
+        assert hosted.json()["predictions"] == direct.json()["predictions"]
+    bad = client.post("/invocations", json={**records[0], "store_region": 7})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "store_region"
+    spec = client.get("/openapi.json").json()["paths"]["/invocations"]["post"]
+    assert "requestBody" in spec  # the record and batch schemas, as /v1's
+
+
+def test_no_invocations_path_when_several_use_cases_are_served(store_root):
+    """/invocations names no use case: with more than one served, it does not exist
+    (SageMaker hosting runs one model per container); /ping waits for every model."""
+    with make_client(store_root, use_cases=["retail", "parking"]) as c:
+        assert c.post("/invocations", json=EXAMPLE).status_code in (404, 405)
+        assert c.get("/ping").status_code == 503
+
+
+def test_the_command_takes_serve_and_nothing_else():
+    done = subprocess.run(
+        [sys.executable, "-m", "mlops_serving", "serv"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "unexpected arguments ['serv']" in done.stderr

@@ -181,6 +181,11 @@ class ModelStore:
     def version_path(self, version: str) -> str:
         return self._p("versions", self.use_case, version)
 
+    def archive_path(self, version: str, name: str) -> str:
+        """A file built from a version's bundle, beside the bundles (the SageMaker
+        hosting archive: mlops_platform.aws.model_archive)."""
+        return self._p("archives", self.use_case, version, name)
+
     # ---- pointer
     def read_pointer(self) -> dict[str, Any] | None:
         """The production pointer, None when there is none; an empty, truncated or

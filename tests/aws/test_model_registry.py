@@ -11,14 +11,18 @@ with one package per version.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from mlops_platform.aws import model_archive
 from mlops_platform.aws.model_registry import SageMakerModelRegistry, package_version
 from mlops_platform.aws.moto_lake import REGION, moto_client, moto_server
 from mlops_platform.model_store import ModelStore
@@ -80,7 +84,10 @@ def test_promotions_and_a_rollback_keep_one_approved_package(endpoint, tmp_path)
     assert _versions(registry, "uc-sequence") == ["v0001", "v0002"]  # none added
 
 
-@pytest.mark.parametrize("point", ["registry.after_register", "registry.after_reject"])
+@pytest.mark.parametrize(
+    "point",
+    ["registry.archive_written", "registry.after_register", "registry.after_reject"],
+)
 def test_a_kill_inside_the_mirror_never_leaves_two_champions(endpoint, tmp_path, point):
     use_case = f"uc-{point.rsplit('_', 1)[1]}"  # a valid group name: no "_"
     store = ModelStore(str(tmp_path / "models"), use_case)
@@ -103,7 +110,11 @@ def test_a_kill_inside_the_mirror_never_leaves_two_champions(endpoint, tmp_path,
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     left = _state(registry, use_case)
     assert len(left.get("Approved", [])) <= 1, left
-    assert _versions(registry, use_case) == ["v0001", "v0002"]  # v0002 registered
+    # killed before its package was created, v0002 has only its archive
+    registered = (
+        ["v0001"] if point == "registry.archive_written" else ["v0001", "v0002"]
+    )
+    assert _versions(registry, use_case) == registered
     # the next run's first step
     registry.follow(store)
     assert _state(registry, use_case) == {"Approved": ["v0002"], "Rejected": ["v0001"]}
@@ -146,3 +157,55 @@ def test_every_registry_request_is_within_the_real_api_limits(endpoint, use_case
     assert {"CreateModelPackage", "UpdateModelPackage"} <= operations
     for name, params in sent:
         assert violations("sagemaker", name, params) == [], (name, params)
+
+
+def test_the_hosting_archive_is_a_one_model_store(tmp_path):
+    """What SageMaker unpacks into /opt/ml/model: the production pointer to the
+    version and the bundle's files, byte for byte; the same bytes when built again
+    (a retried registration writes what the first attempt did)."""
+    from mlops_serving.store import LocalStore, read_pointer
+
+    store = ModelStore(str(tmp_path / "models"), "retail")
+    store.commit_promotion(_request("first"), {})
+    version = store.current_version()
+    assert version is not None
+    data = model_archive.build(store, version)
+    assert data == model_archive.build(store, version)
+    bundle = Path(store.version_path(version))
+    files = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*"))
+    unpacked = tmp_path / "opt-ml-model"
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.getnames() == [
+            "production/retail.json",
+            *(f"versions/retail/{version}/{name}" for name in files),
+        ]
+        tar.extractall(unpacked, filter="data")
+    for name in files:
+        packed = unpacked / f"versions/retail/{version}/{name}"
+        assert packed.read_bytes() == (bundle / name).read_bytes()
+    # the serving package reads it as a store: its pointer checks pass
+    assert read_pointer(LocalStore(str(unpacked)), "retail")["version"] == version
+    url = model_archive.ensure(store, version)
+    written = Path(url)
+    assert written.read_bytes() == data
+    before = written.stat().st_mtime_ns
+    assert model_archive.ensure(store, version) == url  # there already: kept
+    assert written.stat().st_mtime_ns == before
+    assert (
+        json.loads(
+            tarfile.open(fileobj=io.BytesIO(data))
+            .extractfile("production/retail.json")
+            .read()
+        )["path"]
+        == f"versions/retail/{version}"
+    )
+
+
+def test_an_incomplete_bundle_gets_no_archive(tmp_path):
+    store = ModelStore(str(tmp_path / "models"), "retail")
+    store.commit_promotion(_request("first"), {})
+    version = store.current_version()
+    assert version is not None
+    Path(store.version_path(version), "manifest.json").unlink()
+    with pytest.raises(Exception, match="manifest"):
+        model_archive.build(store, version)

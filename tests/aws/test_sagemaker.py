@@ -9,6 +9,8 @@ import os
 import socket
 import subprocess
 import sys
+import tarfile
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,10 @@ from kedro_datasets.json import JSONDataset
 
 from mlops_platform.aws.moto_lake import (
     create_bucket,
+    free_port,
     lake_env,
     list_keys,
+    moto_client,
     moto_server,
     read_json,
     s3_client,
@@ -45,6 +49,7 @@ from tests.aws.roles import (
 )
 from tests.aws.tracking_server import tracking_server
 from tests.conftest import REPO
+from tests.live import process_group, wait_http
 
 pytestmark = pytest.mark.integration
 BUCKET, PREFIX = "mlops-sm-lake", "mlops"
@@ -358,6 +363,71 @@ def test_steps_run_in_the_vpc_terraform_made(project, lake, tmp_path):
     )
 
 
+def deploy_like_sagemaker(endpoint: str, version: str, root: Path) -> None:
+    """What SageMaker hosting does with the Approved package: download its
+    ``ModelDataUrl`` and unpack it into ``/opt/ml/model``, start its ``Image`` with
+    ``serve`` and the package's ``Environment``, wait for ``GET /ping``, send
+    ``POST /invocations``. Substituted here: the image is the serving package
+    installed in the test's virtualenv (its console script, as the image's
+    ENTRYPOINT; tests/test_dockerfiles.py checks the image installs that package),
+    /opt/ml/model is a folder under ``root`` and the host and port are loopback's
+    (SERVING_MODEL_STORE_URI, SERVING_HOST and SERVING_PORT are set to them)."""
+    sm = moto_client(endpoint, "sagemaker")
+    (package,) = [
+        sm.describe_model_package(ModelPackageName=p["ModelPackageArn"])
+        for p in sm.list_model_packages(ModelPackageGroupName="retail")[
+            "ModelPackageSummaryList"
+        ]
+        if p["ModelApprovalStatus"] == "Approved"
+    ]
+    (container,) = package["InferenceSpecification"]["Containers"]
+    assert container["Image"] == os.environ["MLOPS_SERVING_IMAGE"]
+    url = container["ModelDataUrl"]
+    assert (
+        url == f"s3://{BUCKET}/{PREFIX}/models/archives/retail/{version}/model.tar.gz"
+    )
+    env = container["Environment"]
+    assert env["SERVING_MODEL_STORE_URI"] == "/opt/ml/model"
+    assert env["SERVING_USE_CASES"] == "retail" and env["SERVING_PORT"] == "8080"
+    model_dir = root / "opt/ml/model"
+    model_dir.mkdir(parents=True)
+    archive = root / "model.tar.gz"
+    s3_client(endpoint).download_file(
+        BUCKET, url.removeprefix(f"s3://{BUCKET}/"), str(archive)
+    )
+    with tarfile.open(archive) as tar:
+        tar.extractall(model_dir, filter="data")  # refuses links and absolute paths
+    golden = json.loads(
+        (model_dir / f"versions/retail/{version}/golden.json").read_text()
+    )
+    port = free_port()
+    hosted = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SERVING_")},
+        **env,
+        "SERVING_MODEL_STORE_URI": str(model_dir),
+        "SERVING_HOST": "127.0.0.1",
+        "SERVING_PORT": str(port),
+    }
+    with process_group(
+        [str(BIN / "mlops-serve"), "serve"], env=hosted,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ) as proc:  # fmt: skip
+        # /ping answers 200 only once the bundle passed its checks (manifest
+        # digests, golden rows through the runtime)
+        wait_http(f"http://127.0.0.1:{port}/ping", proc, timeout=90)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps({"records": golden["rows"]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            body = json.loads(answer.read())
+    assert body["model_version"] == version
+    assert [p["class"] for p in body["predictions"]] == [
+        e["class"] for e in golden["expected"]
+    ]
+
+
 def test_compiling_refuses_a_tracking_store_the_steps_cannot_share(project, lake):
     """Each step runs in a container of its own: with a sqlite store every step
     would log into an empty file of its own and step 2 could not resume step 1's
@@ -501,6 +571,9 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     assert len(top) == 1
     assert top[0].data.tags["sagemaker_execution_arn"].endswith(first.execution_id)
     assert len(runs) > 1  # the candidates, nested under it
+
+    # The champion's model package is one SageMaker can deploy (below).
+    deploy_like_sagemaker(endpoint, champion, tmp_path / "hosting")
 
     # The same result as a local run of the same data.
     local = subprocess.run(

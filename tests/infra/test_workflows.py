@@ -116,3 +116,6 @@ def test_delivery_does_what_the_platform_needs():
     assert {"src/**", "conf/**"} <= set(pipeline["on"]["push"]["paths"])
     deploy = (WORKFLOWS / "deploy-pipeline.yml").read_text()
     assert "mlops-sagemaker upsert" in deploy and "mlops-sagemaker run" not in deploy
+    # the model packages name a serving image that exists, by digest
+    assert "MLOPS_SERVING_IMAGE: ${{ steps.serving.outputs.image }}" in deploy
+    assert "aws ecr describe-images" in deploy

@@ -1,4 +1,5 @@
-"""``mlops-serve``: run the service with uvicorn (one process; scale with replicas)."""
+"""``mlops-serve`` (or ``mlops-serve serve``, as SageMaker hosting starts an image): run
+the service with uvicorn (one process; scale with replicas)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ import sys
 from mlops_serving.settings import SettingsError, load_settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    # SageMaker hosting starts a model's image as `<entrypoint> serve`
+    if args not in ([], ["serve"]):
+        print(  # noqa: T201
+            f"mlops-serve: unexpected arguments {args}: the service takes none (or "
+            "`serve`, as SageMaker hosting starts it); settings are SERVING_* "
+            "variables",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     try:
         settings = load_settings()
     except SettingsError as exc:

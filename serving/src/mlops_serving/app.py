@@ -517,6 +517,17 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
         }
         return JSONResponse(body, status_code=200 if manager.ready else 503)
 
+    # SageMaker hosting's contract (a model package deployed to an endpoint): GET
+    # /ping answers 200 once the model is loaded, POST /invocations predicts.
+    @app.get(
+        "/ping",
+        tags=["ops"],
+        summary="SageMaker hosting's health check: 200 once every model is loaded",
+        responses={503: {"description": "not every model is loaded yet"}},
+    )
+    async def ping() -> JSONResponse:
+        return await ready()  # the same answer as /ready
+
     @app.get("/v1/models", tags=["models"], summary="what each use case is serving")
     async def models() -> dict[str, Any]:
         return manager.status()
@@ -560,6 +571,15 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
             app.front_routes[f"/v1/{uc.name}/{route.name}"] = partial(
                 service.predict_asgi, slot, route.name
             )
+    if len(service.use_cases) == 1:  # SageMaker hosting: one model per container
+        (uc,) = service.use_cases
+        first = uc.routes()[0]
+        _add_predict_route(
+            app, service, manager.slots[uc.name], first, errors, INVOCATIONS
+        )
+        app.front_routes[INVOCATIONS] = partial(
+            service.predict_asgi, manager.slots[uc.name], first.name
+        )
 
     routes = {r.path for r in app.routes if hasattr(r, "path")}
     app.observed = ObservabilityMiddleware(
@@ -568,6 +588,9 @@ def create_app(settings: Settings, store: ModelStoreReader | None = None) -> Fas
     _customise_openapi(app, service)
     return app
 
+
+#: SageMaker hosting's prediction path: the first route of the one use case served.
+INVOCATIONS = "/invocations"
 
 #: Where the documentation pages' assets are served from.
 DOCS_ASSETS = "/docs-assets"
@@ -618,8 +641,10 @@ def _add_predict_route(
     slot: Slot,
     route: Route,
     errors: dict[int | str, Any],
+    path: str | None = None,
 ) -> None:
     uc = slot.use_case
+    path = path or f"/v1/{uc.name}/{route.name}"
 
     async def predict(request: Request) -> Response:
         state = request.scope.setdefault("state", {})
@@ -636,7 +661,7 @@ def _add_predict_route(
         )
 
     app.add_api_route(
-        f"/v1/{uc.name}/{route.name}",
+        path,
         predict,
         methods=["POST"],
         tags=[uc.name],
@@ -649,7 +674,7 @@ def _add_predict_route(
             + (f" {route.description}" if route.description else "")
         ),
         responses={200: {"model": PredictResponse}, **errors},
-        name=f"{route.name}_{uc.name}",
+        name=f"{route.name}_{uc.name}" if path.startswith("/v1/") else "invocations",
     )
 
 
@@ -711,8 +736,7 @@ def _document_route(
         "required": ["records"],
         "additionalProperties": False,
     }
-    path = schema["paths"][f"/v1/{use_case}/{models.route.name}"]["post"]
-    path["requestBody"] = {
+    body = {
         "required": True,
         "content": {
             "application/json": {
@@ -729,3 +753,8 @@ def _document_route(
             }
         },
     }
+    schema["paths"][f"/v1/{use_case}/{models.route.name}"]["post"]["requestBody"] = body
+    invocations = schema["paths"].get(INVOCATIONS, {}).get("post")
+    first = service.manager.slots[use_case].use_case.routes()[0].name
+    if invocations is not None and models.route.name == first:
+        invocations["requestBody"] = body

@@ -293,7 +293,7 @@ class ObservabilityMiddleware:
             series[0].inc()
             series[1].observe(elapsed)
             ms = round(elapsed * 1000, 3)
-            if route not in ("/metrics", "/health", "/ready"):
+            if route not in ("/metrics", "/health", "/ready", "/ping"):
                 fields = {
                     "request_id": rid,
                     "method": scope.get("method"),

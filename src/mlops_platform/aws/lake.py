@@ -9,6 +9,8 @@ from the environment of the process (the SageMaker step, the CI job, the laptop)
   server ARN on AWS, a sqlite file or a server URL elsewhere; default: a sqlite file
   under ``data/mlflow``; a compiled SageMaker pipeline needs a server,
   :func:`pipeline_tracking`);
+* ``MLOPS_SERVING_IMAGE``: the serving image (ECR) the SageMaker model packages
+  name, so that SageMaker can deploy them;
 * ``MLOPS_SAGEMAKER_SUBNETS`` and ``MLOPS_SAGEMAKER_SECURITY_GROUPS``: comma-separated
   subnet and security group IDs the compiled steps run in (Terraform outputs; unset:
   SageMaker's own network).
@@ -28,6 +30,7 @@ import re
 BUCKET_VAR = "MLOPS_LAKE_BUCKET"
 PREFIX_VAR = "MLOPS_LAKE_PREFIX"
 TRACKING_VAR = "MLOPS_MLFLOW_TRACKING_URI"
+SERVING_IMAGE_VAR = "MLOPS_SERVING_IMAGE"
 NETWORK_VARS = {
     "subnets": ("MLOPS_SAGEMAKER_SUBNETS", re.compile(r"subnet-[0-9a-f]{8,17}")),
     "security_groups": (
@@ -106,6 +109,33 @@ def pipeline_tracking() -> str:
     return uri
 
 
+# What SageMaker hosting can pull: an ECR image, by tag or digest.
+_ECR_IMAGE = re.compile(
+    r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9][a-z0-9._/-]*"
+    r"(:\w[\w.-]{0,127}|@sha256:[0-9a-f]{64})"
+)
+
+
+def serving_image() -> str:
+    """The serving image the SageMaker model packages name (``conf/aws/
+    model_registry.yml``): SageMaker deploys a package by running it."""
+    image = os.environ.get(SERVING_IMAGE_VAR, "")
+    if not image:
+        raise LakeConfigError(
+            f"{SERVING_IMAGE_VAR} is not set: the SageMaker model packages name the "
+            "serving image SageMaker deploys them with (the ECR serving repository "
+            "and the delivered commit's tag, e.g. "
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlops-serving:<sha>)"
+        )
+    if not _ECR_IMAGE.fullmatch(image):
+        raise LakeConfigError(
+            f"{SERVING_IMAGE_VAR}={image!r} is not an ECR image URI "
+            "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or "
+            "@sha256:<digest>): SageMaker hosting pulls a model's image from ECR"
+        )
+    return image
+
+
 def sagemaker_network(kind: str) -> list[str] | None:
     """Subnet or security group IDs for the compiled steps, or None when unset.
 
@@ -133,4 +163,5 @@ RESOLVERS = {
     "lake": lake_root,
     "mlflow_tracking": mlflow_tracking,
     "sagemaker_network": sagemaker_network,
+    "serving_image": serving_image,
 }

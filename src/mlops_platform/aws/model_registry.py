@@ -2,8 +2,11 @@
 
 One model package group per use case (named after it); one model package per bundle
 version that has been champion. The bundle in the model store stays the source of
-truth: the package points at it (``ModelDataUrl``: the bundle's ``model.onnx``) and
-records its version in ``CustomerMetadataProperties``.
+truth. The package is one SageMaker can deploy: its container is the serving image
+(``MLOPS_SERVING_IMAGE``, which answers SageMaker hosting's ``/ping`` and
+``/invocations``) over the bundle's hosting archive (``ModelDataUrl``, a
+``model.tar.gz`` that is a one-model store: :mod:`mlops_platform.aws.model_archive`),
+and it records the bundle's version in ``CustomerMetadataProperties``.
 
 Everything goes through one idempotent step, :meth:`SageMakerModelRegistry.sync`: make
 the registry agree with the pointer. It registers the pointer's version if it has no
@@ -24,6 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops_platform import faults
+from mlops_platform.aws import model_archive
 
 logger = logging.getLogger(__name__)
 VERSION_KEY = "bundle_version"
@@ -86,9 +90,10 @@ class SageMakerModelRegistry:
             ModelPackageArn=arn, ModelApprovalStatus=status, ApprovalDescription=why
         )
 
-    def _register(
-        self, use_case: str, version: str, store_root: str, run_id: str | None
-    ) -> dict[str, Any]:
+    def _register(self, store: Any, version: str, run_id: str | None) -> dict[str, Any]:
+        use_case, store_root = store.use_case, store.root
+        archive = model_archive.ensure(store, version)
+        faults.point("registry.archive_written")
         created = self.client.create_model_package(
             ModelPackageGroupName=use_case,
             ModelPackageDescription=f"{use_case} {version}",
@@ -97,10 +102,8 @@ class SageMakerModelRegistry:
                 "Containers": [
                     {
                         "Image": self.serving_image,
-                        "ModelDataUrl": (
-                            f"{store_root.rstrip('/')}/versions/{use_case}/{version}"
-                            "/model.onnx"
-                        ),
+                        "ModelDataUrl": archive,
+                        "Environment": model_archive.container_environment(use_case),
                     }
                 ],
                 "SupportedContentTypes": ["application/json"],
@@ -123,20 +126,18 @@ class SageMakerModelRegistry:
         under its promotion lease (a promotion cannot move the pointer while the
         registry is being made to agree with it)."""
         with store.lease():
-            return self.sync(
-                store.use_case, store.current_version(), store.root, run_id, why
-            )
+            return self.sync(store, store.current_version(), run_id, why)
 
     def sync(
         self,
-        use_case: str,
+        store: Any,
         version: str | None,
-        store_root: str,
         run_id: str | None = None,
         why: str = "",
     ) -> list[str]:
         """Make the registry agree with the pointer (``version``; None: no champion,
         nothing is Approved). Idempotent; returns what it changed."""
+        use_case = store.use_case
         self._ensure_group(use_case)
         packages = self.packages(use_case)
         mine = [p for p in packages if package_version(p) == version]
@@ -146,7 +147,7 @@ class SageMakerModelRegistry:
             if mine:
                 target = mine[0]
             else:
-                target = self._register(use_case, version, store_root, run_id)
+                target = self._register(store, version, run_id)
                 changes.append(f"registered {version}")
                 faults.point("registry.after_register")
         for p in packages:

@@ -35,6 +35,10 @@ def lake_env(endpoint: str, bucket: str, prefix: str, tracking_uri: str) -> dict
         "MLOPS_LAKE_BUCKET": bucket,
         "MLOPS_LAKE_PREFIX": prefix,
         "MLOPS_MLFLOW_TRACKING_URI": tracking_uri,
+        # what the model packages name (nothing pulls it here)
+        "MLOPS_SERVING_IMAGE": (
+            f"123456789012.dkr.ecr.{REGION}.amazonaws.com/mlops-serving:local"
+        ),
     }
 
 

@@ -27,6 +27,7 @@ STEP_ENV_VARS = (
     lake.BUCKET_VAR,
     lake.PREFIX_VAR,
     lake.TRACKING_VAR,
+    lake.SERVING_IMAGE_VAR,
     "AWS_ENDPOINT_URL_S3",  # only when compiling against a stand-in (moto)
     "MLFLOW_S3_ENDPOINT_URL",
 )
