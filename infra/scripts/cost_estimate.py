@@ -140,8 +140,24 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float 
         / 100_000
         * p["cloudtrail_data_events_per_100k"],
         "KMS key": p["kms_key_per_month"],
+        "KMS requests": use["kms_requests_per_month"]
+        / 10_000
+        * p["kms_requests_per_10k"],
+        "EKS control-plane logs (5 types)": use["control_plane_log_gb_per_month"]
+        * p["cloudwatch_logs_ingest_per_gb"],
+        "VPC flow logs (rejected traffic)": use["flow_log_gb_per_month"]
+        * p["cloudwatch_logs_ingest_per_gb"],
+        "interface endpoint data processed": use["endpoint_gb_per_month"]
+        * p["vpc_interface_endpoint_per_gb"],
+        "ECR image storage": use["ecr_gb_stored"] * p["ecr_storage_per_gb_month"],
     }
+    if s["public_load_balancer"]:  # an internet-facing ALB: a public IPv4 per zone
+        items[f"ALB public IPv4 addresses ({s['az_count']})"] = (
+            s["az_count"] * p["public_ipv4_per_hour"] * hours
+        )
     out: dict[str, float | None] = {k: round(v, 2) for k, v in items.items()}
+    if uses_eks(s):  # billed per observation: no figure recorded (prices.json)
+        out["Container Insights (observability add-on)"] = None
     if s.get("mlflow_tracking_server_arn") is None:  # the platform creates one
         size = s["mlflow_tracking_server_size"]
         hourly = p["sagemaker_mlflow_tracking_server_per_hour"].get(size)
@@ -149,6 +165,10 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float 
             None if hourly is None else round(hourly * hours, 2)
         )
     return out
+
+
+def uses_eks(settings: dict[str, Any]) -> bool:
+    return "eks" in settings.get("serving_platforms", ["eks"])
 
 
 def priced(items: dict[str, float | None]) -> float:

@@ -57,8 +57,23 @@ def test_an_unpriced_item_is_named_and_the_target_is_not_called_met():
     assert cost_estimate.estimate("dev", prices)[server] is None
     text = cost_estimate.markdown(prices)
     assert f"| {server} | not priced |" in text
+    assert "| Container Insights (observability add-on) | not priced |" in text
     assert "Target: below 500 USD: met" not in text
     assert "plus the unpriced items" in text
     prices["sagemaker_mlflow_tracking_server_per_hour"]["Small"] = 1.0
     assert cost_estimate.estimate("dev", prices)[server] == 730.0
-    assert "not priced" not in cost_estimate.markdown(prices)
+    assert f"| {server} | 730.00 |" in cost_estimate.markdown(prices)
+
+
+def test_the_items_review_found_missing_are_estimated():
+    """KMS requests, control-plane and flow logs, endpoint data, ECR storage and the
+    ALB's public IPv4 addresses (issue 14, item 7), from the sizes in the code."""
+    prices = json.loads(cost_estimate.PRICES.read_text())
+    prod = cost_estimate.estimate("prod", prices)
+    assert prod["ALB public IPv4 addresses (2)"] == round(2 * 0.005 * 730, 2)
+    for item in (
+        "KMS requests", "EKS control-plane logs (5 types)",
+        "VPC flow logs (rejected traffic)", "interface endpoint data processed",
+        "ECR image storage",
+    ):  # fmt: skip
+        assert (prod[item] or 0) > 0, item

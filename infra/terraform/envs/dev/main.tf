@@ -1,6 +1,7 @@
 # dev: the smallest platform that still runs every part (two zones, as EKS requires):
 # Spot nodes, interface endpoints in one zone, short log retention, a public load
-# balancer for the smoke tests, and a 250 USD budget (docs/cost.md estimates 193).
+# balancer for the smoke tests, and a 250 USD budget (docs/cost.md estimates 222 for
+# the priced items; the MLflow server and Container Insights are not priced there).
 provider "aws" {
   region = var.region
 

@@ -1,6 +1,7 @@
 # prod: On-Demand nodes across two zones, interface endpoints in both zones, longer log
-# retention, and a 490 USD budget alerting at 90% (docs/cost.md estimates 421; the
-# target is below 500 USD/month).
+# retention, and a 490 USD budget alerting at 90% (docs/cost.md estimates 464 for the
+# priced items, without the MLflow server and Container Insights, which are not priced
+# there; the target is below 500 USD/month).
 provider "aws" {
   region = var.region
 
