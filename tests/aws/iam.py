@@ -14,8 +14,10 @@
   Allow and Deny statements, ``*``/``?`` wildcards in actions and resources, and the
   condition operators ``StringEquals``, ``StringLike``, ``ArnLike``, ``ArnEquals``
   on the keys a request carries here (``s3:prefix``, ``aws:RequestedRegion``,
-  ``cloudwatch:namespace``). A statement with any other condition key counts as not
-  granting: the test then fails and names it, rather than guessing.
+  ``cloudwatch:namespace``, and ``aws:ResourceTag/<key>`` when a test states the
+  resource's tags in the request's context). A statement with any other condition
+  key counts as not granting: the test then fails and names it, rather than
+  guessing.
 
 Not modelled: permission boundaries, SCPs, resource policies (the bucket policy, the
 KMS key policy) and the calls AWS makes on the caller's behalf (S3 asking KMS for a
@@ -237,7 +239,8 @@ class Statement:
         context = dict(request.context)
         for cond in self.conditions:
             key = cond["variable"]
-            if key not in MODELLED_KEYS:
+            # a resource's tag: the request carries it as aws:ResourceTag/<key>
+            if key not in MODELLED_KEYS and not key.startswith("aws:ResourceTag/"):
                 return None
             if key not in context:
                 return False  # a condition on a key the request lacks is not met

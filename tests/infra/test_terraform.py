@@ -484,3 +484,57 @@ def test_an_eks_platform_names_someone_who_can_administer_it():
     assert outputs["vpc_id"]["value"] == "${module.network.vpc_id}"
     guide = (REPO / "docs" / "deploy.md").read_text()
     assert "--set region=<region> --set vpcId=<vpc_id>" in guide
+
+
+def test_the_cluster_autoscaler_may_resize_only_this_clusters_node_groups():
+    """Issue 14: the node group's comment claimed an autoscaler that did not exist.
+    The Cluster Autoscaler's IRSA role, evaluated as IAM would: it may resize an
+    Auto Scaling group that EKS tagged as this cluster's, not another cluster's and
+    not an untagged one; the guide installs it under the service account the role
+    trusts."""
+    from tests.aws.iam import Request, decide, module_policy
+
+    region, account = "eu-west-1", "123456789012"
+    data = {
+        "aws_partition": {"current": {"partition": "aws"}},
+        "aws_caller_identity": {"current": {"account_id": account}},
+        "aws_region": {"current": {"region": region, "name": region}},
+    }
+    policy = module_policy(
+        TF / "modules" / "eks", {"name": "mlops-dev"}, {"data": data},
+        name="cluster_autoscaler",
+    )  # fmt: skip
+    asg = (
+        f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+        "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab:autoScalingGroupName/eks-mlops-dev-spot"
+    )
+
+    def resize(tags: dict[str, str]) -> bool:
+        context = tuple((f"aws:ResourceTag/{k}", v) for k, v in tags.items())
+        request = Request("autoscaling:SetDesiredCapacity", asg, context)
+        return decide(policy, request)[0]
+
+    assert resize({"k8s.io/cluster-autoscaler/mlops-dev": "owned"})
+    assert not resize({"k8s.io/cluster-autoscaler/mlops-prod": "owned"})
+    assert not resize({})
+    assert decide(policy, Request("autoscaling:DescribeAutoScalingGroups", "*"))[0]
+    tree = ALL["eks"]
+    subjects = named(tree["locals"])["irsa_subjects"]
+    assert subjects["cluster_autoscaler"] == (
+        "system:serviceaccount:kube-system:cluster-autoscaler"
+    )
+    role = resources(tree, "aws_iam_role")["cluster_autoscaler"]
+    assert role["assume_role_policy"] == (
+        '${data.aws_iam_policy_document.irsa_assume["cluster_autoscaler"].json}'
+    )
+    guide = (REPO / "docs" / "deploy.md").read_text()
+    assert (
+        "helm install cluster-autoscaler autoscaler/cluster-autoscaler -n kube-system"
+        in guide
+    )
+    assert "--set rbac.serviceAccount.name=cluster-autoscaler" in guide
+    assert "--set autoDiscovery.clusterName=mlops-dev" in guide
+    node_group = resources(tree, "aws_eks_node_group")["this"]
+    assert node_group["lifecycle"][0]["ignore_changes"] == [
+        "${scaling_config[0].desired_size}"
+    ]  # the autoscaler's changes survive the next apply

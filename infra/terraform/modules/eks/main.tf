@@ -186,9 +186,9 @@ resource "aws_eks_node_group" "this" {
   tags = var.tags
 
   lifecycle {
-    # No cluster autoscaler runs (not built yet): the HPA scales pods within the nodes
-    # desired_size gives, and an operator who raises desired_size by hand (up to
-    # max_size) is not undone by the next apply.
+    # The cluster autoscaler (below; installed per docs/deploy.md, step 5) moves
+    # desired_size between min_size and max_size as pods wait for room: the next apply
+    # must not undo it.
     ignore_changes = [scaling_config[0].desired_size]
   }
 
@@ -232,8 +232,9 @@ resource "aws_eks_access_policy_association" "this" {
 # Roles assumed by a Kubernetes service account (IRSA), one trust document each.
 locals {
   irsa_subjects = {
-    lb_controller    = "system:serviceaccount:kube-system:aws-load-balancer-controller"
-    cloudwatch_agent = "system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"
+    lb_controller      = "system:serviceaccount:kube-system:aws-load-balancer-controller"
+    cloudwatch_agent   = "system:serviceaccount:amazon-cloudwatch:cloudwatch-agent"
+    cluster_autoscaler = "system:serviceaccount:kube-system:cluster-autoscaler"
   }
 }
 
@@ -471,6 +472,66 @@ resource "aws_iam_role" "cloudwatch_agent" {
 resource "aws_iam_role_policy_attachment" "cloudwatch_agent" {
   role       = aws_iam_role.cloudwatch_agent.name
   policy_arn = "arn:${local.partition}:iam::aws:policy/CloudWatchAgentServerPolicy"
+}
+
+# ------------------------------------------------------ Cluster Autoscaler (IRSA)
+# Adds a node when pods cannot be scheduled (the HPA scaled serving out past what the
+# nodes hold) and removes an idle one, within the node group's min_size and max_size.
+# It finds the group through the tags EKS puts on a managed node group's Auto Scaling
+# group (k8s.io/cluster-autoscaler/enabled, k8s.io/cluster-autoscaler/<cluster>), and
+# may resize only groups tagged as this cluster's.
+data "aws_iam_policy_document" "cluster_autoscaler" {
+  statement {
+    sid = "Discover"
+    actions = [
+      "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeAutoScalingInstances",
+      "autoscaling:DescribeLaunchConfigurations",
+      "autoscaling:DescribeScalingActivities",
+      "autoscaling:DescribeTags",
+      "ec2:DescribeImages",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeLaunchTemplateVersions",
+      "ec2:GetInstanceTypesFromInstanceRequirements",
+    ]
+    resources = ["*"] # these describe calls have no resource-level permissions
+  }
+
+  statement {
+    sid     = "DescribeThisClustersNodeGroups"
+    actions = ["eks:DescribeNodegroup"]
+    resources = [
+      "arn:${local.partition}:eks:${local.region}:${local.account_id}:nodegroup/${var.name}/*/*",
+    ]
+  }
+
+  statement {
+    sid = "ResizeThisClustersGroups"
+    actions = [
+      "autoscaling:SetDesiredCapacity",
+      "autoscaling:TerminateInstanceInAutoScalingGroup",
+    ]
+    resources = [
+      "arn:${local.partition}:autoscaling:${local.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/*",
+    ]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:ResourceTag/k8s.io/cluster-autoscaler/${var.name}"
+      values   = ["owned"]
+    }
+  }
+}
+
+resource "aws_iam_role" "cluster_autoscaler" {
+  name               = "${var.name}-cluster-autoscaler"
+  assume_role_policy = data.aws_iam_policy_document.irsa_assume["cluster_autoscaler"].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "cluster_autoscaler" {
+  name   = "cluster-autoscaler"
+  role   = aws_iam_role.cluster_autoscaler.id
+  policy = data.aws_iam_policy_document.cluster_autoscaler.json
 }
 
 # ------------------------------------------------------------------ add-ons

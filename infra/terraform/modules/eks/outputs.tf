@@ -32,3 +32,8 @@ output "node_role_arn" {
   description = "IAM role of the managed nodes."
   value       = aws_iam_role.node.arn
 }
+
+output "cluster_autoscaler_role_arn" {
+  description = "IRSA role of the Cluster Autoscaler (service account kube-system/cluster-autoscaler)."
+  value       = aws_iam_role.cluster_autoscaler.arn
+}

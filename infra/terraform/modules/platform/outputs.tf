@@ -43,6 +43,11 @@ output "lb_controller_role_arn" {
   value       = one(module.eks[*].lb_controller_role_arn)
 }
 
+output "cluster_autoscaler_role_arn" {
+  description = "IRSA role for the Cluster Autoscaler (docs/deploy.md, step 5)."
+  value       = one(module.eks[*].cluster_autoscaler_role_arn)
+}
+
 output "sagemaker_execution_role_arn" {
   description = "SageMaker execution role (mlops-sagemaker run --role-arn)."
   value       = module.sagemaker_role.role_arn
