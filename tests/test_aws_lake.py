@@ -14,9 +14,11 @@ import pytest
 from mlops_platform.aws import lake
 from mlops_platform.aws.model_registry import package_version
 from mlops_platform.aws.moto_lake import (
+    GLUE_DATABASE,
     create_bucket,
     lake_env,
     list_keys,
+    moto_client,
     moto_server,
     read_json,
     upload_folder,
@@ -102,7 +104,20 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
             endpoint, BUCKET, f"{PREFIX}/models/production/retail.json"
         )["version"]
         assert archives == {f"models/archives/retail/{champion}/model.tar.gz"}
-        assert in_s3 - archives == local_files(project)
+        # and the symlink manifests the lake tables publish for Athena (Glue)
+        symlinks = {k for k in in_s3 if "/_symlink/" in k}
+        assert any(k.startswith("gold/retail/table/_symlink/gold/") for k in symlinks)
+        assert in_s3 - archives - symlinks == local_files(project)
+        glue = moto_client(endpoint, "glue")
+        tables = glue.get_tables(DatabaseName=GLUE_DATABASE)["TableList"]
+        names = {t["Name"] for t in tables}
+        assert {"retail_silver", "retail_gold", "retail_state_customers"} <= names
+        # a view gets its table with its first rows (the columns come from them)
+        quarantine = read_json(
+            endpoint, BUCKET, f"{PREFIX}/silver/retail/quarantine/_manifest.json"
+        )
+        rows = sum(p.get("rows", 0) for p in quarantine["parts"].values())
+        assert ("retail_quarantine" in names) == (rows > 0)
         ledger = read_json(
             endpoint, BUCKET, f"{PREFIX}/silver/retail/records/_manifest.json"
         )

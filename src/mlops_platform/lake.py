@@ -258,7 +258,11 @@ class LakeTableDataset(AbstractDataset[TableUpdate, LakeTable]):
     manifest; parts are read on demand), ``save`` commits a :class:`TableUpdate`.
 
     ``read_only``: an entry that names a table another entry writes (the gold table
-    as the previous run left it, an input of the node that writes the next)."""
+    as the previous run left it, an input of the node that writes the next).
+
+    ``glue_database`` and ``glue_table``: after each save the table is published into
+    that AWS Glue database for Athena (:mod:`mlops_platform.lake_catalog`); null
+    ``glue_database`` (a local run) publishes nothing."""
 
     def __init__(
         self,
@@ -267,11 +271,22 @@ class LakeTableDataset(AbstractDataset[TableUpdate, LakeTable]):
         fs_args: dict[str, Any] | None = None,
         read_only: bool = False,
         metadata: dict[str, Any] | None = None,
+        glue_database: str | None = None,
+        glue_table: str | None = None,
     ) -> None:
         self._url = path.rstrip("/")
         self._options = storage_options(credentials, fs_args)
         self._read_only = read_only
         self.metadata = metadata
+        if glue_database and not glue_table:
+            raise DatasetError(f"{self._url}: glue_database without a glue_table name")
+        if glue_database and not self._url.startswith("s3://"):
+            raise DatasetError(
+                f"{self._url}: glue_database {glue_database!r} is set (MLOPS_GLUE_"
+                "DATABASE), but Athena reads tables on S3 and this one is not: unset "
+                "it for a local run"
+            )
+        self._glue = (glue_database, glue_table) if glue_database else None
 
     def load(self) -> LakeTable:
         return LakeTable.open(self._url, **self._options)
@@ -287,19 +302,28 @@ class LakeTableDataset(AbstractDataset[TableUpdate, LakeTable]):
         table = self.load()
         if data.empty:  # nothing to commit; still clear what a killed commit left
             table.remove_unnamed()
-            return
-        if data.base_version is not None and data.base_version != table.version:
-            raise DatasetError(
-                f"{self._url}: planned on version {data.base_version}, now "
-                f"{table.version}: another run committed in between; run again"
-            )
-        table.commit(data)
+        else:
+            if data.base_version is not None and data.base_version != table.version:
+                raise DatasetError(
+                    f"{self._url}: planned on version {data.base_version}, now "
+                    f"{table.version}: another run committed in between; run again"
+                )
+            table = table.commit(data)
+        if self._glue is not None:  # also finishes what a killed publish left
+            self._publish(table)
+
+    def _publish(self, table: LakeTable) -> None:
+        from mlops_platform.lake_catalog import LakeCatalog  # noqa: PLC0415
+
+        database, name = self._glue  # type: ignore[misc]
+        region = (self._options.get("client_kwargs") or {}).get("region_name")
+        LakeCatalog(database, str(name), region=region).publish(table)
 
     def _exists(self) -> bool:
         return self.load().version > 0
 
     def _describe(self) -> dict[str, Any]:
-        return {"path": self._url, "read_only": self._read_only}
+        return {"path": self._url, "read_only": self._read_only, "glue": self._glue}
 
 
 # ---- gold tables: a part per period, state parts per kind and period

@@ -347,6 +347,22 @@ def module_inputs(
     raise KeyError(f"{parent} has no module {call!r}")
 
 
+def resource_argument(
+    parent: Any, rtype: str, name: str, argument: str, variables: dict[str, Any],
+    bindings: dict[str, Any],
+) -> Any:  # fmt: skip
+    """An argument of ``resource "<rtype>" "<name>"`` in ``parent``, evaluated as
+    :func:`module_inputs` evaluates a module's (a name the configuration computes)."""
+    from tests.aws.terraform_eval import Scope, evaluate
+
+    tree = _blocks(parent)
+    scope = Scope({"var": {**_defaults(tree), **variables}, **bindings}, _locals(tree))
+    for block in tree.get("resource", []):
+        if rtype in block and name in block[rtype]:
+            return evaluate(block[rtype][name][argument], scope)
+    raise KeyError(f"{parent} has no resource {rtype}.{name}")
+
+
 def module_policy(
     module: Any, inputs: dict[str, Any], bindings: dict[str, Any], name: str = "this"
 ) -> list[Statement]:

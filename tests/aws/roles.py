@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.aws.api_limits import violations
-from tests.aws.iam import Request, decide, module_inputs, module_policy, requests_of
+from tests.aws.iam import (
+    Request,
+    decide,
+    module_inputs,
+    module_policy,
+    requests_of,
+    resource_argument,
+)
 from tests.conftest import REPO
 
 sys.path.insert(0, str(REPO / "infra" / "scripts"))
@@ -63,8 +70,21 @@ def sagemaker_role_arn(env: str = "dev") -> str:
     return f"arn:aws:iam::{ACCOUNT}:role/{name}-sagemaker-execution"
 
 
+def glue_database(region: str = "eu-west-1", env: str = "dev") -> str:
+    """The Glue database the platform creates for the lake tables, by its
+    Terraform expression."""
+    platform = TF / "modules" / "platform"
+    bindings = {"module": _outputs("lake", region), "data": _data(region)}
+    return str(resource_argument(platform, "aws_glue_catalog_database", "lake",
+                                 "name", platform_settings(env), bindings))  # fmt: skip
+
+
 def role_policy(module: str, bucket: str, region: str, env: str = "dev") -> list:
-    bindings = {"module": _outputs(bucket, region), "data": _data(region)}
+    bindings = {
+        "module": _outputs(bucket, region),
+        "data": _data(region),
+        "aws_glue_catalog_database": {"lake": {"name": glue_database(region, env)}},
+    }
     inputs = module_inputs(TF / "modules" / "platform", module, platform_settings(env),
                            bindings)  # fmt: skip
     role = {"this": {"arn": f"arn:aws:iam::{ACCOUNT}:role/{inputs['name']}"}}

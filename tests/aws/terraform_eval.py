@@ -56,7 +56,17 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "coalesce": lambda *xs: next(x for x in xs if x not in (None, "")),
     "contains": lambda xs, x: x in xs,
     "merge": lambda *ms: {k: v for m in ms for k, v in (m or {}).items()},
+    # a plain substring (a /regex/ argument is refused, not guessed)
+    "replace": lambda s, old, new: (
+        _unsupported("replace() with a regular expression")
+        if old.startswith("/") and old.endswith("/")
+        else s.replace(old, new)
+    ),
 }
+
+
+def _unsupported(what: str) -> Any:
+    raise Unsupported(what)
 
 
 class Scope:

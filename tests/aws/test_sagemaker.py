@@ -622,6 +622,8 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     operations = {f"{c['service']}.{c['operation']}" for c in made}
     assert {"s3.PutObject", "sagemaker.ListPipelineExecutions"} <= operations
     assert "sagemaker.CreateModelPackage" in operations  # the first promotion
+    # the lake tables published for Athena (lake_catalog), checked below too
+    assert {"glue.CreateTable", "glue.BatchCreatePartition"} <= operations
     policy = role_policy("sagemaker_role", BUCKET, s3.meta.region_name)
     problems = audit(made, policy, s3.meta.region_name)
     assert problems == [], "\n".join(problems)

@@ -11,6 +11,8 @@ from the environment of the process (the SageMaker step, the CI job, the laptop)
   :func:`pipeline_tracking`);
 * ``MLOPS_SERVING_IMAGE``: the serving image (ECR) the SageMaker model packages
   name, so that SageMaker can deploy them;
+* ``MLOPS_GLUE_DATABASE``: the Glue database the lake tables are published into for
+  Athena (unset: not published);
 * ``MLOPS_SAGEMAKER_SUBNETS`` and ``MLOPS_SAGEMAKER_SECURITY_GROUPS``: comma-separated
   subnet and security group IDs the compiled steps run in (Terraform outputs; unset:
   SageMaker's own network).
@@ -31,6 +33,7 @@ BUCKET_VAR = "MLOPS_LAKE_BUCKET"
 PREFIX_VAR = "MLOPS_LAKE_PREFIX"
 TRACKING_VAR = "MLOPS_MLFLOW_TRACKING_URI"
 SERVING_IMAGE_VAR = "MLOPS_SERVING_IMAGE"
+GLUE_DATABASE_VAR = "MLOPS_GLUE_DATABASE"
 NETWORK_VARS = {
     "subnets": ("MLOPS_SAGEMAKER_SUBNETS", re.compile(r"subnet-[0-9a-f]{8,17}")),
     "security_groups": (
@@ -136,6 +139,20 @@ def serving_image() -> str:
     return image
 
 
+def glue_database() -> str | None:
+    """The Glue database the lake tables are published into for Athena (Terraform
+    output ``glue_database``), or None: nothing is published (a local run)."""
+    name = os.environ.get(GLUE_DATABASE_VAR, "").strip()
+    if not name:
+        return None
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", name):
+        raise LakeConfigError(
+            f"{GLUE_DATABASE_VAR}={name!r}: a Glue database name is lowercase letters, "
+            "digits and underscores"
+        )
+    return name
+
+
 def sagemaker_network(kind: str) -> list[str] | None:
     """Subnet or security group IDs for the compiled steps, or None when unset.
 
@@ -164,4 +181,5 @@ RESOLVERS = {
     "mlflow_tracking": mlflow_tracking,
     "sagemaker_network": sagemaker_network,
     "serving_image": serving_image,
+    "glue_database": glue_database,
 }

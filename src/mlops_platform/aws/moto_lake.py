@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REGION = "eu-west-1"
+# the Glue database Terraform creates in dev (tests/aws/roles.py checks the name)
+GLUE_DATABASE = "mlops_dev_lake"
 
 
 def free_port() -> int:
@@ -35,6 +37,7 @@ def lake_env(endpoint: str, bucket: str, prefix: str, tracking_uri: str) -> dict
         "MLOPS_LAKE_BUCKET": bucket,
         "MLOPS_LAKE_PREFIX": prefix,
         "MLOPS_MLFLOW_TRACKING_URI": tracking_uri,
+        "MLOPS_GLUE_DATABASE": GLUE_DATABASE,  # create_bucket creates it too
         # what the model packages name (nothing pulls it here)
         "MLOPS_SERVING_IMAGE": (
             f"123456789012.dkr.ecr.{REGION}.amazonaws.com/mlops-serving:local"
@@ -86,9 +89,16 @@ def moto_client(endpoint: str, service: str):
 
 
 def create_bucket(endpoint: str, bucket: str) -> None:
+    """The lake as Terraform creates it: the bucket, and the Glue database the lake
+    tables are published into (``MLOPS_GLUE_DATABASE`` of :func:`lake_env`)."""
     s3_client(endpoint).create_bucket(
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
+    glue = moto_client(endpoint, "glue")
+    try:
+        glue.create_database(DatabaseInput={"Name": GLUE_DATABASE})
+    except glue.exceptions.AlreadyExistsException:
+        pass
 
 
 def upload_folder(endpoint: str, folder: Path, bucket: str, key_prefix: str) -> int:

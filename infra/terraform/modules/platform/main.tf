@@ -120,6 +120,15 @@ module "mlflow" {
   tags           = local.tags
 }
 
+# Athena over the lake: the pipeline publishes its lake tables here (symlink tables
+# over the current part files, partitioned; mlops_platform.lake_catalog), so a query
+# reads what the lake's manifests name and nothing a commit left half done.
+resource "aws_glue_catalog_database" "lake" {
+  name        = "${replace(local.name, "-", "_")}_lake"
+  description = "mlops-platform ${var.environment}: silver and gold lake tables (published by the pipeline)"
+  tags        = local.tags
+}
+
 module "sagemaker_role" {
   source                     = "../sagemaker_role"
   name                       = "${local.name}-sagemaker-execution"
@@ -130,6 +139,7 @@ module "sagemaker_role" {
   model_package_groups       = keys(var.pipelines)
   pipeline_arns              = local.pipeline_arns
   mlflow_tracking_server_arn = local.mlflow_arn
+  glue_database              = aws_glue_catalog_database.lake.name
   tags                       = local.tags
 }
 

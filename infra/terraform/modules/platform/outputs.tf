@@ -102,3 +102,8 @@ output "mlflow_tracking_server_arn" {
   description = "The MLflow tracking server the pipeline steps log to (MLOPS_MLFLOW_TRACKING_URI of the deploy workflow)."
   value       = local.mlflow_arn
 }
+
+output "glue_database" {
+  description = "The Glue database of the lake tables (MLOPS_GLUE_DATABASE of the deploy workflow; Athena queries it)."
+  value       = aws_glue_catalog_database.lake.name
+}

@@ -186,6 +186,26 @@ data "aws_iam_policy_document" "this" {
   }
 
   dynamic "statement" {
+    for_each = var.glue_database == null ? [] : [var.glue_database]
+    content {
+      sid = "PublishLakeTables"
+      actions = [
+        "glue:GetTable",
+        "glue:CreateTable",
+        "glue:UpdateTable",
+        "glue:GetPartitions",
+        "glue:BatchCreatePartition",
+        "glue:BatchDeletePartition",
+      ]
+      resources = [
+        "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
+        "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${statement.value}",
+        "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${statement.value}/*",
+      ]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.mlflow_tracking_server_arn == null ? [] : [var.mlflow_tracking_server_arn]
     content {
       sid = "MlflowTracking"

@@ -46,6 +46,12 @@ variable "mlflow_tracking_server_arn" {
   default     = null
 }
 
+variable "glue_database" {
+  description = "Glue database the steps publish the lake tables into (tables and partitions), or null."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags for every resource of the module."
   type        = map(string)

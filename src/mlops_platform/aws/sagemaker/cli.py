@@ -28,6 +28,7 @@ STEP_ENV_VARS = (
     lake.PREFIX_VAR,
     lake.TRACKING_VAR,
     lake.SERVING_IMAGE_VAR,
+    lake.GLUE_DATABASE_VAR,
     "AWS_ENDPOINT_URL_S3",  # only when compiling against a stand-in (moto)
     "MLFLOW_S3_ENDPOINT_URL",
 )
