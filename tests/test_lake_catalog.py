@@ -150,11 +150,23 @@ def test_gold_views_are_partitioned_tables_athena_reads_as_the_lake_does(endpoin
     ds.save(
         TableUpdate(
             writes={"gold/200602": week("200602", 12, offset=0.5)},
-            deletes={"gold/200601"},
+            deletes={"gold/200601", "state/customers/200601"},
         )
     )
     values = glue.get_partitions(DatabaseName=GLUE_DATABASE, TableName="retail_gold")
     assert [p["Values"] for p in values["Partitions"]] == [["200602"]]
+    # the state view lost its only part: its table stays, with no partitions
+    states = glue.get_partitions(
+        DatabaseName=GLUE_DATABASE, TableName="retail_state_customers"
+    )
+    assert states["Partitions"] == []
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="lake/gold/retail/table/")[
+            "Contents"
+        ]
+    ]
+    assert not any("/_symlink/state_customers/" in k for k in keys)
     reads = athena_reads(endpoint, "retail_gold")
     assert len(reads) == 12 and same_rows(reads, ds.load().read(prefix="gold/"))
 

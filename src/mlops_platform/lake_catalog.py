@@ -173,12 +173,20 @@ class LakeCatalog:
                     with fs.open(posixpath.join(root, manifest), "wb") as f:
                         f.write(line.encode())  # one PUT: the old list or the new
                     changes.append(f"manifest {manifest}")
-        for manifest in sorted(set(published) - set(wanted)):
-            fs.rm(posixpath.join(root, manifest))
-            changes.append(f"removed {manifest}")
         point("catalog.manifests_written")
         for view, (column, parts) in sorted(views.items()):
             changes += self._sync_glue(table, view, column, parts)
+        # a view whose parts are all gone: its table stays, with no partitions
+        gone = {m.split("/")[1] for m in published} - {v or "table" for v in views}
+        for folder in sorted(gone):
+            name = self._glue_table("" if folder == "table" else folder)
+            drop = sorted(self._partitions(name))
+            self._drop(name, drop)
+            changes += [f"dropped {name}/{v}" for v in drop]
+        # a dropped partition's manifest goes only once Glue no longer lists it
+        for manifest in sorted(set(published) - set(wanted)):
+            fs.rm(posixpath.join(root, manifest))
+            changes.append(f"removed {manifest}")
         with fs.open(index_path, "wb") as f:
             f.write(json.dumps(wanted, indent=1, sort_keys=True).encode())
         if changes:
@@ -264,21 +272,27 @@ class LakeCatalog:
                     for value in chunk
                 ],
             )
-        for chunk in _chunks(drop, 25):  # BatchDeletePartition takes 25
+        self._drop(name, drop)
+        changes += [f"partition {name}/{v}" for v in create]
+        changes += [f"dropped {name}/{v}" for v in drop]
+        return changes
+
+    def _drop(self, name: str, values: list[str]) -> None:
+        for chunk in _chunks(values, 25):  # BatchDeletePartition takes 25
             self.client.batch_delete_partition(
                 DatabaseName=self.database,
                 TableName=name,
                 PartitionsToDelete=[{"Values": [v]} for v in chunk],
             )
-        changes += [f"partition {name}/{v}" for v in create]
-        changes += [f"dropped {name}/{v}" for v in drop]
-        return changes
 
     def _partitions(self, name: str) -> set[str]:
         pages = self.client.get_paginator("get_partitions").paginate(
             DatabaseName=self.database, TableName=name
         )
-        return {p["Values"][0] for page in pages for p in page["Partitions"]}
+        try:
+            return {p["Values"][0] for page in pages for p in page["Partitions"]}
+        except self.client.exceptions.EntityNotFoundException:
+            return set()  # not created yet (a publish killed before it)
 
 
 def _manifest_path(view: str, column: str, value: str | None) -> str:
