@@ -38,19 +38,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def endpoint():
-    with moto_server() as url:
+    """The moto server, and what lake_env gives a step: boto3's Glue client finds
+    the server through AWS_ENDPOINT_URL (restored afterwards)."""
+    with moto_server() as url, pytest.MonkeyPatch.context() as env:
         create_bucket(url, BUCKET)
-        saved = os.environ.get("AWS_ENDPOINT_URL")
-        os.environ["AWS_ENDPOINT_URL"] = url  # boto3's Glue client, as lake_env sets
-        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-            os.environ.setdefault(k, "testing")
-        try:
-            yield url
-        finally:
-            if saved is None:
-                os.environ.pop("AWS_ENDPOINT_URL", None)
-            else:
-                os.environ["AWS_ENDPOINT_URL"] = saved
+        env.setenv("AWS_ENDPOINT_URL", url)
+        env.setenv("AWS_ACCESS_KEY_ID", "testing")
+        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        yield url
 
 
 def dataset(endpoint: str, path: str, table: str) -> LakeTableDataset:

@@ -96,7 +96,7 @@ def write_atomically(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _json_bytes(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n").encode()
 
 
@@ -213,11 +213,15 @@ class ModelStore:
         return pointer["version"] if pointer else None
 
     def _write_pointer(self, pointer: dict[str, Any]) -> None:
-        data = _json_bytes(pointer)
+        self.put_file(self.pointer_path, json_bytes(pointer))
+
+    def put_file(self, path: str, data: bytes) -> None:
+        """``data`` at ``path`` whole or not at all: a synced rename locally, one PUT
+        on S3 (atomic per object)."""
         if self.local:
-            write_atomically(self.pointer_path, data)
+            write_atomically(path, data)
         else:
-            self.fs.pipe_file(self.pointer_path, data)  # one PUT: atomic per object
+            self.fs.pipe_file(path, data)
 
     # ---- versions
     def list_versions(self) -> list[str]:
@@ -304,9 +308,9 @@ class ModelStore:
         reference.to_parquet(ref, index=False)
         blobs = {
             flavour.model_file: flavour.dumps(request.model),
-            INPUT_SCHEMA: _json_bytes(request.input_schema),
-            METRICS: _json_bytes(request.metrics),
-            GOLDEN: _json_bytes(request.golden),
+            INPUT_SCHEMA: json_bytes(request.input_schema),
+            METRICS: json_bytes(request.metrics),
+            GOLDEN: json_bytes(request.golden),
             REFERENCE: ref.getvalue(),
         }
         if request.onnx is not None:
@@ -340,7 +344,7 @@ class ModelStore:
                 for name, b in blobs.items()
             },
         }
-        blobs[MANIFEST] = _json_bytes(manifest)
+        blobs[MANIFEST] = json_bytes(manifest)
         final = self.version_path(version)
         if self.local:
             parent = posixpath.dirname(final)
@@ -707,11 +711,7 @@ class ModelStore:
         return done
 
     def _put_json(self, path: str, obj: dict[str, Any]) -> None:
-        data = _json_bytes(obj)
-        if self.local:
-            write_atomically(path, data)
-        else:
-            self.fs.pipe_file(path, data)
+        self.put_file(path, json_bytes(obj))
 
     def append_audit(self, record: dict[str, Any]) -> None:
         entry = {"at": utc_now(), "use_case": self.use_case, "user": _user(), **record}

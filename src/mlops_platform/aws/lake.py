@@ -106,8 +106,7 @@ def pipeline_tracking() -> str:
         raise LakeConfigError(
             f"{TRACKING_VAR}={uri!r}: the steps of a SageMaker pipeline run in "
             "separate containers with no shared file, so MLflow must be a tracking "
-            "server: a "
-            "SageMaker MLflow ARN or an http(s):// URL"
+            "server: a SageMaker MLflow ARN or an http(s):// URL"
         )
     return uri
 

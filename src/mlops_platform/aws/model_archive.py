@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import posixpath
 import tarfile
-from typing import Any
 
-from mlops_platform.model_store import ModelStore, write_atomically
+from mlops_platform.model_store import ModelStore, json_bytes
 
 ARCHIVE = "model.tar.gz"
 #: Where SageMaker hosting unpacks a model's archive.
@@ -66,7 +64,7 @@ def build(store: ModelStore, version: str) -> bytes:
         "history": [],
     }
     members: list[tuple[str, bytes]] = [
-        (f"production/{store.use_case}.json", _json(pointer))
+        (f"production/{store.use_case}.json", json_bytes(pointer))
     ]
     for name in files:
         with store.fs.open(posixpath.join(base, name), "rb") as f:
@@ -87,14 +85,5 @@ def ensure(store: ModelStore, version: str) -> str:
     """The archive's URL, built and written unless it is there already."""
     path = store.archive_path(version, ARCHIVE)
     if not store.fs.exists(path):
-        data = build(store, version)
-        if store.local:
-            store.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-            write_atomically(path, data)
-        else:
-            store.fs.pipe_file(path, data)  # one PUT: whole or absent
+        store.put_file(path, build(store, version))  # whole or absent
     return archive_url(store, version)
-
-
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, indent=2, sort_keys=True).encode()
