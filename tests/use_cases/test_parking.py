@@ -324,6 +324,14 @@ class TestDailyDrift:
         "ordinary day, another world": (8, ParkingDrift()),
         "sensor failure": (7, ParkingDrift(start_day="2012-10-25", sensor_failure=1.0)),
         "event day": (7, ParkingDrift(start_day="2012-10-25", event_day=1.0)),
+        # the largest car park's capacity: diluted among the others in the pooled
+        # tests; caught by each car park against its own days (a new car park, the
+        # other series case, is tested on synthetic series in
+        # tests/pipelines/test_drift_series.py; each scenario here trains a model)
+        "capacity change": (
+            7,
+            ParkingDrift(start_day="2012-10-25", capacity_change=1.0),
+        ),
     }
 
     @pytest.fixture(scope="class")
@@ -363,7 +371,8 @@ class TestDailyDrift:
         by_period = parking.task.scores_by_period(
             held["target_count"], pred, held["day"]
         )
-        drift_only = ["occupancy_by_hour", "day", "target_count"]
+        # as evaluation's drift_reference keeps them (the series column included)
+        drift_only = ["occupancy_by_hour", "car_park", "day", "target_count"]
         champion = Bundle(
             "parking",
             "v0001",
@@ -379,7 +388,15 @@ class TestDailyDrift:
         )
         assert report["features"]["occ_m000"]["test"].startswith("KS statistic above")
         assert report["features"]["weekday"].get("counted") is False
-        expected = scenario.startswith(("sensor", "event"))
+        expected = scenario.startswith(("sensor", "event", "capacity"))
         assert decision["drift_detected"] is expected, decision["reason"]
-        if expected:
+        if scenario.startswith(("sensor", "event")):
             assert report["performance"]["drifted"], report["performance"]
+        series = report["series"]
+        assert series["columns"] == ["capacity", "occ_m000", "target_count"]
+        if scenario.startswith(("ordinary", "capacity")):
+            caught = scenario.startswith("capacity")
+            assert report["series_drift"] is caught, series
+        if scenario.startswith("capacity"):
+            assert series["largest"]["column"] == "capacity"
+            assert series["top"][0]["batch_mean"] > series["top"][0]["reference_mean"]

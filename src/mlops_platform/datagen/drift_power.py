@@ -295,6 +295,8 @@ def causes(report: dict[str, Any], params: DriftParams) -> list[str]:
         out.append("severe feature")
     if report["label_drift"]:
         out.append("label")
+    if report.get("series_drift"):
+        out.append("series")
     if report.get("performance_drift"):
         out.append("performance")
     if report.get("joint_drift"):

@@ -91,8 +91,16 @@ class UseCase(ABC):
     comparison_unit: ClassVar[str | None] = None
     # (series, timestamp) gold columns when the test rows are time series (a car
     # park's forecasts): the evaluation figure then draws forecast and actual over
-    # time. None: the rows are not series.
+    # time. None: the rows are not series. The drift stage also judges each series
+    # against its own reference periods (pipelines/drift/series.py), so a change to
+    # one car park is not diluted among the others.
     series_columns: ClassVar[tuple[str, str] | None] = None
+    # The gold columns whose mean over a period is a series' level (a car park's
+    # capacity, occupancy and target), for that per-series drift test. None: every
+    # counted numeric feature and a numeric label. Columns that say how much of a
+    # period was covered (the hours a day's readings span, whether yesterday had
+    # any) swing on partial days and would set that test's null too wide.
+    series_level_columns: ClassVar[tuple[str, ...] | None] = None
     # Entity tables the service looks up to build features from what a client knows
     # (retail: customers, products, stores): published after data_engineering to the
     # online store (mlops_platform.online_store) by :meth:`online_tables`. Empty: the

@@ -14,6 +14,7 @@ from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle
 from mlops_platform.params import DriftParams
 from mlops_platform.pipelines.drift.joint import classifier_two_sample
+from mlops_platform.pipelines.drift.series import UNSEEN, series_level_test
 from mlops_platform.pipelines.drift.stats import (
     chi_square_p,
     js_distance,
@@ -441,6 +442,43 @@ def _joint_test(
     return result
 
 
+def _z_text(z: float) -> str:
+    return "unseen" if z >= UNSEEN else f"{z:.2f}"
+
+
+def _series_test(
+    use_case: UseCase,
+    reference: pd.DataFrame,
+    null_of: PeriodNull | None,
+    latest: pd.DataFrame,
+    counted: dict[str, dict[str, Any]],
+    params: DriftParams,
+) -> dict[str, Any] | None:
+    """Each series (``UseCase.series_columns``) against its own reference periods,
+    on its level columns (``UseCase.series_level_columns``; by default the counted
+    numeric features and a numeric label: ``series.py``); needs the
+    period-level null. None where the use case has no series, or the champion's
+    reference predates the series column."""
+    if null_of is None or not use_case.series_columns:
+        return None
+    if use_case.series_level_columns is not None:
+        columns = list(use_case.series_level_columns)
+    else:
+        columns = [f for f, r in counted.items() if r.get("type") == "numeric"]
+        if use_case.task.label_kind == "numeric":
+            columns.append(use_case.label)
+    return series_level_test(
+        reference,
+        latest,
+        use_case.series_columns[0],
+        columns,
+        null_of.periods,
+        null_of.today,
+        null_of.pairs,
+        params.null_quantile,
+    )
+
+
 def _batch_kind(use_case: UseCase, latest: pd.DataFrame) -> str | None:
     """The batch's kind of period (its most common, for a batch of several)."""
     kinds = use_case.period_kinds(latest)
@@ -557,6 +595,8 @@ def detect_drift(
         elif len(cur_y):
             label_result = test(ref_y, cur_y, params, params.p_value)
     label_drift = bool(label_result and label_result["drifted"])
+    series_result = _series_test(use_case, reference, null_of, latest, counted, params)
+    series_drift = bool(series_result and series_result["drifted"])
     performance = _performance_drift(use_case, latest, champion, params)
     performance_drift = bool(performance and performance["drifted"])
     joint = _joint_test(use_case, reference, latest, sorted(counted), periods, params)
@@ -565,6 +605,7 @@ def detect_drift(
         share >= params.drifted_feature_share
         or bool(severe)
         or label_drift
+        or series_drift
         or performance_drift
         or joint_drift
     )
@@ -580,6 +621,8 @@ def detect_drift(
         drifted_share_threshold=params.drifted_feature_share,
         label=label_result,
         label_drift=label_drift,
+        series=series_result,
+        series_drift=series_drift,
         performance=performance,
         performance_drift=performance_drift,
         joint=joint,
@@ -594,6 +637,15 @@ def detect_drift(
             f"({', '.join(drifted[:6])}{' ...' if len(drifted) > 6 else ''})"
             + (f"; severe shift in {', '.join(severe)}" if severe else "")
             + ("; label distribution drifted" if label_drift else "")
+            + (
+                f"; {series_result['series_column']} "
+                f"{series_result['largest']['series']}'s "
+                f"{series_result['largest']['column']} left its own range "
+                f"(surprise {_z_text(series_result['statistic'])} vs "
+                f"{series_result['null_quantile']:.2f})"
+                if series_drift and series_result and series_result["largest"]
+                else ""
+            )
             + (
                 f"; champion's {performance['metric']} worse on the newest batch "
                 f"({performance.get('current', performance.get('error'))} vs "
@@ -637,6 +689,32 @@ def _joint_lines(joint: dict[str, Any] | None) -> list[str]:
         f"(p {joint['p_value']:.1e}; {joint['test']}): "
         f"**{'drifted' if joint['drifted'] else 'not drifted'}**"
         + (f"; AUC lost without: {lean}" if lean else "")
+    ]
+
+
+def _series_lines(series: dict[str, Any] | None) -> list[str]:
+    if not series:
+        return []
+
+    def one(t: dict[str, Any]) -> str:
+        if t["batch_mean"] is None:  # every series together
+            return f"{t['series']} {t['column']} (combined |z| {t['z']:.2f})"
+        ref = t["reference_mean"]
+        was = "never seen" if ref is None else f"{ref:.4g}"
+        return (
+            f"{t['series']} {t['column']} {t['batch_mean']:.4g} vs {was} "
+            f"(|z| {_z_text(t['z'])})"
+        )
+
+    top = "; ".join(one(t) for t in series["top"][:3])
+    unseen = series["unseen_series"]
+    return [
+        f"- Each {series['series_column']} against its own reference periods "
+        f"({series['series']} in the batch"
+        + (f", new: {', '.join(unseen)}" if unseen else "")
+        + f"): surprise {_z_text(series['statistic'])} (-log10 p) against "
+        f"{series['null_quantile']:.2f} ({series['test']}): "
+        f"**{'drifted' if series['drifted'] else 'not drifted'}**; furthest: {top}"
     ]
 
 
@@ -712,12 +790,19 @@ def render_drift_report(
         f"- Verdict: **{verdict}** ({len(report['drifted_features'])} of "
         f"{report['counted_features']} features drifted, threshold "
         f"{report['drifted_share_threshold']:.0%}; "
-        f"label drift: {report['label_drift']})",
+        f"label drift: {report['label_drift']}"
+        + (
+            f"; {report['series']['series_column']} drift: {report['series_drift']}"
+            if report.get("series")
+            else ""
+        )
+        + ")",
         f"- Current batch: periods {report['current_periods']}, "
         f"{report['current_rows']} rows",
         f"- Reference: champion {report['champion_version']}, "
         f"{report['reference_rows']} rows",
         *_joint_lines(report.get("joint")),
+        *_series_lines(report.get("series")),
         "",
         "Effect sizes: PSI (population stability index), Wasserstein distance in "
         "reference standard deviations, KS D (largest gap between the two "

@@ -470,12 +470,15 @@ def drift_reference(
     """The rows the champion was fitted on, as the drift stage compares new batches
     with: the training rows, and the validation rows of the periods it was fitted on
     too (``training_periods`` holds them after a refit on train + validation), with
-    features, drift-only columns, the time column (drift can judge a batch against
+    features, drift-only columns, the series column (drift judges each series
+    against its own periods), the time column (drift can judge a batch against
     whole reference periods) and the label; sampled down to
     ``reference_sample_rows``."""
     drift_only = [c for c in use_case.drift_features if c not in use_case.features]
     refit = validation[validation[use_case.time_column].isin(training_periods)]
-    columns = [*use_case.features, *drift_only, use_case.time_column, use_case.label]
+    series = [use_case.series_columns[0]] if use_case.series_columns else []
+    wanted = [*use_case.features, *drift_only, *series, use_case.time_column]
+    columns = list(dict.fromkeys([*wanted, use_case.label]))
     reference = pd.concat([train[columns], refit[columns]], ignore_index=True)
     if len(reference) > drift_params.reference_sample_rows:
         reference = reference.sample(drift_params.reference_sample_rows, random_state=0)

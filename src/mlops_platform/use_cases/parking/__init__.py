@@ -52,6 +52,10 @@ class ParkingUseCase(UseCase):
         return features.reading_day(silver[schema.TIMESTAMP])
 
     series_columns = ("car_park", "target_time")
+    # A car park's level: its spaces, its occupancy now and an hour ahead. Not the
+    # coverage columns (hour, window_real_share, yesterday_known): a partial day or
+    # yesterday's outage moves them by many of their usual spreads.
+    series_level_columns = ("capacity", features.WINDOW[-1], features.LABEL)
     # One day's batch holds one weekday: tested and reported, never in the verdict
     # (it would "drift" every day against weeks of training data).
     time_dependent_features = ("weekday",)

@@ -1,0 +1,194 @@
+"""Each series' own level, judged against its own reference periods.
+
+A use case whose rows come from several series (parking: car parks) pools them in
+the per-feature tests, so a change to one series is diluted: the largest car park
+gaining half its spaces moves a quarter of the pooled capacity values, which a day
+with one car park offline moves as much; a new car park is one series of five. Here
+every series is compared with itself.
+
+For each series, counted numeric feature and the label, the batch's mean is set
+against the same series' means in the reference periods the batch is judged by (its
+kind of period, as :class:`~mlops_platform.pipelines.drift.nodes.PeriodNull` says):
+``z = |batch mean - their mean| / their standard deviation``. A column a series never
+varied in (a capacity) has no spread, so any change is infinitely far. A series the
+reference does not hold (a new car park, or one never open on this kind of day) is
+infinitely far too.
+
+The batch's statistic is the largest ``z`` over every series and column: one test,
+not one per pair. Its null is the same statistic for each reference period against
+the rest of its kind (leave one out), so the many pairs are accounted for by taking
+the maximum on both sides; drift is the batch's maximum above the null's
+``null_quantile``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# A series absent from the periods it is judged against, or a column that never
+# varied there and changed: "infinitely" far, finite so quantiles stay defined.
+UNSEEN = 1e12
+# Spread below this (relative to the level) is no spread: the column is constant.
+_CONSTANT = 1e-9
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """Per series and column: ``surprise`` (-log10 of the two-sided p-value of the
+    target among the periods' means, Student's t with their count less one degrees
+    of freedom: a mean of 5 Sundays is less sure than one of 30 weekdays, and both
+    are judged on one scale), ``z`` and the periods' ``centre``."""
+
+    surprise: np.ndarray
+    z: np.ndarray
+    centre: np.ndarray
+
+
+def _scores(means: np.ndarray, target: np.ndarray, rest: np.ndarray) -> _Scores:
+    """``target`` (series x columns, NaN where a series has no rows) against the
+    series' means in the ``rest`` periods (``means``: series x periods x columns,
+    NaN where a series has no rows in a period). A series with rows in no ``rest``
+    period is UNSEEN; with one, not judged (NaN)."""
+    from scipy import stats  # noqa: PLC0415
+
+    against = means[:, rest, :]
+    count = np.sum(~np.isnan(against), axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: handled
+        centre = np.nanmean(against, axis=1)
+        spread = np.nanstd(against, axis=1, ddof=1)
+        diff = np.abs(target - centre)
+        floor = _CONSTANT * np.maximum(1.0, np.abs(centre))
+        constant = spread <= floor
+        z = np.where(constant, np.where(diff > floor, UNSEEN, 0.0), diff / spread)
+        # a new value against n others: t = z / sqrt(1 + 1/n), n - 1 df
+        t = z / np.sqrt(1.0 + 1.0 / count)
+        p = 2.0 * stats.t.sf(t, np.maximum(count - 1, 1))
+        surprise = np.where(z >= UNSEEN, UNSEEN, -np.log10(np.maximum(p, 1e-300)))
+    surprise = np.where(constant & (z == 0.0), 0.0, surprise)
+    judged = count >= 2  # one period gives no spread
+    unseen = (count.max(axis=1) == 0)[:, None] | (z >= UNSEEN)
+    missing = np.isnan(target)
+    surprise = np.where(judged, surprise, np.nan)
+    surprise = np.where(unseen, UNSEEN, surprise)
+    z = np.where(unseen, UNSEEN, np.where(judged, z, np.nan))
+    surprise = np.where(missing, np.nan, surprise)
+    z = np.where(missing, np.nan, z)
+    # Every series together (Stouffer's sum of signed normal scores, per column): a
+    # shift all car parks share, each within its own range, adds up.
+    with np.errstate(all="ignore"):
+        q = np.sign(target - centre) * stats.norm.isf(p / 2.0)
+    q = np.where(judged & ~unseen & ~missing & ~constant & np.isfinite(q), q, np.nan)
+    k = np.sum(~np.isnan(q), axis=0)
+    with np.errstate(all="ignore"):
+        together = np.where(k >= 2, np.abs(np.nansum(q, axis=0)) / np.sqrt(k), np.nan)
+        together_surprise = -np.log10(np.maximum(2.0 * stats.norm.sf(together), 1e-300))
+    return _Scores(
+        np.vstack([surprise, together_surprise]),
+        np.vstack([z, together]),
+        np.vstack([centre, np.full(centre.shape[1], np.nan)]),
+    )
+
+
+def _largest(z: np.ndarray) -> tuple[float, tuple[int, int] | None]:
+    if np.isnan(z).all():
+        return float("nan"), None
+    flat = int(np.nanargmax(z))
+    where = divmod(flat, z.shape[1])
+    return float(z[where]), where
+
+
+def series_level_test(
+    reference: pd.DataFrame,
+    latest: pd.DataFrame,
+    series: str,
+    columns: list[str],
+    periods: pd.Series,
+    today: np.ndarray,
+    pairs: tuple[tuple[np.ndarray, np.ndarray], ...],
+    quantile: float,
+) -> dict[str, Any] | None:
+    """The test above. ``periods`` labels the reference rows; ``today`` masks the
+    reference rows the batch is judged against and ``pairs`` each reference period's
+    rows with the rows it is judged against (``PeriodNull``). None when there is
+    nothing to compare (no column, or no reference period with a spread)."""
+    columns = [c for c in columns if c in reference.columns and c in latest.columns]
+    if not columns or series not in reference.columns or series not in latest.columns:
+        return None
+    labels = periods.to_numpy()
+    period_ids, period_of = np.unique(labels, return_inverse=True)
+    known = pd.Index(pd.unique(reference[series].astype(str))).sort_values()
+    batch = latest[columns].groupby(latest[series].astype(str)).mean()
+    names = known.append(batch.index.difference(known))  # unseen series last
+    # the scores' last row: every series together
+    labels_of = [*map(str, names), f"every {series}"]
+    sums = (
+        reference[columns]
+        .assign(_s=reference[series].astype(str), _p=period_of)
+        .groupby(["_s", "_p"])
+        .mean()
+    )
+    means = np.full((len(names), len(period_ids), len(columns)), np.nan)
+    s_idx = names.get_indexer(sums.index.get_level_values("_s"))
+    means[s_idx, sums.index.get_level_values("_p").to_numpy()] = sums.to_numpy()
+    target = batch.reindex(names).to_numpy(dtype=float)
+
+    def rest_of(mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(period_ids), dtype=bool)
+        out[np.unique(period_of[mask])] = True
+        return out
+
+    now = _scores(means, target, rest_of(today))
+    statistic, where = _largest(now.surprise)
+    null = []
+    for inside, rest in pairs:
+        own = means[:, period_of[inside][0], :]
+        null.append(_largest(_scores(means, own, rest_of(rest)).surprise)[0])
+    null_arr = np.array([v for v in null if np.isfinite(v)])
+    if not len(null_arr) or not np.isfinite(statistic):
+        return None
+    threshold = float(np.quantile(null_arr, quantile))
+    order = np.argsort(np.nan_to_num(now.surprise, nan=-1.0), axis=None)[::-1][:5]
+    top = []
+    for flat in order:
+        i, j = divmod(int(flat), len(columns))
+        if np.isnan(now.surprise[i, j]):
+            break
+        top.append(
+            {
+                "series": labels_of[i],
+                "column": columns[j],
+                "surprise": round(float(now.surprise[i, j]), 3),
+                "z": round(float(now.z[i, j]), 3),
+                "batch_mean": (float(target[i, j]) if i < len(names) else None),
+                "reference_mean": (
+                    None if np.isnan(now.centre[i, j]) else float(now.centre[i, j])
+                ),
+            }
+        )
+    return {
+        "test": (
+            f"largest |z| of each {series}'s mean against its own reference periods "
+            f"(every {series} and column), above the {quantile:.0%} quantile of "
+            f"{len(null_arr)} reference periods' own"
+        ),
+        "series_column": series,
+        "columns": columns,
+        "series": len(batch),
+        "unseen_series": [str(n) for n in names[len(known) :]],
+        "statistic": min(statistic, UNSEEN),
+        "null_quantile": threshold,
+        "null_max": float(null_arr.max()),
+        "largest": (
+            None
+            if where is None
+            else {"series": labels_of[where[0]], "column": columns[where[1]]}
+        ),
+        "top": top,
+        "drifted": bool(statistic > threshold),
+    }
