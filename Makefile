@@ -120,9 +120,13 @@ browser: ## Chromium for the page tests (Debian's package, where apt-get can)
 			|| echo "    chromium could not be installed: the page tests will skip"; \
 		else echo "==> no chromium, and apt-get needs root: the page tests will skip"; fi; }
 
+# OMP_WAIT_POLICY=passive: the workers, their servers and kedro runs share the cores,
+# and OpenMP's idle threads (scikit-learn's HistGradientBoosting) spin-wait by
+# default; one test took 79 s instead of 31 (75 s of CPU instead of 24) beside two
+# busy processes (docs/benchmarks.md, "make test").
 test: $(STAMP) $(INFRA_STAMP) browser ## the test suite (installs first if needed)
-	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=8 \
-		--numprocesses=auto --maxprocesses=4 --dist loadfile
+	OMP_WAIT_POLICY=passive $(BIN)/python -m pytest -q -p no:cacheprovider \
+		--durations=8 --numprocesses=auto --maxprocesses=4 --dist loadfile
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy, hadolint, nbstripout
 	$(BIN)/ruff check src tests benchmarks serving infra/scripts loadtest
