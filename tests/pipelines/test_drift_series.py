@@ -128,6 +128,9 @@ def test_a_new_series_is_unseen(reference):
     assert result["drifted"] is True
     assert result["unseen_series"] == ["E"]
     assert result["largest"]["series"] == "E"
+    from mlops_platform.pipelines.drift.nodes import _series_reason
+
+    assert _series_reason(result) == "new car_park: E"
 
 
 def test_a_series_never_open_on_this_kind_of_day_is_unseen():
@@ -160,18 +163,23 @@ def test_a_shift_every_series_shares_adds_up(reference):
     each (a day-to-day factor of 15%), rarely enough alone, but the four together
     are (Stouffer's sum, the "every car_park" row; measured: 17 of 20 caught by
     that row, 1 by a single car park). The report line names it."""
-    from mlops_platform.pipelines.drift.nodes import _series_lines
+    from mlops_platform.pipelines.drift.nodes import _series_lines, _series_reason
 
     rng = np.random.default_rng(14)
     together = alone = 0
+    caught: dict = {}
     for d in range(20):
         today = _day(rng, 42 + 7 * (d // 5) + d % 5, factor=dict.fromkeys(SCALES, 0.75))
         result = _judge(reference, today)
-        if result["drifted"]:
-            together += result["largest"]["series"] == "every car_park"
-            alone += result["largest"]["series"] != "every car_park"
+        if result["drifted"] and result["largest"]["series"] == "every car_park":
+            together += 1
+            caught = result
+        elif result["drifted"]:
+            alone += 1
     assert together >= 14, (together, alone)
     assert together > 2 * alone, (together, alone)
-    line = _series_lines(result)[0]
+    line = _series_lines(caught)[0]
     assert line.startswith("- Each car_park against its own reference periods (4 in")
     assert "every car_park count (combined |z|" in line
+    reason = _series_reason(caught)
+    assert reason.startswith("every car_park's count moved beyond"), reason

@@ -446,6 +446,22 @@ def _z_text(z: float) -> str:
     return "unseen" if z >= UNSEEN else f"{z:.2f}"
 
 
+def _series_reason(series: dict[str, Any]) -> str:
+    """What the series test found, for the run's reason."""
+    col, where = series["series_column"], series["largest"]
+    if series["unseen_series"]:
+        return f"new {col}: {', '.join(series['unseen_series'])}"
+    what = (
+        f"{where['series']}'s {where['column']} moved beyond their own ranges together"
+        if where["series"] == f"every {col}"
+        else f"{col} {where['series']}'s {where['column']} left its own range"
+    )
+    return (
+        f"{what} (surprise {_z_text(series['statistic'])} vs "
+        f"{series['null_quantile']:.2f})"
+    )
+
+
 def _series_test(
     use_case: UseCase,
     reference: pd.DataFrame,
@@ -638,11 +654,7 @@ def detect_drift(
             + (f"; severe shift in {', '.join(severe)}" if severe else "")
             + ("; label distribution drifted" if label_drift else "")
             + (
-                f"; {series_result['series_column']} "
-                f"{series_result['largest']['series']}'s "
-                f"{series_result['largest']['column']} left its own range "
-                f"(surprise {_z_text(series_result['statistic'])} vs "
-                f"{series_result['null_quantile']:.2f})"
+                f"; {_series_reason(series_result)}"
                 if series_drift and series_result and series_result["largest"]
                 else ""
             )
@@ -712,7 +724,7 @@ def _series_lines(series: dict[str, Any] | None) -> list[str]:
         f"- Each {series['series_column']} against its own reference periods "
         f"({series['series']} in the batch"
         + (f", new: {', '.join(unseen)}" if unseen else "")
-        + f"): surprise {_z_text(series['statistic'])} (-log10 p) against "
+        + f"): surprise {_z_text(series['statistic'])} against "
         f"{series['null_quantile']:.2f} ({series['test']}): "
         f"**{'drifted' if series['drifted'] else 'not drifted'}**; furthest: {top}"
     ]

@@ -173,8 +173,9 @@ def series_level_test(
         )
     return {
         "test": (
-            f"largest |z| of each {series}'s mean against its own reference periods "
-            f"(every {series} and column), above the {quantile:.0%} quantile of "
+            f"largest surprise (-log10 p, Student's t) of each {series}'s mean, "
+            f"and of every {series} together, against its own reference periods "
+            f"(every column), above the {quantile:.0%} quantile of "
             f"{len(null_arr)} reference periods' own"
         ),
         "series_column": series,
