@@ -6,18 +6,21 @@ gaining half its spaces moves a quarter of the pooled capacity values, which a d
 with one car park offline moves as much; a new car park is one series of five. Here
 every series is compared with itself.
 
-For each series, counted numeric feature and the label, the batch's mean is set
-against the same series' means in the reference periods the batch is judged by (its
-kind of period, as :class:`~mlops_platform.pipelines.drift.nodes.PeriodNull` says):
-``z = |batch mean - their mean| / their standard deviation``. A column a series never
-varied in (a capacity) has no spread, so any change is infinitely far. A series the
-reference does not hold (a new car park, or one never open on this kind of day) is
-infinitely far too.
+For each series and level column (``UseCase.series_level_columns``), the batch's
+mean is set against the same series' means in the reference periods the batch is
+judged by (its kind of period, as
+:class:`~mlops_platform.pipelines.drift.nodes.PeriodNull` says): a two-sided p-value
+from Student's t with their count less one degrees of freedom, reported as the
+surprise ``-log10 p``. A column a series never varied in (a capacity) that changes,
+and a series the reference does not hold on this kind of period (a new car park),
+are infinitely surprising (UNSEEN). One more row per column holds every series
+together (Stouffer's sum of their signed normal scores): a shift all series share,
+each within its own range, adds up.
 
-The batch's statistic is the largest ``z`` over every series and column: one test,
-not one per pair. Its null is the same statistic for each reference period against
-the rest of its kind (leave one out), so the many pairs are accounted for by taking
-the maximum on both sides; drift is the batch's maximum above the null's
+The batch's statistic is the largest surprise over every series, row and column: one
+test, not one per pair. Its null is the same statistic for each reference period
+against the rest of its kind (leave one out), so the many pairs are accounted for by
+taking the maximum on both sides; drift is the batch's maximum above the null's
 ``null_quantile``.
 """
 
@@ -127,15 +130,16 @@ def series_level_test(
     names = known.append(batch.index.difference(known))  # unseen series last
     # the scores' last row: every series together
     labels_of = [*map(str, names), f"every {series}"]
-    sums = (
+    by_period = (
         reference[columns]
         .assign(_s=reference[series].astype(str), _p=period_of)
         .groupby(["_s", "_p"])
         .mean()
     )
     means = np.full((len(names), len(period_ids), len(columns)), np.nan)
-    s_idx = names.get_indexer(sums.index.get_level_values("_s"))
-    means[s_idx, sums.index.get_level_values("_p").to_numpy()] = sums.to_numpy()
+    s_idx = names.get_indexer(by_period.index.get_level_values("_s"))
+    p_idx = by_period.index.get_level_values("_p").to_numpy()
+    means[s_idx, p_idx] = by_period.to_numpy()
     target = batch.reindex(names).to_numpy(dtype=float)
 
     def rest_of(mask: np.ndarray) -> np.ndarray:
