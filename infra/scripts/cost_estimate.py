@@ -161,10 +161,56 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float 
     if s.get("mlflow_tracking_server_arn") is None:  # the platform creates one
         size = s["mlflow_tracking_server_size"]
         hourly = p["sagemaker_mlflow_tracking_server_per_hour"].get(size)
-        out[f"MLflow tracking server ({size}, always on)"] = (
-            None if hourly is None else round(hourly * hours, 2)
+        daily = tracking_server_hours_per_day(s)
+        when = "always on" if daily == 24 else f"{daily:g} h a day"
+        out[f"MLflow tracking server ({size}, {when})"] = (
+            None if hourly is None else round(hourly * hours * daily / 24, 2)
         )
     return out
+
+
+# A daily EventBridge Scheduler cron expression: minute and hour fixed, every day.
+_DAILY_CRON = re.compile(r"cron\((\d{1,2}) (\d{1,2}) \* \* \? \*\)")
+
+
+def time_of_day(expression: str, variable: str) -> float:
+    """The hour of day (fractional) a daily ``cron(M H * * ? *)`` fires."""
+    m = _DAILY_CRON.fullmatch(expression.strip())
+    if not m or int(m.group(1)) > 59 or int(m.group(2)) > 23:
+        raise ValueError(
+            f"{variable} = {expression!r}: the estimate reads a daily "
+            f"cron(M H * * ? *) only"
+        )
+    return int(m.group(2)) + int(m.group(1)) / 60
+
+
+def tracking_server_hours_per_day(settings: dict[str, Any]) -> float:
+    """How long the created tracking server runs a day: from the start schedule (or,
+    without one, the pipelines' schedule, whose first step starts it) to the stop
+    schedule; 24 without a stop schedule."""
+    stop = settings.get("mlflow_stop_schedule_expression")
+    if stop is None:
+        return 24.0
+    start_var = "mlflow_start_schedule_expression"
+    if settings.get(start_var) is None:
+        start_var = "schedule_expression"
+    start = time_of_day(settings[start_var], start_var)
+    end = time_of_day(stop, "mlflow_stop_schedule_expression")
+    return round((end - start) % 24, 2) or 24.0
+
+
+def budget_problem(estimate_usd: float, budget: float, alert_percent: float) -> str:
+    """Why the budget cannot do its job against the estimate, or "". An alert on
+    actual spend below the priced estimate fires every month, so it is ignored the
+    month it matters."""
+    if estimate_usd >= budget:
+        return "The budget is below the estimate."
+    if estimate_usd >= budget * alert_percent / 100:
+        return (
+            f"The actual-spend alert ({budget * alert_percent / 100:,.0f} USD) is "
+            f"below the estimate: it would fire every month."
+        )
+    return ""
 
 
 def uses_eks(settings: dict[str, Any]) -> bool:
@@ -205,20 +251,28 @@ def markdown(prices: dict[str, Any] | None = None) -> str:
             )
         else:
             verdict = "met" if totals[env] < TARGET_USD else "NOT met"
+        problem = budget_problem(totals[env], budget, alert)
         lines += [
             f"| **total{' of the priced items' if unpriced else ''}** "
             f"| **{totals[env]:,.2f}** |",
             "",
-            f"Budget in Terraform: {budget:,.0f} USD (alerts at {alert:.0f}% actual "
-            f"and 100% forecast). Target: below {TARGET_USD:,.0f} USD: {verdict}."
-            + (
-                "" if totals[env] < budget else " **The budget is below the estimate.**"
-            ),
+            f"Budget in Terraform: {budget:,.0f} USD (alerts at {alert:.0f}% actual, "
+            f"{budget * alert / 100:,.0f} USD, and 100% forecast). Target: below "
+            f"{TARGET_USD:,.0f} USD: {verdict}."
+            + (f" **{problem}**" if problem else ""),
             "",
         ]
+    pair = sum(totals.values())
     lines.append(
-        f"dev + prod: {sum(totals.values()):,.2f} USD / month"
-        + (" plus the unpriced items." if any_unpriced else ".")
+        f"dev + prod: {pair:,.2f} USD / month"
+        + (" plus the unpriced items" if any_unpriced else "")
+        + (
+            f": above the {TARGET_USD:,.0f} USD target for the pair"
+            + (" before the unpriced items are counted" if any_unpriced else "")
+            + " (the levers below)."
+            if pair >= TARGET_USD
+            else "."
+        )
     )
     return "\n".join(lines) + "\n"
 

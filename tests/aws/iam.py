@@ -198,6 +198,10 @@ def _resource(
     return "*"
 
 
+# Where the IAM reference's ARN placeholder and the API's parameter are named apart.
+PLACEHOLDER_PARAMS = {"MlflowTrackingServerName": "TrackingServerName"}
+
+
 def _fill(
     template: str, params: dict[str, Any], region: str, account: str
 ) -> str | None:
@@ -207,13 +211,14 @@ def _fill(
     for placeholder in names:
         if placeholder in values:
             continue
-        arn_param = placeholder.removesuffix("Name") + "Arn"
-        for key in (placeholder, arn_param):
+        placeholder_param = PLACEHOLDER_PARAMS.get(placeholder, placeholder)
+        arn_param = placeholder_param.removesuffix("Name") + "Arn"
+        for key in (placeholder_param, arn_param):
             value = params.get(key)
             if isinstance(value, str) and value.startswith("arn:"):
                 if value.split(":", 5)[-1].startswith(stem):
                     return value  # the request names the resource by its ARN
-            elif isinstance(value, str) and key == placeholder:
+            elif isinstance(value, str) and key == placeholder_param:
                 values[placeholder] = value
                 break
         else:

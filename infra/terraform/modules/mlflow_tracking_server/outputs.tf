@@ -12,3 +12,8 @@ output "role_arn" {
   description = "The server's own role (artifact store access)."
   value       = aws_iam_role.this.arn
 }
+
+output "window" {
+  description = "The daily window's schedule expressions (start, stop) that are set; empty when the server runs all the time."
+  value       = local.window
+}

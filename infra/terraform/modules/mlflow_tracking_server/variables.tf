@@ -61,3 +61,21 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "start_schedule_expression" {
+  description = "When EventBridge Scheduler starts the server each day (before the pipelines, allowing for its start-up), or null: the server is never started by schedule (the steps still start it when they find it stopped)."
+  type        = string
+  default     = null
+}
+
+variable "stop_schedule_expression" {
+  description = "When EventBridge Scheduler stops the server each day (after the longest pipeline run), or null: the server runs all the time."
+  type        = string
+  default     = null
+}
+
+variable "schedule_timezone" {
+  description = "Time zone of the start and stop expressions."
+  type        = string
+  default     = "UTC"
+}

@@ -117,7 +117,11 @@ module "mlflow" {
   kms_key_arn    = module.kms.key_arn
   size           = var.mlflow_tracking_server_size
   mlflow_version = var.mlflow_version
-  tags           = local.tags
+  # the daily window: started before the pipelines, stopped after them
+  start_schedule_expression = var.mlflow_start_schedule_expression
+  stop_schedule_expression  = var.mlflow_stop_schedule_expression
+  schedule_timezone         = var.schedule_timezone
+  tags                      = local.tags
 }
 
 # Athena over the lake: the pipeline publishes its lake tables here (symlink tables

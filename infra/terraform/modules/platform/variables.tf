@@ -173,6 +173,18 @@ variable "mlflow_tracking_server_size" {
   default     = "Small"
 }
 
+variable "mlflow_start_schedule_expression" {
+  description = "When the created tracking server is started each day, in schedule_timezone: half an hour before the pipelines (schedule_expression) for its start-up. null: never by schedule (the steps still start it when they find it stopped)."
+  type        = string
+  default     = "cron(30 0 * * ? *)"
+}
+
+variable "mlflow_stop_schedule_expression" {
+  description = "When the created tracking server is stopped each day, in schedule_timezone: after the longest pipeline run. null keeps it running all the time (billed every hour). The UI is up only inside the window unless started by hand."
+  type        = string
+  default     = "cron(30 3 * * ? *)"
+}
+
 variable "mlflow_version" {
   description = "MLflow version of the created tracking server, or null for SageMaker's default (the client is MLflow 3.17.2)."
   type        = string

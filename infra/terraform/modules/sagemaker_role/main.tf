@@ -244,6 +244,21 @@ data "aws_iam_policy_document" "this" {
       resources = [statement.value]
     }
   }
+
+  # Every step wakes the tracking server if it is stopped outside its daily window
+  # (mlops_platform.aws.tracking_server; the mlflow_tracking_server module's
+  # schedules): it reads its status and may start it, never stop or change it.
+  dynamic "statement" {
+    for_each = var.mlflow_tracking_server_arn == null ? [] : [var.mlflow_tracking_server_arn]
+    content {
+      sid = "WakeTrackingServer"
+      actions = [
+        "sagemaker:DescribeMlflowTrackingServer",
+        "sagemaker:StartMlflowTrackingServer",
+      ]
+      resources = [statement.value]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {

@@ -20,6 +20,10 @@
 * ``--exclusive`` (the first step): stop, before reading or writing anything, if an
   earlier execution of the same pipeline is still running
   (:mod:`mlops_platform.aws.sagemaker.overlap`); exit status 3, naming it.
+* Every step then wakes the MLflow tracking server if it is a SageMaker managed
+  server that is stopped (:mod:`mlops_platform.aws.tracking_server`; the platform
+  stops it outside the pipelines' daily window) and waits until it is up; exit
+  status 4, naming the server and its status, if it cannot be used.
 Exit status 0 only if the pipeline ran to the end.
 
 **Who runs it.** SageMaker mounts a processing job's output folders
@@ -228,6 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.exclusive and (stop := overlapping()) is not None:
         print(f"error: {stop}", file=sys.stderr)  # noqa: T201
         return 3
+    from mlops_platform.aws.tracking_server import (  # noqa: PLC0415
+        TrackingServerError,
+        wake_for_step,
+    )
+
+    try:  # the server may be stopped outside its daily window
+        wake_for_step(dict(os.environ))
+    except TrackingServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 4
     use_case = args.pipeline.split(".", 1)[0]
     project = Path.cwd()
     from mlops_platform.model_store import LEASE_OWNER_ENV  # noqa: PLC0415
