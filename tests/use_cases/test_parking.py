@@ -214,6 +214,60 @@ class TestGenerator:
         assert (fake["hgb_over_persistence"] >= 0.4).all()  # not trivially easy
         assert (fake["hgb_over_persistence"] <= 0.9).all()  # learnable
 
+    def test_day_levels_measure_what_the_drift_check_compares(self):
+        """Day level = mean per 100 spaces over the core hours, on days that cover
+        them; a weekday under a quarter of the median is closed and left out of
+        the spread. Built by hand: 9 weekdays at 60 +- 3, one at 1, a Saturday at
+        30, and a day whose readings stop at noon (not a full day)."""
+        from mlops_platform.datagen.parking_realism import day_levels
+
+        rows = []
+        monday = pd.Timestamp("2012-09-10")
+        days = [monday + pd.Timedelta(days=k) for k in (0, 1, 2, 3, 4, 7, 8, 9, 10)]
+        levels = [57, 60, 63, 57, 60, 63, 57, 60, 63]
+        plan = [*zip(days, levels, strict=True), (monday + pd.Timedelta(days=11), 1),
+                (monday + pd.Timedelta(days=5), 30)]  # fmt: skip
+        for day, level in plan:
+            for minutes in range(7 * 60, 18 * 60, 30):
+                rows.append((day + pd.Timedelta(minutes=minutes), level))
+        for minutes in range(7 * 60, 12 * 60, 30):  # a partial Friday, ignored
+            rows.append((monday + pd.Timedelta(days=12, minutes=minutes), 5))
+        silver = pd.DataFrame(
+            {"car_park": "A", "capacity": 100, "count": [r[1] for r in rows],
+             "timestamp": [str(r[0]) for r in rows]}
+        )  # fmt: skip
+        (got,) = day_levels(silver).to_dict("records")
+        assert got["full_weekdays"] == 10 and got["closed_weekdays"] == 1
+        assert got["weekday_level"] == 60.0
+        assert got["open_robust_cv"] == round(1.4826 * 3 / 60, 3)
+        assert got["saturday_ratio"] == 0.5 and got["sunday_ratio"] is None
+
+    @pytest.mark.real_sample
+    @real_sample
+    def test_the_series_check_replayed_on_the_real_file(self):
+        """The drift test's series check on the recorded days (docs/drift.md,
+        "On the real lot"): the first weekday the lot stood empty (2012-10-12, no
+        closure before it) is an alarm, and before that closure reaches the
+        reference, cutting an ordinary weekday's demand makes it several times more
+        surprising (after it, the empty days widen the reference: the docs say so)."""
+        from mlops_platform.datagen.parking_realism import load_examples, series_replay
+
+        days = series_replay(load_examples(REAL, capacity=100))
+        assert len(days) >= 20
+        first_empty = days[days["day"] == 20121012].iloc[0]
+        assert (
+            first_empty["alarm"]
+            and first_empty["surprise"] > 2 * first_empty["threshold"]
+        )
+        before = days[
+            (days["kind"] == "Mon-Fri")
+            & (days["mean_occupancy"] > 0.5)
+            & (days["day"] < 20121012)
+            & (days["surprise"] < days["threshold"])  # an ordinary day as recorded
+        ]
+        assert len(before) >= 2
+        assert (before["surprise_cut_40%"] > 5 * before["surprise"]).all()
+
     @pytest.mark.real_sample
     @real_sample
     def test_real_file_loads_and_gives_examples(self, parking):
