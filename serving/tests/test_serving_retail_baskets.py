@@ -125,6 +125,18 @@ def test_real_baskets_get_the_features_of_the_gold_table(tmp_path):
     )
     assert unseen >= first_sold.sum() > 0
     assert unseen < 0.5 * len(new)
+    # a till that sends each line's department and division (its own product
+    # master): the baskets with a product first sold on Friday get the gold
+    # table's features too; only a store first seen on Friday is still unknown
+    with_codes = featurise(
+        till_requests(silver[later], with_hierarchy=True),
+        online_store(tmp_path),
+        schema,
+    )
+    assert not any(r["_till"]["unknown_products"] for r in with_codes.values())
+    new_store = sum(r["_till"]["unknown_store"] for r in with_codes.values())
+    assert assert_same_features(new, with_codes, retail.features) == new_store
+    assert new_store < first_sold.sum()
     # the cases that matter are all there: known customers with history, cards the
     # store has not seen, shoppers without a card
     known = new["cust_prev_baskets"] > 0
@@ -146,7 +158,16 @@ def test_generated_baskets_get_the_same_features_and_answers(
     records = featurise(requests, online_store(root), schema)
     # a small world (2,137 products in four weeks): a quarter of the next week's
     # baskets hold a product first sold that week
-    assert assert_same_features(new, records, trained.retail.features) < 0.5 * len(new)
+    unseen = assert_same_features(new, records, trained.retail.features)
+    assert 0 < unseen < 0.5 * len(new)
+    # with the lines' department and division from the till, all of them match
+    coded = till_requests(
+        trained.silver[trained.silver["SHOP_WEEK"] == week], with_hierarchy=True
+    )
+    with_codes = featurise(coded, online_store(root), schema)
+    new_store = sum(r["_till"]["unknown_store"] for r in with_codes.values())
+    assert assert_same_features(new, with_codes, trained.retail.features) == new_store
+    assert new_store < unseen
     assert (new["cust_code"].isna()).any()
     assert ((new["cust_prev_baskets"] == 0) & new["cust_code"].notna()).any()
 
@@ -218,6 +239,34 @@ def test_unknown_products_and_store_are_named_not_refused(served, trained):
     assert pred["customer_known"] is True
     # the store's format and region are missing categories, not an error
     assert set(pred["unknown_categories"]) <= {"store_format", "store_region"}
+
+
+def test_a_line_may_carry_its_products_codes(served, trained):
+    """A product the online store has not seen, sent with its department and
+    division, is featurised from them and is not unknown; the same line without
+    them is an unknown department. Half the pair is refused, naming the field."""
+    c, root, requests = served
+    body = _a_known_customer(requests, trained)
+    store = online_store(root)
+    schema = build_schema(input_schema(trained.retail, trained.train), "retail")
+    new_line = {"product": "PRD9999999", "quantity": 2, "spend": 30.0}
+    codes = {"department": "DEP00001", "division": "D00001"}
+
+    def record(extra: dict) -> dict:
+        lines = [*body["lines"], {**new_line, **extra}]
+        till = TillBasket.model_validate({**body, "lines": lines})
+        return USE_CASE.basket_record(till, schema, store)
+
+    plain, coded = record({}), record(codes)
+    assert "PRD9999999" in plain["_till"]["unknown_products"]
+    assert "PRD9999999" not in coded["_till"]["unknown_products"]
+    assert coded["share_d00001"] > plain["share_d00001"]  # its spend counts there
+    assert plain["share_other"] > coded["share_other"]
+    for half in ({"department": "DEP00001"}, {"division": "D00001"}):
+        r = c.post(BASKETS, json={**body, "lines": [{**new_line, **half}]})
+        assert r.status_code == 422, r.text
+        missing = "division" if "department" in half else "department"
+        assert missing in r.text and "lines" in r.text
 
 
 def test_an_anonymous_and_an_unknown_card_get_no_history(served, trained):

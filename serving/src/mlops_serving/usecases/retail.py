@@ -10,9 +10,14 @@ pipeline run published (:mod:`mlops_serving.online`):
 
 - a card the store does not know is a new customer: no history, no profile, as a
   customer's first week is in training; no card is an anonymous basket, the same;
-- a product the store does not know counts as one line of an unknown department in
-  division "other" and is named in the answer's ``unknown_products``; an unknown
-  store has no format or region (missing categories) and sets ``unknown_store``;
+- a line may carry its product's department and division (``PROD_CODE_20``,
+  ``PROD_CODE_40``) from the till's own product master: they are used as training
+  uses the line's own codes, so a product first sold after the last run gets the
+  features it gets in training. Without them the online store's are looked up; a
+  product the store does not know then counts as one line of an unknown department
+  in division "other" and is named in the answer's ``unknown_products``;
+- an unknown store has no format or region (missing categories) and sets
+  ``unknown_store``;
 - a basket at or before the newest hour of the data the store was built from is
   refused: its features in training came from an earlier state, so the answer would
   not be the model's answer for that basket.
@@ -31,7 +36,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops_serving import retail_features as rf
 from mlops_serving.online import OnlineStore
@@ -68,6 +73,36 @@ class TillLine(BaseModel):
     )
     quantity: int = Field(ge=1, le=1000, description="items on the line")
     spend: float = Field(gt=0, le=10_000, description="line total in GBP")
+    department: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        pattern=CODE,
+        description="the product's department (PROD_CODE_20), from the till's own "
+        "product master; with division, used instead of the online store's, so a "
+        "product first sold after the last run is featurised as in training",
+    )
+    division: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        pattern=CODE,
+        description="the product's division (PROD_CODE_40); given with department",
+    )
+
+    @model_validator(mode="after")
+    def _hierarchy_whole(self) -> TillLine:
+        if (self.department is None) != (self.division is None):
+            given, missing = (
+                ("department", "division")
+                if self.division is None
+                else ("division", "department")
+            )
+            raise ValueError(
+                f"{given} is given without {missing}: send both of the product's "
+                f"codes, or neither (the online store's are used)"
+            )
+        return self
 
 
 class TillBasket(BaseModel):
@@ -153,16 +188,22 @@ class Retail(UseCase):
                 "featurised by the batch pipeline",
             )
         codes = [line.product for line in basket.lines]
-        products = online.get_many("products", codes)
-        unknown_products = sorted({c for c in codes if c not in products})
-        department = np.array(
-            [products[c]["department"] if c in products else "?" for c in codes],
-            dtype=object,
-        )
-        division = np.array(
-            [products[c]["division"] if c in products else "other" for c in codes],
-            dtype=object,
-        )
+        looked_up = [line.product for line in basket.lines if line.department is None]
+        products = online.get_many("products", looked_up) if looked_up else {}
+        hierarchy = [
+            (line.department, line.division)  # the till's own product master
+            if line.department is not None and line.division is not None
+            else (
+                products[line.product]["department"],
+                products[line.product]["division"],
+            )
+            if line.product in products
+            else ("?", "other")
+            for line in basket.lines
+        ]
+        unknown_products = sorted({c for c in looked_up if c not in products})
+        department = np.array([h[0] for h in hierarchy], dtype=object)
+        division = np.array([h[1] for h in hierarchy], dtype=object)
         lines = rf.basket_features(
             np.zeros(len(codes), dtype=np.int64),
             np.array([line.spend for line in basket.lines]),

@@ -389,12 +389,14 @@ def _states_from_lines(silver: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame
 
 
 def till_requests(
-    silver: pd.DataFrame, days_later: int = 0
+    silver: pd.DataFrame, days_later: int = 0, with_hierarchy: bool = False
 ) -> dict[str, dict[str, Any]]:
     """Each basket of ``silver`` as a till sends it to ``POST /v1/retail/baskets``
     (replays for the parity tests and the benchmark), ``days_later`` days after it
     happened. Minutes and seconds are added to the hour: features must not depend on
-    them."""
+    them. ``with_hierarchy``: each line also carries its product's department and
+    division (``PROD_CODE_20``, ``PROD_CODE_40``), as a till with its own product
+    master sends them."""
     out: dict[str, dict[str, Any]] = {}
     for key, lines in silver.groupby(BASKET_KEY, sort=True):
         first = lines.iloc[0]
@@ -412,8 +414,14 @@ def till_requests(
             "basket_dominant_mission": first["BASKET_DOMINANT_MISSION"],
             "lines": [
                 {"product": p, "quantity": int(q), "spend": float(v)}
-                for p, q, v in zip(
-                    lines["PROD_CODE"], lines["QUANTITY"], lines["SPEND"], strict=True
+                | ({"department": str(d), "division": str(g)} if with_hierarchy else {})
+                for p, q, v, d, g in zip(
+                    lines["PROD_CODE"],
+                    lines["QUANTITY"],
+                    lines["SPEND"],
+                    lines["PROD_CODE_20"],
+                    lines["PROD_CODE_40"],
+                    strict=True,
                 )
             ],
         }
