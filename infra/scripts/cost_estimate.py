@@ -89,11 +89,16 @@ def step_instance_types() -> dict[str, str]:
     return {s: resources.get(s, {}).get("instance_type", default) for s in stages}
 
 
-def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float | None]:
+def estimate(
+    env: str,
+    prices: dict[str, Any] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> dict[str, float | None]:
     """Monthly USD per line item for one environment; None for an item whose price
-    ``prices.json`` does not have (shown as unpriced, never as zero)."""
+    ``prices.json`` does not have (shown as unpriced, never as zero). ``settings``
+    replaces the environment's platform settings (a what-if)."""
     p = prices or json.loads(PRICES.read_text())
-    s = platform_settings(env)
+    s = settings if settings is not None else platform_settings(env)
     use = p["usage_assumptions"][env]
     hours = p["hours_per_month"]
     instance = s["node_instance_types"][0]
@@ -117,17 +122,25 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float 
     metrics = 5 + n_classes  # requests, 5xx, latency, car count, drift + per class
     log_gb = use["log_gb_per_month"]
     retention_months = s["log_retention_days"] / 30
+    eks = uses_eks(s)
+    ecs = "ecs" in s.get("serving_platforms", ["eks"])
+    albs = int(eks) + int(ecs)  # the ingress's (EKS) and the service's own (ECS)
     items = {
-        "EKS control plane": p["eks_cluster_per_hour"] * hours,
+        "EKS control plane": p["eks_cluster_per_hour"] * hours if eks else None,
         f"nodes: {nodes} x {instance} {s['node_capacity_type'].lower()}": nodes
         * node_hour
-        * hours,
-        "node volumes (gp3)": nodes * 30 * p["ebs_gp3_per_gb_month"],
+        * hours
+        if eks
+        else None,
+        "node volumes (gp3)": nodes * 30 * p["ebs_gp3_per_gb_month"] if eks else None,
         f"interface endpoints: {endpoints} endpoint-AZs": endpoints
         * p["vpc_interface_endpoint_per_az_hour"]
         * hours,
-        "load balancer (ALB)": p["alb_per_hour"] * hours
-        + p["alb_lcu_per_month_assumed"] * use["requests_alb_lcu_factor"],
+        f"load balancers (ALB): {albs}": albs
+        * (
+            p["alb_per_hour"] * hours
+            + p["alb_lcu_per_month_assumed"] * use["requests_alb_lcu_factor"]
+        ),
         "SageMaker pipeline steps": pipeline,
         "CloudWatch logs": log_gb * p["cloudwatch_logs_ingest_per_gb"]
         + log_gb * retention_months * p["cloudwatch_logs_storage_per_gb_month"],
@@ -144,7 +157,9 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float 
         / 10_000
         * p["kms_requests_per_10k"],
         "EKS control-plane logs (5 types)": use["control_plane_log_gb_per_month"]
-        * p["cloudwatch_logs_ingest_per_gb"],
+        * p["cloudwatch_logs_ingest_per_gb"]
+        if eks
+        else None,
         "VPC flow logs (rejected traffic)": use["flow_log_gb_per_month"]
         * p["cloudwatch_logs_ingest_per_gb"],
         "interface endpoint data processed": use["endpoint_gb_per_month"]
@@ -152,12 +167,20 @@ def estimate(env: str, prices: dict[str, Any] | None = None) -> dict[str, float 
         "ECR image storage": use["ecr_gb_stored"] * p["ecr_storage_per_gb_month"],
     }
     if s["public_load_balancer"]:  # an internet-facing ALB: a public IPv4 per zone
-        items[f"ALB public IPv4 addresses ({s['az_count']})"] = (
-            s["az_count"] * p["public_ipv4_per_hour"] * hours
+        addresses = albs * s["az_count"]
+        items[f"ALB public IPv4 addresses ({addresses})"] = (
+            addresses * p["public_ipv4_per_hour"] * hours
         )
-    out: dict[str, float | None] = {k: round(v, 2) for k, v in items.items()}
-    if uses_eks(s):  # billed per observation: no figure recorded (prices.json)
+    # a platform that is not deployed costs nothing and is not listed
+    out: dict[str, float | None] = {
+        k: round(v, 2) for k, v in items.items() if v is not None
+    }
+    if eks:  # billed per observation: no figure recorded (prices.json)
         out["Container Insights (observability add-on)"] = None
+    if ecs:  # Fargate tasks: no vCPU-hour or GB-hour price recorded (prices.json)
+        ecs_conf = s.get("ecs_serving") or {}
+        tasks = ecs_conf.get("min_tasks", 2)
+        out[f"ECS Fargate serving tasks ({tasks}, always on)"] = None
     if s.get("mlflow_tracking_server_arn") is None:  # the platform creates one
         size = s["mlflow_tracking_server_size"]
         hourly = p["sagemaker_mlflow_tracking_server_per_hour"].get(size)

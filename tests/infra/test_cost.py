@@ -111,3 +111,38 @@ def test_the_items_review_found_missing_are_estimated():
         "ECR image storage",
     ):  # fmt: skip
         assert (prod[item] or 0) > 0, item
+
+
+def test_the_estimate_follows_the_serving_platforms():
+    """EKS items only where EKS serves; ECS Fargate adds its own load balancer and
+    its tasks, whose price is not recorded (named, never counted as zero)."""
+    prices = json.loads(cost_estimate.PRICES.read_text())
+    settings = cost_estimate.platform_settings("dev")
+    assert settings["serving_platforms"] == ["eks"]
+    eks = cost_estimate.estimate("dev", prices)
+    ecs = cost_estimate.estimate(
+        "dev", prices, {**settings, "serving_platforms": ["ecs"]}
+    )
+    both = cost_estimate.estimate(
+        "dev", prices, {**settings, "serving_platforms": ["eks", "ecs"]}
+    )
+    eks_only = {"EKS control plane", "node volumes (gp3)",
+                "EKS control-plane logs (5 types)",
+                "Container Insights (observability add-on)"}  # fmt: skip
+    assert eks_only <= set(eks) and not eks_only & set(ecs)
+    assert not any(k.startswith("nodes:") for k in ecs)
+    assert ecs["ECS Fargate serving tasks (2, always on)"] is None
+    assert "ECS Fargate serving tasks (2, always on)" not in eks
+    assert ecs["load balancers (ALB): 1"] == eks["load balancers (ALB): 1"]
+    two = 2 * eks["load balancers (ALB): 1"]
+    assert both["load balancers (ALB): 2"] == pytest.approx(two, abs=0.01)
+    assert (
+        both["ALB public IPv4 addresses (4)"]
+        == 2 * eks["ALB public IPv4 addresses (2)"]
+    )
+    saved = cost_estimate.priced(eks) - cost_estimate.priced(ecs)
+    assert round(saved, 2) == round(
+        eks["EKS control plane"] + eks["node volumes (gp3)"]
+        + eks["EKS control-plane logs (5 types)"]
+        + sum(v for k, v in eks.items() if k.startswith("nodes:")), 2
+    )  # fmt: skip
