@@ -183,3 +183,54 @@ def test_a_shift_every_series_shares_adds_up(reference):
     assert "every car_park count (combined |z|" in line
     reason = _series_reason(caught)
     assert reason.startswith("every car_park's count moved beyond"), reason
+
+
+def _shaped_day(rng: np.random.Generator, day: int, hours: range) -> pd.DataFrame:
+    """One series whose count follows a strong hour-of-day shape (low at 7, high
+    from 9, as a car park), at a day level varying 5%, for the given hours."""
+    level = 600.0 * KIND_LEVEL[_kind(day)] * float(np.exp(rng.normal(0, 0.05)))
+    hour = np.repeat(np.array(list(hours), dtype=float), 12)
+    shape = np.interp(hour, [7, 9, 12, 13, 17], [0.2, 1.0, 0.6, 0.9, 0.8])
+    return pd.DataFrame(
+        {"car_park": "A", "day": day, "kind": _kind(day), "hour": hour,
+         "count": rng.normal(level * shape, 0.03 * level), "capacity": 750.0}
+    )  # fmt: skip
+
+
+def _judge_shaped(reference: pd.DataFrame, today: pd.DataFrame, position):
+    null_of = PeriodNull.build(reference["day"], reference["kind"], _kind_of(today))
+    profile = {
+        "position": position,
+        "kinds": reference["kind"].to_numpy(),
+        "batch_kind": _kind_of(today),
+        "min_kind_periods": PeriodNull.MIN_KIND_PERIODS,
+    }
+    result = series_level_test(
+        reference, today, "car_park", ["count", "capacity"], null_of.periods,
+        null_of.today, null_of.pairs, 0.95, profile,
+    )  # fmt: skip
+    assert result is not None
+    return result
+
+
+def test_a_partial_day_is_judged_by_its_level_not_by_its_hours():
+    """A day whose readings stop at 10:00 (the morning only) at an ordinary level:
+    its raw mean is far from full days' (the morning is low), so raw means flag it;
+    less each hour's profile it is ordinary. A 40% drop on such a day is still
+    caught, and a capacity change and a new series stay unseen."""
+    rng = np.random.default_rng(5)
+    full = range(7, 17)
+    reference = pd.concat([_shaped_day(rng, d, full) for d in range(35)])
+    partial = _shaped_day(rng, 37, range(7, 10))  # a Wednesday
+    raw = _judge_shaped(reference, partial, None)
+    profiled = _judge_shaped(reference, partial, "hour")
+    assert raw["drifted"] and raw["profile"] is None
+    assert not profiled["drifted"] and profiled["profile"] == "hour"
+    assert "less its profile by hour" in profiled["test"]
+    cut = partial.assign(count=partial["count"] * 0.6)
+    assert _judge_shaped(reference, cut, "hour")["drifted"]
+    bigger = partial.assign(capacity=900.0)
+    assert _judge_shaped(reference, bigger, "hour")["statistic"] >= UNSEEN
+    newcomer = pd.concat([partial, partial.assign(car_park="NEW")])
+    result = _judge_shaped(reference, newcomer, "hour")
+    assert result["unseen_series"] == ["NEW"] and result["drifted"]

@@ -101,6 +101,11 @@ class UseCase(ABC):
     # period was covered (the hours a day's readings span, whether yesterday had
     # any) swing on partial days and would set that test's null too wide.
     series_level_columns: ClassVar[tuple[str, ...] | None] = None
+    # The gold column that says where in its period a row is (parking: the hour of
+    # the day). The series test then takes each row less its series' mean at that
+    # whole position first, so a period's level does not depend on which part of it
+    # has rows (a day whose readings stop at noon is not "low"). None: raw means.
+    series_profile_column: ClassVar[str | None] = None
     # Entity tables the service looks up to build features from what a client knows
     # (retail: customers, products, stores): published after data_engineering to the
     # online store (mlops_platform.online_store) by :meth:`online_tables`. Empty: the

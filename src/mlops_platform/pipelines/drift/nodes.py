@@ -483,6 +483,17 @@ def _series_test(
         columns = [f for f, r in counted.items() if r.get("type") == "numeric"]
         if use_case.task.label_kind == "numeric":
             columns.append(use_case.label)
+    profile = None
+    if use_case.series_profile_column is not None:
+        kinds = use_case.period_kinds(reference) if params.null_within_kind else None
+        profile = {
+            "position": use_case.series_profile_column,
+            "kinds": None if kinds is None else kinds.to_numpy(),
+            "batch_kind": _batch_kind(use_case, latest)
+            if params.null_within_kind
+            else None,
+            "min_kind_periods": PeriodNull.MIN_KIND_PERIODS,
+        }
     return series_level_test(
         reference,
         latest,
@@ -492,6 +503,7 @@ def _series_test(
         null_of.today,
         null_of.pairs,
         params.null_quantile,
+        profile,
     )
 
 
@@ -708,13 +720,16 @@ def _series_lines(series: dict[str, Any] | None) -> list[str]:
     if not series:
         return []
 
+    profiled = series.get("profile")
+    sign = "+" if profiled else ""  # a mean less the profile: its sign matters
+
     def one(t: dict[str, Any]) -> str:
         if t["batch_mean"] is None:  # every series together
             return f"{t['series']} {t['column']} (combined |z| {t['z']:.2f})"
         ref = t["reference_mean"]
-        was = "never seen" if ref is None else f"{ref:.4g}"
+        was = "never seen" if ref is None else f"{ref:{sign}.4g}"
         return (
-            f"{t['series']} {t['column']} {t['batch_mean']:.4g} vs {was} "
+            f"{t['series']} {t['column']} {t['batch_mean']:{sign}.4g} vs {was} "
             f"(|z| {_z_text(t['z'])})"
         )
 

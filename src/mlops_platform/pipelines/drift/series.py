@@ -106,6 +106,67 @@ def _largest(z: np.ndarray) -> tuple[float, tuple[int, int] | None]:
     return float(z[where]), where
 
 
+def deprofiled(
+    reference: pd.DataFrame,
+    latest: pd.DataFrame,
+    series: str,
+    columns: list[str],
+    position: str,
+    kinds: np.ndarray | None,
+    batch_kind: str | None,
+    min_kind_periods: int,
+    periods: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``reference`` and ``latest`` with each row's ``columns`` less its series' mean
+    at its whole ``position`` (the hour of the day) in the reference: within its
+    kind of period where the reference holds at least ``min_kind_periods`` of that
+    kind, else over every period. A period's mean is then its level whatever part of
+    the period it covers: a day whose readings stop at noon is not "low" because
+    afternoons are. Rows of a series the reference never had keep their values (it
+    is unseen either way); a known series' row at a position the reference never had
+    is left out (NaN)."""
+    kind_of = (
+        np.full(len(reference), "*", dtype=object)
+        if kinds is None
+        else np.asarray(kinds, dtype=object)
+    )
+    per_kind = pd.Series(periods).groupby(kind_of).nunique()
+    usable = {k for k, n in per_kind.items() if n >= min_kind_periods}
+    kind_of = np.where(np.isin(kind_of, list(usable)), kind_of, "*")
+    ref_series = reference[series].astype(str).to_numpy()
+    new_series = latest[series].astype(str).to_numpy()
+    ref_pos = np.floor(reference[position].to_numpy(dtype=float))
+    new_pos = np.floor(latest[position].to_numpy(dtype=float))
+    values = pd.DataFrame(reference[columns].to_numpy(dtype=float), columns=columns)
+    pooled = values.groupby([ref_series, ref_pos]).mean()
+    own = values.groupby([ref_series, kind_of, ref_pos]).mean()
+
+    def profile(names: np.ndarray, kind: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        by_kind = own.reindex(pd.MultiIndex.from_arrays([names, kind, pos]))
+        every = pooled.reindex(pd.MultiIndex.from_arrays([names, pos])).to_numpy()
+        return np.where(np.isnan(by_kind.to_numpy()), every, by_kind.to_numpy())
+
+    ref_out = reference[columns].to_numpy(dtype=float) - profile(
+        ref_series, kind_of, ref_pos
+    )
+    batch_kind_of = np.full(
+        len(latest), batch_kind if batch_kind in usable else "*", dtype=object
+    )
+    new_values = latest[columns].to_numpy(dtype=float)
+    known = np.isin(new_series, ref_series)[:, None]
+    new_out = np.where(
+        known, new_values - profile(new_series, batch_kind_of, new_pos), new_values
+    )
+    return (
+        pd.DataFrame(ref_out, columns=columns, index=reference.index).assign(
+            **{series: reference[series].to_numpy()}
+        ),
+        pd.DataFrame(new_out, columns=columns, index=latest.index).assign(
+            **{series: latest[series].to_numpy()}
+        ),
+    )
+
+
 def series_level_test(
     reference: pd.DataFrame,
     latest: pd.DataFrame,
@@ -115,14 +176,36 @@ def series_level_test(
     today: np.ndarray,
     pairs: tuple[tuple[np.ndarray, np.ndarray], ...],
     quantile: float,
+    profile: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The test above. ``periods`` labels the reference rows; ``today`` masks the
     reference rows the batch is judged against and ``pairs`` each reference period's
-    rows with the rows it is judged against (``PeriodNull``). None when there is
-    nothing to compare (no column, or no reference period with a spread)."""
+    rows with the rows it is judged against (``PeriodNull``). With ``profile``
+    (``position``: the column that says where in its period a row is, ``kinds``,
+    ``batch_kind`` and ``min_kind_periods`` as ``PeriodNull`` judges them), each
+    row is taken less its series' profile over the period first
+    (:func:`deprofiled`). None when there is nothing to compare (no column, or no
+    reference period with a spread)."""
     columns = [c for c in columns if c in reference.columns and c in latest.columns]
     if not columns or series not in reference.columns or series not in latest.columns:
         return None
+    position = (profile or {}).get("position")
+    if position is not None and (
+        position not in reference.columns or position not in latest.columns
+    ):
+        position = None
+    if position is not None and profile is not None:
+        reference, latest = deprofiled(
+            reference,
+            latest,
+            series,
+            columns,
+            position,
+            profile.get("kinds"),
+            profile.get("batch_kind"),
+            int(profile.get("min_kind_periods", 1)),
+            periods.to_numpy(),
+        )
     labels = periods.to_numpy()
     period_ids, period_of = np.unique(labels, return_inverse=True)
     known = pd.Index(pd.unique(reference[series].astype(str))).sort_values()
@@ -177,12 +260,14 @@ def series_level_test(
         )
     return {
         "test": (
-            f"largest surprise (-log10 p, Student's t) of each {series}'s mean, "
-            f"and of every {series} together, against its own reference periods "
-            f"(every column), above the {quantile:.0%} quantile of "
+            f"largest surprise (-log10 p, Student's t) of each {series}'s mean"
+            + (f" less its profile by {position}" if position else "")
+            + f", and of every {series} together, against its own reference "
+            f"periods (every column), above the {quantile:.0%} quantile of "
             f"{len(null_arr)} reference periods' own"
         ),
         "series_column": series,
+        "profile": position,
         "columns": columns,
         "series": len(batch),
         "unseen_series": [str(n) for n in names[len(known) :]],

@@ -56,6 +56,9 @@ class ParkingUseCase(UseCase):
     # coverage columns (hour, window_real_share, yesterday_known): a partial day or
     # yesterday's outage moves them by many of their usual spreads.
     series_level_columns = ("capacity", features.WINDOW[-1], features.LABEL)
+    # ... each less the car park's mean at that hour of the day (of its kind of
+    # day), so partial days compare with full ones.
+    series_profile_column = "hour"
     # One day's batch holds one weekday: tested and reported, never in the verdict
     # (it would "drift" every day against weeks of training data).
     time_dependent_features = ("weekday",)
