@@ -122,9 +122,14 @@ def deprofiled(
     kind of period where the reference holds at least ``min_kind_periods`` of that
     kind, else over every period. A period's mean is then its level whatever part of
     the period it covers: a day whose readings stop at noon is not "low" because
-    afternoons are. Rows of a series the reference never had keep their values (it
-    is unseen either way); a known series' row at a position the reference never had
-    is left out (NaN)."""
+    afternoons are.
+
+    A reference row's profile leaves out its own period, as the batch is not in the
+    profile it is taken less: otherwise every reference period would sit closer to
+    its profile than a new one does (by a fifth on a kind of five days), the null
+    would be too narrow and ordinary batches would alarm. Rows of a series the
+    reference never had keep their values (it is unseen either way); a row at a
+    position its series has in no other period is left out (NaN)."""
     kind_of = (
         np.full(len(reference), "*", dtype=object)
         if kinds is None
@@ -137,25 +142,53 @@ def deprofiled(
     new_series = latest[series].astype(str).to_numpy()
     ref_pos = np.floor(reference[position].to_numpy(dtype=float))
     new_pos = np.floor(latest[position].to_numpy(dtype=float))
-    values = pd.DataFrame(reference[columns].to_numpy(dtype=float), columns=columns)
-    pooled = values.groupby([ref_series, ref_pos]).mean()
-    own = values.groupby([ref_series, kind_of, ref_pos]).mean()
+    values = reference[columns].to_numpy(dtype=float)
+    present = ~np.isnan(values)
+    filled = np.where(present, values, 0.0)
 
-    def profile(names: np.ndarray, kind: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        by_kind = own.reindex(pd.MultiIndex.from_arrays([names, kind, pos]))
-        every = pooled.reindex(pd.MultiIndex.from_arrays([names, pos])).to_numpy()
-        return np.where(np.isnan(by_kind.to_numpy()), every, by_kind.to_numpy())
+    def cell_sums(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: the sum and count of each column over the rows of its cell."""
+        cell = pd.MultiIndex.from_arrays(keys).factorize()[0]
+        n = int(cell.max()) + 1 if len(cell) else 0
+        sums = np.stack(
+            [np.bincount(cell, filled[:, j], n) for j in range(len(columns))], axis=1
+        )
+        counts = np.stack(
+            [np.bincount(cell, present[:, j], n) for j in range(len(columns))], axis=1
+        )
+        return sums[cell], counts[cell]
 
-    ref_out = reference[columns].to_numpy(dtype=float) - profile(
-        ref_series, kind_of, ref_pos
-    )
+    def left_out(keys: list[np.ndarray]) -> np.ndarray:
+        """Each reference row's cell mean over the other periods (NaN if none)."""
+        total, count = cell_sums(keys)
+        own, own_count = cell_sums([*keys, periods])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(
+                count > own_count, (total - own) / (count - own_count), np.nan
+            )
+
+    by_kind = left_out([ref_series, kind_of, ref_pos])
+    every = left_out([ref_series, ref_pos])
+    ref_out = values - np.where(np.isnan(by_kind), every, by_kind)
+
+    frame = pd.DataFrame(values, columns=columns)
+    own = frame.groupby([ref_series, kind_of, ref_pos]).mean()
+    pooled = frame.groupby([ref_series, ref_pos]).mean()
     batch_kind_of = np.full(
         len(latest), batch_kind if batch_kind in usable else "*", dtype=object
     )
+    kind_profile = own.reindex(
+        pd.MultiIndex.from_arrays([new_series, batch_kind_of, new_pos])
+    ).to_numpy()
+    every_profile = pooled.reindex(
+        pd.MultiIndex.from_arrays([new_series, new_pos])
+    ).to_numpy()
     new_values = latest[columns].to_numpy(dtype=float)
     known = np.isin(new_series, ref_series)[:, None]
     new_out = np.where(
-        known, new_values - profile(new_series, batch_kind_of, new_pos), new_values
+        known,
+        new_values - np.where(np.isnan(kind_profile), every_profile, kind_profile),
+        new_values,
     )
     return (
         pd.DataFrame(ref_out, columns=columns, index=reference.index).assign(
