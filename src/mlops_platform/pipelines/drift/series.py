@@ -17,6 +17,11 @@ are infinitely surprising (UNSEEN). One more row per column holds every series
 together (Stouffer's sum of their signed normal scores): a shift all series share,
 each within its own range, adds up.
 
+Where the use case names where in its period a row is (``series_profile_column``;
+parking: the hour of the day), each row is first taken less its series' mean at that
+hour in the reference (:func:`deprofiled`), so a period's mean is its level whatever
+part of the period it covers.
+
 The batch's statistic is the largest surprise over every series, row and column: one
 test, not one per pair. Its null is the same statistic for each reference period
 against the rest of its kind (leave one out), so the many pairs are accounted for by
