@@ -306,3 +306,20 @@ def test_the_window_schedules_call_real_operations_with_valid_input():
         validate_parameters({"TrackingServerName": NAME}, shape)  # raises if not
         granted = grant[0]["actions"].replace("${title(action)}", key.title())
         assert f"sagemaker:{operation}" in granted
+
+
+def test_the_wait_leaves_every_step_time_to_work():
+    """The wait runs inside the step's processing job, whose limit is its
+    ``timeout_seconds`` (conf/aws/sagemaker.yml): the default wait is at most half
+    of the shortest, so a step that waited the whole bound still has time to run."""
+    import yaml
+
+    from tests.conftest import REPO
+
+    conf = yaml.safe_load((REPO / "conf" / "aws" / "sagemaker.yml").read_text())
+    limits = [
+        r["timeout_seconds"]
+        for r in conf["aws"]["resources"].values()
+        if "timeout_seconds" in r
+    ]
+    assert limits and ts.DEFAULT_TIMEOUT_S <= 0.5 * min(limits)

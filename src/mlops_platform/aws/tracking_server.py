@@ -18,8 +18,10 @@ So every compiled step calls :func:`ensure_started` before MLflow is touched:
 
 Two steps may find it stopped at once (two use cases' pipelines start together):
 the second ``StartMlflowTrackingServer`` gets a ``ConflictException`` and both wait
-for the same start. Waiting is bounded (``MLOPS_MLFLOW_START_TIMEOUT_S``, 45 minutes
+for the same start. Waiting is bounded (``MLOPS_MLFLOW_START_TIMEOUT_S``, 30 minutes
 by default); a step that gives up says for how long it waited and in which status.
+The wait counts against the step's own limit (``timeout_seconds`` in
+``conf/aws/sagemaker.yml``, an hour for most steps), so it is kept well below it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 TIMEOUT_VAR = "MLOPS_MLFLOW_START_TIMEOUT_S"
-DEFAULT_TIMEOUT_S = 45 * 60
+DEFAULT_TIMEOUT_S = 30 * 60
 POLL_S = 30.0
 
 # A SageMaker managed MLflow tracking server, as MLOPS_MLFLOW_TRACKING_URI names it.
