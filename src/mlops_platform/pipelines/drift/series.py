@@ -147,47 +147,41 @@ def deprofiled(
     new_series = latest[series].astype(str).to_numpy()
     ref_pos = np.floor(reference[position].to_numpy(dtype=float))
     new_pos = np.floor(latest[position].to_numpy(dtype=float))
-    values = reference[columns].to_numpy(dtype=float)
-    present = ~np.isnan(values)
-    filled = np.where(present, values, 0.0)
+    frame = pd.DataFrame(reference[columns].to_numpy(dtype=float), columns=columns)
 
-    def cell_sums(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Per row: the sum and count of each column over the rows of its cell."""
-        cell = pd.MultiIndex.from_arrays(keys).factorize()[0]
-        n = int(cell.max()) + 1 if len(cell) else 0
-        sums = np.stack(
-            [np.bincount(cell, filled[:, j], n) for j in range(len(columns))], axis=1
-        )
-        counts = np.stack(
-            [np.bincount(cell, present[:, j], n) for j in range(len(columns))], axis=1
-        )
-        return sums[cell], counts[cell]
+    def cells(keys: list[np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Sum and count of each column per cell (NaN values left out)."""
+        groups = frame.groupby(keys)
+        return groups.sum(), groups.count()
 
-    def left_out(keys: list[np.ndarray]) -> np.ndarray:
-        """Each reference row's cell mean over the other periods (NaN if none)."""
-        total, count = cell_sums(keys)
-        own, own_count = cell_sums([*keys, periods])
+    def at(table: pd.DataFrame, keys: list[np.ndarray]) -> np.ndarray:
+        return table.reindex(pd.MultiIndex.from_arrays(keys)).to_numpy(dtype=float)
+
+    def mean_at(table: tuple[pd.DataFrame, pd.DataFrame], keys: list) -> np.ndarray:
+        total, count = at(table[0], keys), at(table[1], keys)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(
-                count > own_count, (total - own) / (count - own_count), np.nan
-            )
+            return np.where(count > 0, total / count, np.nan)
 
-    by_kind = left_out([ref_series, kind_of, ref_pos])
-    every = left_out([ref_series, ref_pos])
-    ref_out = values - np.where(np.isnan(by_kind), every, by_kind)
+    def left_out(table: tuple[pd.DataFrame, pd.DataFrame], keys: list) -> np.ndarray:
+        """Each reference row's cell mean over the other periods (NaN if none)."""
+        own = cells([*keys, periods])
+        rest = (
+            at(table[0], keys) - at(own[0], [*keys, periods]),
+            at(table[1], keys) - at(own[1], [*keys, periods]),
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(rest[1] > 0, rest[0] / rest[1], np.nan)
 
-    frame = pd.DataFrame(values, columns=columns)
-    own = frame.groupby([ref_series, kind_of, ref_pos]).mean()
-    pooled = frame.groupby([ref_series, ref_pos]).mean()
+    kind_cells = cells([ref_series, kind_of, ref_pos])
+    every_cells = cells([ref_series, ref_pos])
+    by_kind = left_out(kind_cells, [ref_series, kind_of, ref_pos])
+    every = left_out(every_cells, [ref_series, ref_pos])
+    ref_out = frame.to_numpy() - np.where(np.isnan(by_kind), every, by_kind)
     batch_kind_of = np.full(
         len(latest), batch_kind if batch_kind in usable else "*", dtype=object
     )
-    kind_profile = own.reindex(
-        pd.MultiIndex.from_arrays([new_series, batch_kind_of, new_pos])
-    ).to_numpy()
-    every_profile = pooled.reindex(
-        pd.MultiIndex.from_arrays([new_series, new_pos])
-    ).to_numpy()
+    kind_profile = mean_at(kind_cells, [new_series, batch_kind_of, new_pos])
+    every_profile = mean_at(every_cells, [new_series, new_pos])
     new_values = latest[columns].to_numpy(dtype=float)
     known = np.isin(new_series, ref_series)[:, None]
     new_out = np.where(
