@@ -122,8 +122,7 @@ def estimate(
     metrics = 5 + n_classes  # requests, 5xx, latency, car count, drift + per class
     log_gb = use["log_gb_per_month"]
     retention_months = s["log_retention_days"] / 30
-    eks = uses_eks(s)
-    ecs = "ecs" in s.get("serving_platforms", ["eks"])
+    eks, ecs = serves_on(s, "eks"), serves_on(s, "ecs")
     albs = int(eks) + int(ecs)  # the ingress's (EKS) and the service's own (ECS)
     items = {
         "EKS control plane": p["eks_cluster_per_hour"] * hours if eks else None,
@@ -236,8 +235,9 @@ def budget_problem(estimate_usd: float, budget: float, alert_percent: float) -> 
     return ""
 
 
-def uses_eks(settings: dict[str, Any]) -> bool:
-    return "eks" in settings.get("serving_platforms", ["eks"])
+def serves_on(settings: dict[str, Any], platform: str) -> bool:
+    """Whether the environment serves on ``platform`` (eks, ecs; EKS by default)."""
+    return platform in settings.get("serving_platforms", ["eks"])
 
 
 def priced(items: dict[str, float | None]) -> float:

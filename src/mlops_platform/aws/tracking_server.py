@@ -31,6 +31,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from mlops_platform.aws.lake import TRACKING_VAR
+
 TIMEOUT_VAR = "MLOPS_MLFLOW_START_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 30 * 60
 POLL_S = 30.0
@@ -151,7 +153,7 @@ def wake_for_step(
 ) -> list[str] | None:
     """What a compiled step calls first: wake the server its tracking URI names, if
     that is a SageMaker managed server. None when there is no such server."""
-    name = server_name(environ.get("MLOPS_MLFLOW_TRACKING_URI", ""))
+    name = server_name(environ.get(TRACKING_VAR, ""))
     if name is None:
         return None
     timeout = timeout_from(environ)
