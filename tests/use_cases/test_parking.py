@@ -124,11 +124,112 @@ class TestIngestAndContract:
     def test_generated_files_quarantine_a_few_rows(self, parking, raw):
         frame, report = parking.ingest(partitions_of(raw))
         result = enforce_contract(frame, parking.contract)
-        assert set(report["files"]) == {f.name for f in raw.glob("*.csv")}
+        assert set(report["files"]) == {f.name for f in raw.glob("readings_*.csv")}
         reasons = " ".join(result.quarantine["quarantine_reason"])
         for rule in ("count_above_capacity", "duplicate_reading", "outside", "match"):
             assert rule in reasons
         assert result.report["quarantined_share"] < 0.02
+
+
+class TestClosureCalendar:
+    """The operator's calendar (raw ``closures.csv``): a closed car park's readings
+    are kept in silver and gold, flagged, and left out of training, scoring and
+    every drift test (``UseCase.out_of_service_column``)."""
+
+    @pytest.fixture
+    def closed_raw(self, raw, tmp_path) -> tuple[Path, str, str]:
+        """The generated days with a calendar of one closed day (``plain/``: the
+        same days without a calendar)."""
+        for folder in ("plain", "closed"):
+            (tmp_path / folder).mkdir()
+            for f in raw.glob("readings_*.csv"):
+                (tmp_path / folder / f.name).write_bytes(f.read_bytes())
+        park, day = "BHMEURBRD01", "2012-09-18"
+        (tmp_path / "closed" / "closures.csv").write_text(
+            f"SystemCodeNumber,Date\n{park},{day}\n"
+        )
+        return tmp_path / "closed", park, day
+
+    def test_readings_and_examples_of_a_closed_day_are_flagged_not_dropped(
+        self, parking, closed_raw
+    ):
+        folder, park, day = closed_raw
+        frame, report = parking.ingest(partitions_of(folder))
+        that_day = (frame["car_park"] == park) & frame["timestamp"].str.startswith(day)
+        assert that_day.sum() > 50
+        assert (frame["closed"] == that_day.astype(int)).all()
+        assert report["closed_readings"] == that_day.sum()
+        assert report["closure_days"] == 1
+        # the same readings as without a calendar: nothing dropped
+        plain, _ = parking.ingest(partitions_of(folder.parent / "plain"))
+        assert len(plain) == len(frame) and plain["closed"].sum() == 0
+        gold = parking.build_gold(enforce_contract(frame, parking.contract).valid, {})
+        flagged = gold["closed"] == 1
+        assert set(gold.loc[flagged, "car_park"]) == {park}
+        assert set(gold.loc[flagged, "day"]) == {int(day.replace("-", ""))}
+        assert set(gold.columns) - set(parking.features) >= {"closed"}
+        assert "closed" not in parking.features  # not a model input
+
+    def test_closed_rows_never_train_or_score_and_drift_leaves_them_out(
+        self, parking, closed_raw
+    ):
+        from mlops_platform.model_store import Bundle
+        from mlops_platform.params import DataEngineeringParams, DriftParams
+        from mlops_platform.pipelines.data_engineering.nodes import split_by_time
+        from mlops_platform.pipelines.drift.nodes import (
+            detect_drift,
+            render_drift_report,
+        )
+
+        folder, _, day = closed_raw
+        frame, _ = parking.ingest(partitions_of(folder))
+        gold = parking.build_gold(enforce_contract(frame, parking.contract).valid, {})
+        gold = gold[gold["day"] <= int(day.replace("-", ""))]  # the closed day last
+        params = DataEngineeringParams(split={"test_periods": 2})
+        train, validation, test, latest, report = split_by_time(parking, gold, params)
+        closed = int((gold["closed"] == 1).sum())
+        assert report["rows"]["out_of_service_rows"] == closed > 0
+        for part in (train, validation, test):
+            assert (part["closed"] == 0).all()
+        assert (latest["closed"] == 1).sum() == closed  # drift sees the batch whole
+        # A batch of nothing but closed rows is not judged (no model needed)
+        champion = Bundle(
+            "parking",
+            "v0001",
+            {"model": {"flavor": "sklearn"}, "training_periods": []},
+            None,
+            {},
+            {},
+            {},
+            train[[*parking.features, "car_park", "day", "target_count"]],
+        )
+        only_closed = latest[latest["closed"] == 1]
+        drift, decision = detect_drift(parking, only_closed, champion, DriftParams())
+        assert drift["status"] == "out_of_service"
+        assert drift["out_of_service_rows"] == len(only_closed)
+        assert decision["train"] is False and decision["drift_detected"] is None
+        assert "out of service (closed)" in decision["reason"]
+        text, _ = render_drift_report(parking, drift, only_closed, champion)
+        assert "Not compared: every row of the batch is out of service" in text
+
+    @pytest.mark.parametrize(
+        ("calendar", "named"),
+        [
+            ("SystemCodeNumber,Date\nA,2012-09-18\nB,2012-13-40\n", "line 3"),
+            ("SystemCodeNumber,Day\nA,2012-09-18\n", "column 'Date'"),
+            ("SystemCodeNumber,Date\n,2012-09-18\n", "line 2: no car park"),
+        ],
+    )
+    def test_a_calendar_that_cannot_be_read_stops_the_run_naming_it(
+        self, parking, tmp_path, calendar, named
+    ):
+        (tmp_path / "closures.csv").write_text(calendar)
+        partitions = seed_partitions(tmp_path, "5,12/10/2012 08:00:00\n")
+        with pytest.raises(SchemaViolation) as err:
+            parking.ingest(partitions)
+        assert "closures.csv" in str(err.value) and named in str(err.value)
+        if "13-40" in calendar:
+            assert "'2012-13-40' is not a date" in str(err.value)
 
 
 class TestGold:
@@ -214,6 +315,59 @@ class TestGenerator:
         assert (fake["hgb_over_persistence"] >= 0.4).all()  # not trivially easy
         assert (fake["hgb_over_persistence"] <= 0.9).all()  # learnable
 
+    # The real lot's day levels: parking_realism.day_levels on the real sample,
+    # its closed days read off the levels (inferred_closures; docs/parking.md,
+    # "Day levels"). test_the_real_figures_are_the_files checks them against the
+    # file where it is present.
+    REAL_DAY_LEVELS = {
+        "open_robust_cv": 0.045,
+        "closed_share": 0.118,
+        "weekday_range": 0.064,
+        "saturday_ratio": 0.59,
+        "sunday_ratio": 0.02,
+    }
+
+    @pytest.mark.parametrize("seed", [7, 8])
+    def test_day_levels_are_the_real_lots(self, parking, tmp_path, seed):
+        """At the unit the drift check compares (a car park's day): ordinary days
+        vary about as much as the real lot's (not less: the check would have an
+        easier problem; not 4-6 times more, as before), flat Monday-Friday, closed
+        days on the calendar, the weekend's ratios."""
+        from mlops_platform.datagen.parking_realism import day_levels, readings
+
+        real = self.REAL_DAY_LEVELS
+        stats = generate(ParkingConfig(seed=seed, days=45, car_parks=4), tmp_path)
+        levels = day_levels(readings(tmp_path))
+        assert len(levels) == 4
+        cv = float(levels["open_robust_cv"].median())
+        assert 0.8 * real["open_robust_cv"] <= cv <= 2 * real["open_robust_cv"]
+        assert (levels["weekday_range"] <= 2.5 * real["weekday_range"]).all()
+        # the real lot: 7 of 71 days closed (12% of its full weekdays, a floor)
+        assert 0.05 <= stats["closure_days"] / (45 * 4) <= 2 * real["closed_share"]
+        assert levels["closed_weekdays"].sum() > 0
+        sat = real["saturday_ratio"]  # from three open Saturdays: a loose match
+        assert levels["saturday_ratio"].between(sat - 0.15, sat + 0.15).all()
+        assert (levels["sunday_ratio"] <= 0.06).all()
+
+    @pytest.mark.real_sample
+    @real_sample
+    def test_the_real_figures_are_the_files(self):
+        from mlops_platform.datagen.parking_realism import (
+            day_levels,
+            inferred_closures,
+            readings,
+        )
+
+        calendar = inferred_closures(readings(REAL, capacity=100))
+        assert list(calendar["Date"]) == [
+            "2012-10-12", "2012-10-13", "2012-10-15", "2012-10-30", "2012-11-06",
+            "2012-11-07",
+        ]  # fmt: skip
+        silver = readings(REAL, capacity=100, closures=calendar)
+        (got,) = day_levels(silver).to_dict("records")
+        for k, v in self.REAL_DAY_LEVELS.items():
+            assert got[k] == v, k
+
     def test_day_levels_measure_what_the_drift_check_compares(self):
         """Day level = mean per 100 spaces over the core hours, on days that cover
         them; a weekday under a quarter of the median is closed and left out of
@@ -265,6 +419,31 @@ class TestGenerator:
         assert len(before) >= 3
         assert before["caught_cut_40%"].all()
         assert (before["surprise_cut_40%"] > 5 * before["surprise"]).all()
+
+    @pytest.mark.real_sample
+    @real_sample
+    def test_with_a_calendar_the_closures_no_longer_hide_a_drop(self):
+        """The same replay with the lot's closed days on a calendar (read off the
+        levels: the operator's is not published): the closed days are neither
+        judged nor in the reference, so the lot's range stays that of its open
+        days, and a 40% cut is caught on most ordinary weekdays after the first
+        closure too (without the calendar: on none of them)."""
+        from mlops_platform.datagen.parking_realism import (
+            inferred_closures,
+            load_examples,
+            readings,
+            series_replay,
+        )
+
+        calendar = inferred_closures(readings(REAL, capacity=100))
+        days = series_replay(load_examples(REAL, capacity=100, closures=calendar))
+        closed = {int(d.replace("-", "")) for d in calendar["Date"]}
+        assert not closed & set(days["day"])
+        ordinary = days[(days["kind"] == "Mon-Fri") & ~days["alarm"]]
+        after = ordinary[ordinary["day"] > 20121012]
+        assert len(after) >= 8
+        assert after["caught_cut_40%"].mean() >= 0.75
+        assert days["alarm"].sum() <= 1
 
     @pytest.mark.real_sample
     @real_sample

@@ -8,8 +8,11 @@ outage, partial days; the hourly shape (06h 1.5%, 07h 27%, 08-10h 59-64%, lunch 
 100 spaces); counts move by about 1.2 cars per reading.
 
 The generator draws, per car park, a capacity, a shifted and scaled version of that
-shape, a day level (log-normal) and slowly varying AR(1) noise at the 5-minute step,
-then samples reading times, outages and sensor faults (stuck values, zero dropouts).
+shape, a day level (log-normal, as tight as the real lot's open weekdays) and slowly
+varying AR(1) noise at the 5-minute step, then samples reading times, outages,
+closures (episodes of 1-4 days near empty, as the real lot's; listed in
+``closures.csv``, the operator's calendar) and sensor faults (stuck values, zero
+dropouts).
 A few rows break the contract on purpose (a negative count, a count above capacity, a
 duplicate reading, an unparseable time) so quarantine is exercised on every run.
 
@@ -41,8 +44,25 @@ HOURLY = {
     12: 0.323, 13: 0.315, 14: 0.431, 15: 0.469, 16: 0.486, 17: 0.425, 18: 0.389,
     19: 0.30,
 }  # fmt: skip
-# Weekday factors Mon..Sun (real: 46, 49, 51, 68, 55, 21, 2 against a weekday ~54).
-WEEKDAY = (0.86, 0.92, 0.95, 1.27, 1.03, 0.39, 0.04)
+# Day factors Mon..Sun against HOURLY (the real sample's profile over all its days).
+# The real lot's open weekdays are flat (72-75 per 100 spaces over 08-17h, 1.52
+# times HOURLY there); an open Saturday is 0.59 of a weekday, Sunday 0.03
+# (docs/parking.md, "Day levels"). The weekday means once read 46, 49, 51, 68, 55:
+# closed days in them.
+OPEN_WEEKDAY = 1.52
+WEEKDAY = (*(OPEN_WEEKDAY,) * 5, 0.59 * OPEN_WEEKDAY, 0.03 * OPEN_WEEKDAY)
+# A day's level around its weekday's: the real lot's open weekdays vary by a robust
+# CV of 0.045; the 5-minute noise and the moving peak add to this draw.
+DAY_LEVEL_SIGMA = 0.03
+# The 5-minute noise, AR(1): what an hour ahead cannot know (the real lot's
+# HistGradientBoosting error is 0.62 of persistence's, docs/real-data.md).
+NOISE_PHI = 0.9
+NOISE_STEP = 0.03
+# Closures (the operator's calendar, closures.csv): the real lot stood near empty on
+# 7 of 71 days in 3 episodes of 4, 1 and 2 days (12% of its full weekdays).
+CLOSURE_START = 0.045  # chance a closure starts on a day the car park is open
+CLOSURE_DAYS = (1, 4)  # its length, uniform
+CLOSED_LEVEL = 0.03 * OPEN_WEEKDAY  # a closed day reads like a Sunday
 CAPACITIES = (100, 470, 690, 387, 1200, 577, 1920, 485)
 NAMES = (
     "CP_LOT100",
@@ -114,6 +134,7 @@ def _day_readings(
     drifted: bool,
     drift: ParkingDrift,
     first_drift_day: bool,
+    closed: bool = False,
 ) -> pd.DataFrame:
     # Reading times: about every 5 minutes, a few longer gaps, irregular seconds.
     start = park["open"] + rng.normal(0, 0.15)
@@ -131,19 +152,18 @@ def _day_readings(
     if not len(hours):
         return pd.DataFrame()
     # Occupancy: shape x weekday x day level + AR(1) noise on the 5-minute scale.
-    level = float(np.exp(rng.normal(0.0, 0.22)))
+    level = float(np.exp(rng.normal(0.0, DAY_LEVEL_SIGMA)))
     shift = park["shift"] + rng.normal(0.0, 0.45)  # the day's peak moves
-    # The hourly means average over every weekday; the weekday factors put it back.
-    weekday = WEEKDAY[day.weekday()] / float(np.mean(WEEKDAY))
+    weekday = CLOSED_LEVEL if closed else WEEKDAY[day.weekday()]
     base = _shape(hours, shift) * weekday * park["scale"] * level
     if drifted:
         base = base * (1.0 - 0.4 * drift.demand_shift)
         if first_drift_day and drift.event_day:
             base = base + 0.6 * drift.event_day * (hours >= 12.0) * 0.6
     noise = np.empty(len(hours))
-    e = rng.normal(0, 0.06)
+    e = rng.normal(0, NOISE_STEP / np.sqrt(1 - NOISE_PHI**2))
     for k in range(len(hours)):
-        e = 0.96 * e + rng.normal(0, 0.014)
+        e = NOISE_PHI * e + rng.normal(0, NOISE_STEP)
         noise[k] = e
     rate = np.clip(base + noise * np.sqrt(np.maximum(base, 0.02) / 0.5), 0.0, 1.0)
     capacity = park["capacity"]
@@ -163,6 +183,20 @@ def _day_readings(
     return pd.DataFrame(
         {"park": park["name"], "capacity": capacity, "count": counts, "t": stamps}
     )
+
+
+def _closures(rng: np.random.Generator, days: list[date]) -> set[str]:
+    """One car park's closed days (ISO): episodes of ``CLOSURE_DAYS`` days, each
+    starting with chance ``CLOSURE_START`` on a day it is open."""
+    closed: set[str] = set()
+    k = 0
+    while k < len(days):
+        if rng.random() < CLOSURE_START:
+            length = int(rng.integers(CLOSURE_DAYS[0], CLOSURE_DAYS[1] + 1))
+            closed.update(d.isoformat() for d in days[k : k + length])
+            k += length
+        k += 1
+    return closed
 
 
 def _break_some_rows(rng: np.random.Generator, frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,6 +238,7 @@ def generate(
         for p in parks
     }
     days = [first + timedelta(days=i) for i in range(cfg.days)]
+    closures = {p["name"]: _closures(rng, days) for p in parks}
     frames: list[pd.DataFrame] = []
     for day in days:
         drifted = bool(drift_start and day >= drift_start and drift.active())
@@ -212,13 +247,27 @@ def generate(
                 continue
             if day.isoformat() in outage[park["name"]] and not drifted:
                 continue
+            # A drifted day is never an outage or a closure: the power study
+            # (drift_power) measures whether a visible drift is caught.
+            closed = day.isoformat() in closures[park["name"]] and not drifted
             part = _day_readings(
-                rng, park, day, drifted, drift, drifted and day == drift_start
+                rng, park, day, drifted, drift, drifted and day == drift_start, closed
             )
             if len(part):
                 frames.append(part)
     readings = pd.concat(frames, ignore_index=True).sort_values(["t", "park"])
     readings = readings.reset_index(drop=True)
+    calendar = pd.DataFrame(
+        [
+            (name, d)
+            for name, closed in closures.items()
+            for d in sorted(closed)
+            if not (drift_start and date.fromisoformat(d) >= drift_start)
+            or not drift.active()
+        ],
+        columns=["SystemCodeNumber", "Date"],
+    )
+    calendar.to_csv(out / "closures.csv", index=False)
     files: list[str] = []
     if cfg.output_format == "uci":
         for day, clean in readings.groupby(readings["t"].dt.date, sort=True):
@@ -255,6 +304,7 @@ def generate(
         raise ValueError(f"unknown output format {cfg.output_format!r} (uci, seed)")
     stats = {
         "readings": len(readings),
+        "closure_days": len(calendar),
         "car_parks": [p["name"] for p in parks],
         "days": [d.isoformat() for d in days],
         "files": files,

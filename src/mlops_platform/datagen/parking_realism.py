@@ -1,7 +1,8 @@
 """How hard is a parking data set at the unit the model predicts, and at the unit the
 drift test judges?
 
-``python -m mlops_platform.datagen.parking_realism [--replay] DIR_OR_CSV [...]`` reads
+``python -m mlops_platform.datagen.parking_realism [--replay] [--infer-closures]
+DIR_OR_CSV [...]`` reads
 readings (either format), builds the one-hour-ahead examples the pipeline builds
 (5-minute grid, origin and target both real readings), holds out the last 20% of time
 and prints, per car park, persistence, same time yesterday and HistGradientBoosting on
@@ -13,7 +14,10 @@ occupancy per 100 spaces over the core hours, on days whose readings cover them,
 how those levels vary from day to day. That is what the drift test's series check
 compares (docs/drift.md): a generator whose ordinary days vary more, or which has no
 closed days, measures drift power on a different problem from the real data's. With
-``--replay`` it replays that check on the recorded days (:func:`series_replay`).
+``--replay`` it replays that check on the recorded days (:func:`series_replay`);
+with ``--infer-closures``, for a file without the operator's calendar, closed days
+are read off the levels (:func:`inferred_closures`) and left out as a calendar's
+would be.
 """
 
 from __future__ import annotations
@@ -29,13 +33,18 @@ import pandas as pd
 from mlops_platform.contracts import enforce_contract
 from mlops_platform.use_cases.parking import ParkingUseCase
 from mlops_platform.use_cases.parking.features import GoldParams, build_examples
+from mlops_platform.use_cases.parking.ingest import CLOSURES_FILE
 
 
 def load_examples(
-    path: str | Path, capacity: int | None = None, horizon_minutes: int = 60
+    path: str | Path,
+    capacity: int | None = None,
+    horizon_minutes: int = 60,
+    closures: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Gold examples from a folder of raw files, or one seed-format CSV."""
-    silver = readings(path, capacity)
+    """Gold examples from a folder of raw files, or one seed-format CSV (with
+    ``closures``, a calendar as ``closures.csv`` holds it, beside the folder's)."""
+    silver = readings(path, capacity, closures)
     return build_examples(silver, GoldParams(horizon_minutes=horizon_minutes))
 
 
@@ -80,12 +89,19 @@ CORE_HOURS = (8.0, 17.0)  # every car park in both data sets is open then
 CLOSED_SHARE = 0.25  # a weekday below a quarter of the car park's median: closed
 
 
-def readings(path: str | Path, capacity: int | None = None) -> pd.DataFrame:
+def readings(
+    path: str | Path,
+    capacity: int | None = None,
+    closures: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """Silver readings (contract applied) from a folder of raw files or one
     seed-format CSV, as :func:`load_examples` reads them."""
     path = Path(path)
     files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
     partitions: dict[str, Callable[[], bytes]] = {f.stem: f.read_bytes for f in files}
+    if closures is not None:
+        text = closures.to_csv(index=False).encode()
+        partitions[CLOSURES_FILE] = lambda: text
     if capacity is not None and "car_parks" not in partitions:
         caps = "SystemCodeNumber,Capacity\n" + "".join(
             f"{f.stem},{capacity}\n" for f in files
@@ -99,23 +115,31 @@ def readings(path: str | Path, capacity: int | None = None) -> pd.DataFrame:
 def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
     """Per car park, how its day level varies: the level is the mean count per 100
     spaces over :data:`CORE_HOURS`, on days with readings within half an hour of
-    both ends. Weekdays below :data:`CLOSED_SHARE` of the median weekday are counted
-    as closed; the spread of the others is robust (1.4826 MAD over the median) and
-    plain (standard deviation over the mean)."""
+    both ends. Weekdays on the closure calendar (silver's ``closed``), and those
+    below :data:`CLOSED_SHARE` of the median weekday (a file without a calendar),
+    are counted as closed; the spread of the others is robust (1.4826 MAD over
+    the median) and plain (standard deviation over the mean), and
+    ``weekday_range`` is how far apart their Monday..Friday medians are (range
+    over the level: flat is 0)."""
     t = pd.to_datetime(silver["timestamp"])
     hour = t.dt.hour + t.dt.minute / 60
+    closed = silver["closed"] if "closed" in silver.columns else 0
     frame = pd.DataFrame(
         {
             "car_park": silver["car_park"].to_numpy(),
             "day": t.dt.normalize().to_numpy(),
             "hour": hour.to_numpy(),
             "rate": (100 * silver["count"] / silver["capacity"]).to_numpy(),
+            "calendar": pd.Series(closed, index=silver.index).to_numpy(),
         }
     )
     lo, hi = CORE_HOURS
     core = frame[(frame["hour"] >= lo) & (frame["hour"] < hi)]
     days = core.groupby(["car_park", "day"]).agg(
-        level=("rate", "mean"), first=("hour", "min"), last=("hour", "max")
+        level=("rate", "mean"),
+        first=("hour", "min"),
+        last=("hour", "max"),
+        calendar=("calendar", "max"),
     )
     days = days[(days["first"] <= lo + 0.5) & (days["last"] >= hi - 0.5)].reset_index()
     weekday = pd.DatetimeIndex(days["day"]).day_of_week
@@ -124,13 +148,16 @@ def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
         wd = g.loc[weekday[g.index] < 5, "level"]
         if len(wd) < 5:
             continue
-        median = float(wd.median())
-        closed = wd < CLOSED_SHARE * median
+        on_calendar = g.loc[wd.index, "calendar"].astype(bool)
+        median = float(wd[~on_calendar].median())
+        closed = on_calendar | (wd < CLOSED_SHARE * median)
         open_ = wd[~closed]
         centre = float(open_.median())
         mad = float(np.median(np.abs(open_ - centre)))
-        sat = g.loc[weekday[g.index] == 5, "level"]
-        sun = g.loc[weekday[g.index] == 6, "level"]
+        open_days = ~g["calendar"].astype(bool)
+        by_weekday = open_.groupby(weekday[open_.index]).median()
+        sat = g.loc[(weekday[g.index] == 5) & open_days, "level"]
+        sun = g.loc[(weekday[g.index] == 6) & open_days, "level"]
         rows.append(
             {
                 "car_park": park,
@@ -140,6 +167,10 @@ def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
                 "closed_share": round(float(closed.mean()), 3),
                 "open_robust_cv": round(1.4826 * mad / centre, 3) if centre else None,
                 "open_cv": round(float(open_.std() / open_.mean()), 3),
+                # Monday-Friday medians of open days: their range over the level
+                "weekday_range": round(
+                    float(by_weekday.max() - by_weekday.min()) / centre, 3
+                ),
                 "saturday_ratio": round(float(sat.median()) / centre, 2)
                 if len(sat)
                 else None,
@@ -151,6 +182,33 @@ def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def inferred_closures(silver: pd.DataFrame) -> pd.DataFrame:
+    """A closure calendar read off the readings, for a file whose operator's
+    calendar is not published (the real sample): per car park, a weekday or
+    Saturday whose level over :data:`CORE_HOURS` is below :data:`CLOSED_SHARE` of
+    the median of its kind (Sundays are near empty anyway). Any day with core-hour
+    readings is judged, full or not: a closure leaves the camera on."""
+    t = pd.to_datetime(silver["timestamp"])
+    hour = t.dt.hour + t.dt.minute / 60
+    lo, hi = CORE_HOURS
+    core = silver[(hour >= lo) & (hour < hi)]
+    rate = 100 * core["count"] / core["capacity"]
+    day = t[core.index].dt.normalize()
+    levels = rate.groupby([core["car_park"], day]).mean().rename("level")
+    frame = levels.reset_index()
+    frame.columns = ["car_park", "day", "level"]
+    weekday = frame["day"].dt.day_of_week
+    kind = np.where(weekday < 5, "weekday", np.where(weekday == 5, "Saturday", ""))
+    median = frame.groupby(["car_park", kind])["level"].transform("median")
+    closed = (kind != "") & (frame["level"] < CLOSED_SHARE * median)
+    return pd.DataFrame(
+        {
+            "SystemCodeNumber": frame.loc[closed, "car_park"].to_numpy(),
+            "Date": frame.loc[closed, "day"].dt.strftime("%Y-%m-%d").to_numpy(),
+        }
+    )
+
+
 def series_replay(
     gold: pd.DataFrame, demand_cut: float = 0.4, first: int = 10
 ) -> pd.DataFrame:
@@ -159,7 +217,8 @@ def series_replay(
     pipeline would, with the project's drift parameters), once as recorded and once
     with its demand cut by ``demand_cut`` (the occupancy and the target scaled, as
     the generator's ``demand_shift`` does). Only the series check: the other causes
-    need a champion."""
+    need a champion. Rows out of service (a calendar's closed days) are left out
+    of both sides, as the drift stage leaves them."""
     from mlops_platform.datagen.drift_power import project_params  # noqa: PLC0415
     from mlops_platform.pipelines.drift.nodes import (  # noqa: PLC0415
         PeriodNull,
@@ -170,6 +229,7 @@ def series_replay(
     uc = ParkingUseCase()
     params = project_params("parking").drift
     t = uc.time_column
+    gold = gold[uc.in_service(gold)]  # as detect_drift leaves closed days out
     days = sorted(gold[t].unique())
     rows: list[dict[str, Any]] = []
     for d in days[first:]:
@@ -204,15 +264,22 @@ def series_replay(
 def main(argv: list[str] | None = None) -> int:
     args = list(argv if argv is not None else sys.argv[1:])
     replay = "--replay" in args  # the series check replayed on the recorded days
-    args = [a for a in args if a != "--replay"]
+    infer = "--infer-closures" in args  # a calendar read off a file without one
+    args = [a for a in args if a not in ("--replay", "--infer-closures")]
     if not args:
         sys.stderr.write(__doc__ or "")
         return 2
     for path in args:
         capacity = 100 if Path(path).is_file() else None
-        gold = load_examples(path, capacity=capacity)
+        closures = None
+        if infer:
+            closures = inferred_closures(readings(path, capacity=capacity))
+            sys.stdout.write(
+                f"inferred closures\n{closures.to_string(index=False)}\n\n"
+            )
+        gold = load_examples(path, capacity=capacity, closures=closures)
         sys.stdout.write(f"{path}\n{difficulty(gold).to_string(index=False)}\n\n")
-        levels = day_levels(readings(path, capacity=capacity))
+        levels = day_levels(readings(path, capacity=capacity, closures=closures))
         sys.stdout.write(f"day levels\n{levels.to_string(index=False)}\n\n")
         if replay:
             days = series_replay(gold)

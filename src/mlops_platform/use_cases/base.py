@@ -81,6 +81,12 @@ class UseCase(ABC):
     time_dependent_features: ClassVar[tuple[str, ...]] = ()
     # Label values kept in gold but never trained or scored on (e.g. unclassified).
     excluded_labels: ClassVar[tuple[str, ...]] = ()
+    # Gold column flagging rows of a planned out-of-service period (parking: a car
+    # park closed on the operator's calendar). Such rows stay in gold and in the
+    # latest batch and are counted in the split's report, but never enter train,
+    # validation or test, nor either side of any drift test: a lot shut for works
+    # is neither an ordinary day nor a drop in demand. None: always in service.
+    out_of_service_column: ClassVar[str | None] = None
     # The baseline a challenger must beat with confidence to be promoted: the simple
     # rule a reviewer would use instead of a model (one of baseline_predictions'
     # names, or the task's own, e.g. "majority_class").
@@ -162,6 +168,14 @@ class UseCase(ABC):
         online store, one table per :attr:`online_entities`, from the lake tables
         silver and gold (:class:`mlops_platform.lake.LakeTable`)."""
         raise NotImplementedError(f"{self.name} has no online features")
+
+    def in_service(self, rows: pd.DataFrame) -> pd.Series:
+        """True per gold row unless ``out_of_service_column`` flags it (a frame
+        without that column, such as an older champion's reference, is in service)."""
+        col = self.out_of_service_column
+        if col is None or col not in rows.columns:
+            return pd.Series(True, index=rows.index)
+        return rows[col].fillna(0).astype(float).eq(0)
 
     def period_kinds(self, rows: pd.DataFrame) -> pd.Series | None:
         """Per gold row, the kind of its period, where kinds differ by design (a car

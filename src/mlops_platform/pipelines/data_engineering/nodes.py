@@ -461,7 +461,9 @@ def split_by_time(
     with ``newest_train_share``, part of the test periods' units train too.
 
     Rows whose label is excluded (e.g. XX, unclassified) stay in gold and in the latest
-    batch (drift looks at every row) but never enter train, validation or test.
+    batch (drift looks at every row) but never enter train, validation or test; nor
+    do rows out of service (``UseCase.out_of_service_column``), which the drift
+    stage leaves out too.
     """
     gold = read_gold(gold_table) if isinstance(gold_table, LakeTable) else gold_table
     split = params.split
@@ -480,9 +482,11 @@ def split_by_time(
     latest_p = periods[-split.latest_periods :]
     t = gold[use_case.time_column]
     labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
-    train = gold[t.isin(train_p) & labelled]
-    validation = gold[t.isin(val_p) & labelled].reset_index(drop=True)
-    test = gold[t.isin(test_p) & labelled]
+    in_service = use_case.in_service(gold)
+    scored = labelled & in_service
+    train = gold[t.isin(train_p) & scored]
+    validation = gold[t.isin(val_p) & scored].reset_index(drop=True)
+    test = gold[t.isin(test_p) & scored]
     latest = gold[t.isin(latest_p)].reset_index(drop=True)
     newest = _newest_to_train(use_case, test, split.newest_train_share)
     train = pd.concat([train, test[newest]]).reset_index(drop=True)
@@ -500,6 +504,7 @@ def split_by_time(
             "test": len(test),
             "latest": len(latest),
             "excluded_label_rows": int((~labelled).sum()),
+            "out_of_service_rows": int((~in_service).sum()),
             "test_periods_in_train": int(newest.sum()),
         },
         "newest_train_share": split.newest_train_share,

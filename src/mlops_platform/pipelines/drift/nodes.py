@@ -521,7 +521,9 @@ def detect_drift(
     champion: Bundle | None,
     params: DriftParams,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per-feature tests, label drift, a verdict, and the decision gating training."""
+    """Per-feature tests, label drift, a verdict, and the decision gating training.
+    Rows out of service (``UseCase.out_of_service_column``) are left out of the
+    batch and the reference; a batch of nothing else is not judged."""
     report: dict[str, Any] = {
         "use_case": use_case.name,
         "current_periods": sorted(
@@ -559,7 +561,27 @@ def detect_drift(
         logger.info("%s drift: %s", use_case.name, reason)
         return report, decision
 
-    reference = champion.reference
+    reference = champion.reference[use_case.in_service(champion.reference)]
+    in_service = use_case.in_service(latest)
+    report["out_of_service_rows"] = int((~in_service).sum())
+    if not in_service.any():
+        reason = (
+            f"every row of the batch is out of service "
+            f"({use_case.out_of_service_column}): nothing to judge; champion "
+            f"{champion.version} kept"
+        )
+        report.update(
+            status="out_of_service", features={}, drift_detected=None, note=reason
+        )
+        decision = {
+            "train": bool(params.force_retrain),
+            "reason": "force_retrain is set" if params.force_retrain else reason,
+            "drift_detected": None,
+            "champion_version": champion.version,
+        }
+        logger.info("%s drift: %s", use_case.name, reason)
+        return report, decision
+    latest = latest[in_service]
     tested = use_case.drift_features
     features = [f for f in tested if f in reference.columns]
     alpha = params.p_value / max(1, len(features))
@@ -787,12 +809,16 @@ def render_drift_report(
     predictions."""
     lines = [f"# Drift report: {use_case.name}", ""]
     if report.get("status") != "compared" or champion is None:
-        changed = report.get("status") == "definitions_changed"
+        status = report.get("status")
+        changed = status == "definitions_changed"
+        closed = status == "out_of_service"
         text = (
             f"Not compared: champion {champion.version} was trained on other feature "
             "definitions than gold is built with now, so its reference data and "
             "today's batch measure different things; the run retrains."
             if changed and champion is not None
+            else f"Not compared: {report['note']}."
+            if closed
             else FIRST_RUN
         )
         lines.append(text)
@@ -808,7 +834,13 @@ def render_drift_report(
         )
         fig.suptitle(
             f"{use_case.name}: "
-            + ("feature definitions changed" if changed else "no champion yet")
+            + (
+                "feature definitions changed"
+                if changed
+                else "the batch is out of service"
+                if closed
+                else "no champion yet"
+            )
             + ", nothing to compare"
         )
         return "\n".join(lines) + "\n", fig
@@ -845,7 +877,8 @@ def render_drift_report(
     if report.get("label"):
         lines.append(_row(f"label ({use_case.label})", report["label"]))
     lines += ["", "![drift](drift_report.png)"]
-    fig = _drift_figure(use_case, report, latest, champion, ordered, verdict)
+    in_service = latest[use_case.in_service(latest)]  # as detect_drift judged it
+    fig = _drift_figure(use_case, report, in_service, champion, ordered, verdict)
     return "\n".join(lines) + "\n", fig
 
 

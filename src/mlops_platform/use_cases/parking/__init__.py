@@ -39,8 +39,10 @@ class ParkingUseCase(UseCase):
     time_column = features.TIME_COLUMN
     id_columns = features.ID_COLUMNS
     strong_baseline = "persistence"
-    # Every readings file needs the capacities.
-    reference_files = (ingest.CAR_PARKS_FILE,)
+    # A car park closed on the operator's calendar (raw closures.csv; ingest.py).
+    out_of_service_column = schema.CLOSED
+    # Every readings file needs the capacities and the closure calendar.
+    reference_files = (ingest.CAR_PARKS_FILE, ingest.CLOSURES_FILE)
     # A day's examples read the next day (a target up to a day after a late origin)
     # and the day before (the window, "same time yesterday"): with a new day, the
     # day before is rebuilt from two days back (docs/incremental.md).

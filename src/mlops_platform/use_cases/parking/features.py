@@ -17,7 +17,13 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops_platform.use_cases.parking.schema import CAPACITY, CAR_PARK, COUNT, TIMESTAMP
+from mlops_platform.use_cases.parking.schema import (
+    CAPACITY,
+    CAR_PARK,
+    CLOSED,
+    COUNT,
+    TIMESTAMP,
+)
 
 STEP_MINUTES = 5
 WINDOW_STEPS = 24  # two hours
@@ -80,6 +86,8 @@ def _grid(one: pd.DataFrame) -> pd.DataFrame:
     grid["count"] = last[COUNT].astype(float).reindex(index)
     grid["capacity"] = last[CAPACITY].astype(float).reindex(index).ffill().bfill()
     grid["real"] = grid["count"].notna()
+    closed = last[CLOSED] if CLOSED in last.columns else pd.Series(0, index=last.index)
+    grid["closed"] = closed.astype(float).reindex(index).ffill().fillna(0.0)
     return grid
 
 
@@ -101,7 +109,8 @@ def reading_day(timestamps: pd.Series) -> pd.Series:
 def build_examples(silver: pd.DataFrame, params: GoldParams) -> pd.DataFrame:
     horizon = params.horizon_steps
     fill = MAX_FILL_MINUTES // STEP_MINUTES
-    frame = silver[[CAR_PARK, CAPACITY, COUNT, TIMESTAMP]].copy()
+    kept = [CAR_PARK, CAPACITY, COUNT, TIMESTAMP, CLOSED]
+    frame = silver[[c for c in kept if c in silver.columns]].copy()
     frame["t"] = pd.to_datetime(frame[TIMESTAMP], format="%Y-%m-%d %H:%M:%S")
     parts: list[pd.DataFrame] = []
     for park, one in frame.groupby(CAR_PARK, sort=True):
@@ -150,6 +159,9 @@ def build_examples(silver: pd.DataFrame, params: GoldParams) -> pd.DataFrame:
                 ),
                 "yesterday_known": known.astype(float),
                 LABEL: count[target],
+                # the operator's calendar on the origin's day (not a model input:
+                # UseCase.out_of_service_column)
+                CLOSED: grid["closed"].to_numpy()[origin].astype(np.int64),
                 HOUR_BAND: [
                     f"{h:02d}h/{min(4, int(r * 5))}"
                     for h, r in zip(o_time.hour, rate_now, strict=True)

@@ -8,6 +8,14 @@
   its capacity comes from ``car_parks.csv`` (``SystemCodeNumber,Capacity``) in the same
   folder; a seed-format file without one stops the run naming the file.
 
+The operator's closure calendar, ``closures.csv`` (``SystemCodeNumber,Date``, one
+row per car park and day closed, ``YYYY-MM-DD``) in the same folder, sets each
+reading's ``closed`` (0 without a calendar). A closed car park's readings are kept
+in silver and gold, and left out of training, scoring and every drift test
+(``UseCase.out_of_service_column``): a lot shut for works is not an ordinary day
+and not a drop in demand. A calendar line that cannot be read stops the run naming
+its line, column and value.
+
 Every row keeps its file and line (``source_file``, ``source_row``) for quarantine;
 files are read line by line (:mod:`mlops_platform.raw_csv`), and a file that cannot
 be read (or whose format or capacity is unknown) is skipped and reported.
@@ -32,6 +40,7 @@ from mlops_platform.use_cases.base import PartitionLoaders
 from mlops_platform.use_cases.parking.schema import (
     CAPACITY,
     CAR_PARK,
+    CLOSED,
     COUNT,
     ISO_FORMAT,
     TIMESTAMP,
@@ -40,6 +49,8 @@ from mlops_platform.use_cases.parking.schema import (
 logger = logging.getLogger(__name__)
 
 CAR_PARKS_FILE = "car_parks"
+CLOSURES_FILE = "closures"
+CLOSURE_COLUMNS = ("SystemCodeNumber", "Date")
 UCI_COLUMNS = ("SystemCodeNumber", "Capacity", "Occupancy", "LastUpdated")
 SEED_COLUMNS = ("car_count", "timestamp")
 SEED_TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
@@ -81,6 +92,51 @@ def read_capacities(frame: pd.DataFrame, source: str) -> dict[str, str]:
             strict=True,
         )
     )
+
+
+def read_closures(frame: pd.DataFrame, source: str) -> set[tuple[str, str]]:
+    """(car park, YYYY-MM-DD) pairs of the closure calendar; a line that is not one
+    stops the run, naming the line, column and value."""
+    frame = frame.rename(columns=lambda c: c.strip())
+    for col in CLOSURE_COLUMNS:
+        if col not in frame.columns:
+            raise SchemaViolation(
+                source,
+                col,
+                f"missing column in the closure calendar ({','.join(CLOSURE_COLUMNS)})",
+            )
+    if frame[INGEST_ERROR].notna().any():
+        bad = frame[frame[INGEST_ERROR].notna()].iloc[0]
+        raise SchemaViolation(
+            source, None, f"line {bad[SOURCE_ROW]}: {bad[INGEST_ERROR]}"
+        )
+    parks = frame["SystemCodeNumber"].astype(object).fillna("").astype(str).str.strip()
+    text = frame["Date"].astype(object).fillna("").astype(str).str.strip()
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    for col, bad in (("SystemCodeNumber", parks == ""), ("Date", parsed.isna())):
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise SchemaViolation(
+                source,
+                col,
+                f"line {frame[SOURCE_ROW].iloc[i]}: {text.iloc[i]!r} is not a date "
+                "(YYYY-MM-DD)"
+                if col == "Date"
+                else f"line {frame[SOURCE_ROW].iloc[i]}: no car park",
+            )
+    return set(zip(parks, parsed.dt.strftime("%Y-%m-%d"), strict=True))
+
+
+def _closed(frame: pd.DataFrame, closures: set[tuple[str, str]]) -> pd.Series:
+    """1 where the reading's car park is closed on its day (ISO timestamps; one that
+    did not parse is 0, and quarantined by the contract)."""
+    if not closures:
+        return pd.Series(0, index=frame.index, dtype="int64")
+    day = frame[TIMESTAMP].astype(str).str.slice(0, 10)
+    park = frame[CAR_PARK].astype(str).str.strip()
+    keys = pd.MultiIndex.from_arrays([park, day])
+    wanted = pd.MultiIndex.from_tuples(sorted(closures))
+    return pd.Series(keys.isin(wanted).astype("int64"), index=frame.index)
 
 
 def _read_one(
@@ -130,8 +186,13 @@ def read_readings(
         source = f"{CAR_PARKS_FILE}.csv"
         table = read_csv_bytes(partitions[CAR_PARKS_FILE](), source)
         capacities = read_capacities(table.frame, source)
+    closures: set[tuple[str, str]] = set()
+    if CLOSURES_FILE in partitions:
+        source = f"{CLOSURES_FILE}.csv"
+        table = read_csv_bytes(partitions[CLOSURES_FILE](), source)
+        closures = read_closures(table.frame, source)
     read, skipped = read_each(
-        (n for n in sorted(partitions) if n != CAR_PARKS_FILE),
+        (n for n in sorted(partitions) if n not in (CAR_PARKS_FILE, CLOSURES_FILE)),
         lambda name: _read_one(name, partitions[name](), capacities),
         what="raw/parking (readings_YYYYMMDD.csv)",
     )
@@ -140,10 +201,13 @@ def read_readings(
     for col in (CAR_PARK, CAPACITY, COUNT):
         frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
         frame[col] = frame[col].map(lambda v: v.strip() if isinstance(v, str) else v)
+    frame[CLOSED] = _closed(frame, closures)
     report = {
         "files": files,
         "rows": len(frame),
         "car_parks_file": bool(capacities),
+        "closure_days": len(closures),
+        "closed_readings": int(frame[CLOSED].sum()),
         "skipped_files": skipped,
     }
     logger.info(

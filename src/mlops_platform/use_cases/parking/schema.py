@@ -5,6 +5,8 @@ Both real formats are read into one canonical record (``ingest.py``): the seed's
 per file) and the UCI Birmingham file (``SystemCodeNumber,Capacity,Occupancy,
 LastUpdated``). Timestamps are normalised to ``YYYY-MM-DD HH:MM:SS`` at ingest; a value
 that cannot be parsed keeps its raw text and is quarantined by the pattern rule.
+``closed`` comes from the operator's closure calendar (``ingest.py``), not from the
+readings.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ CAR_PARK = "car_park"
 CAPACITY = "capacity"
 COUNT = "count"
 TIMESTAMP = "timestamp"
+CLOSED = "closed"
 ISO_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -81,6 +84,14 @@ PARKING_CONTRACT = DataContract(
             "str",
             pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
             description="reading time, local, YYYY-MM-DD HH:MM:SS",
+        ),
+        ColumnSpec(
+            CLOSED,
+            "int",
+            min_value=0,
+            max_value=1,
+            description="1 when the operator's calendar (closures.csv) has the car "
+            "park closed on the reading's day, else 0 (set at ingest)",
         ),
     ),
     row_checks=(
