@@ -212,6 +212,20 @@ class TestClosureCalendar:
         text, _ = render_drift_report(parking, drift, only_closed, champion)
         assert "Not compared: every row of the batch is out of service" in text
 
+    def test_a_newest_day_closed_everywhere_is_the_batch_not_the_test(
+        self, parking, gold
+    ):
+        from mlops_platform.params import DataEngineeringParams
+        from mlops_platform.pipelines.data_engineering.nodes import split_by_time
+
+        days = sorted(gold["day"].unique())
+        shut = gold.assign(closed=(gold["day"] == days[-1]).astype(int))
+        params = DataEngineeringParams()
+        _, validation, test, latest, report = split_by_time(parking, shut, params)
+        assert set(test["day"]) == {days[-2]} and set(validation["day"]) == {days[-3]}
+        assert set(latest["day"]) == {days[-1]}  # drift still sees it, and skips it
+        assert report["rows"]["out_of_service_rows"] == (shut["closed"] == 1).sum()
+
     @pytest.mark.parametrize(
         ("calendar", "named"),
         [

@@ -71,6 +71,8 @@ class Study:
 class Tally:
     detected: int = 0
     runs: int = 0
+    # batches with no row in service (every car park closed): not judged, not runs
+    not_judged: int = 0
     by: dict[str, int] = field(default_factory=dict)
     joint_auc: list[float] = field(default_factory=list)
     drifted_share: list[float] = field(default_factory=list)
@@ -333,6 +335,9 @@ def measure(
             latest = gold[gold[period] == last].reset_index(drop=True)
             report, _ = detect_drift(use_case, latest, champion, params.drift)
             t = tallies[name]
+            if report["status"] == "out_of_service":
+                t.not_judged += 1
+                continue
             t.runs += 1
             t.detected += bool(report["drift_detected"])
             t.drifted_share.append(float(report["drifted_share"]))
@@ -358,9 +363,11 @@ def table(results: dict[str, dict[str, Tally]]) -> str:
                 else "-"
             )
             share = f"{np.median(t.drifted_share):.2f}" if t.drifted_share else "-"
+            closed = f", {t.not_judged} not judged (closed)" if t.not_judged else ""
             lines.append(
                 f"| {scale} | {name} | {t.detected}/{t.runs} "
-                f"({100 * t.detected / max(1, t.runs):.0f}%) | {by} | {share} | {auc} |"
+                f"({100 * t.detected / max(1, t.runs):.0f}%{closed}) | {by} | "
+                f"{share} | {auc} |"
             )
     return "\n".join(lines)
 

@@ -467,23 +467,27 @@ def split_by_time(
     """
     gold = read_gold(gold_table) if isinstance(gold_table, LakeTable) else gold_table
     split = params.split
-    periods = sorted(gold[use_case.time_column].unique())
+    t = gold[use_case.time_column]
+    labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
+    in_service = use_case.in_service(gold)
+    scored = labelled & in_service
+    # Train, validation and test are cut from the periods with rows to score: a
+    # day every car park was closed is still the drift batch (latest), never an
+    # empty test day.
+    periods = sorted(t[scored].unique())
     needed = split.validation_periods + split.test_periods + 1
     if len(periods) < needed:
         raise ValueError(
             f"{use_case.name}: gold has {len(periods)} period(s) of "
-            f"'{use_case.time_column}' ({periods}); the split needs at least {needed} "
+            f"'{use_case.time_column}' with rows to score ({periods}); the split "
+            f"needs at least {needed} "
             f"(validation_periods={split.validation_periods}, "
             f"test_periods={split.test_periods}, and one to train on)"
         )
     test_p = periods[-split.test_periods :]
     val_p = periods[-needed + 1 : -split.test_periods]
     train_p = periods[: -needed + 1]
-    latest_p = periods[-split.latest_periods :]
-    t = gold[use_case.time_column]
-    labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
-    in_service = use_case.in_service(gold)
-    scored = labelled & in_service
+    latest_p = sorted(t.unique())[-split.latest_periods :]
     train = gold[t.isin(train_p) & scored]
     validation = gold[t.isin(val_p) & scored].reset_index(drop=True)
     test = gold[t.isin(test_p) & scored]
