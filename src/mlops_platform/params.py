@@ -66,6 +66,12 @@ class DriftParams(_Strict):
     min_null_periods: int = Field(8, ge=3)
     # "Severe": at least this many times the null quantile.
     null_severe_factor: float = Field(2.0, gt=1.0)
+    # With null_from_periods: one test over every period-level cause (each counted
+    # feature, the label, the per-series check, the predicted classes) at
+    # null_quantile, instead of each cause at its own null_quantile and the
+    # feature-share and severe rules (pipelines/drift/combined.py: max-T). The
+    # performance check stays its own rule.
+    combine_causes: bool = False
     # Relative worsening of the champion's own score on the newest batch against its
     # test score at training time that counts as drift (None: not checked).
     max_performance_drop: float | None = Field(None, gt=0.0)

@@ -289,8 +289,18 @@ def fit_champion(
 
 
 def causes(report: dict[str, Any], params: DriftParams) -> list[str]:
-    """Which of the drift stage's causes fired (drift.json's verdict inputs)."""
+    """Which of the drift stage's causes fired (drift.json's verdict inputs). With
+    ``combine_causes``, the one test's largest cause (a feature, the label or the
+    series check) when it fired, and the performance check."""
     out = []
+    combined = report.get("combined")
+    if combined is not None:
+        if combined["drifted"]:
+            largest = combined["largest"]
+            out.append(largest if largest in ("label", "series") else "feature")
+        if report.get("performance_drift"):
+            out.append("performance")
+        return out
     if report["drifted_share"] >= params.drifted_feature_share:
         out.append("feature share")
     if report["severe_features"]:

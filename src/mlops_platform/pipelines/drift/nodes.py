@@ -13,6 +13,7 @@ import pandas as pd
 from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle
 from mlops_platform.params import DriftParams
+from mlops_platform.pipelines.drift.combined import by_period, max_over_causes
 from mlops_platform.pipelines.drift.joint import classifier_two_sample
 from mlops_platform.pipelines.drift.series import UNSEEN, series_level_test
 from mlops_platform.pipelines.drift.stats import (
@@ -211,6 +212,11 @@ class PeriodNull:
     def described(self) -> str:
         return f" of its kind ({self.kind})" if self.kind else ""
 
+    @property
+    def labels(self) -> list[Any]:
+        """The reference periods, in ``pairs``' order."""
+        return list(pd.unique(self.periods.to_numpy()))
+
 
 def _period_null_test(
     kind: str,
@@ -238,6 +244,7 @@ def _period_null_test(
         "null_max": float(null_arr.max()),
         "drifted": bool(today > threshold),
         "severe": bool(today >= params.null_severe_factor * threshold),
+        "null_by_period": by_period(null_of.labels, null),
         **null_effect(name, today, threshold, params.null_quantile),
     }
 
@@ -287,6 +294,7 @@ def _text_tests(
                 "n_current": len(latest),
                 "column": f,
                 "statistic": stat,
+                "null_by_period": by_period(null_of.labels, list(null)),
                 **null_test(
                     DESCRIBED[stat],
                     today,
@@ -334,6 +342,7 @@ def _prediction_drift(
     shares = cur_pred.value_counts(normalize=True).round(4).to_dict()
     return {
         "type": "prediction",
+        "null_by_period": by_period(null_of.labels, null),
         "n_reference": len(ref_pred),
         "n_current": len(cur_pred),
         "current_shares": {str(k): float(v) for k, v in shares.items()},
@@ -494,7 +503,7 @@ def _series_test(
             else None,
             "min_kind_periods": PeriodNull.MIN_KIND_PERIODS,
         }
-    return series_level_test(
+    result = series_level_test(
         reference,
         latest,
         use_case.series_columns[0],
@@ -504,6 +513,49 @@ def _series_test(
         null_of.pairs,
         params.null_quantile,
         profile,
+    )
+    if result is not None:
+        result["null_by_period"] = by_period(null_of.labels, result.pop("null_by_pair"))
+    return result
+
+
+SERIES_CAUSE = "series"
+LABEL_CAUSE = "label"
+
+
+def _combined_test(
+    counted: dict[str, dict[str, Any]],
+    label: dict[str, Any] | None,
+    series: dict[str, Any] | None,
+    null_of: PeriodNull | None,
+    params: DriftParams,
+) -> dict[str, Any] | None:
+    """``combine_causes``: every period-level cause in one max-T test
+    (:mod:`.combined`); None when not asked for or rows are not judged by period."""
+    if not params.combine_causes or null_of is None:
+        return None
+    causes: dict[str, tuple[float, dict[str, float | None]]] = {
+        f: (float(r["score"]), r["null_by_period"])
+        for f, r in counted.items()
+        if "null_by_period" in r and "score" in r
+    }
+    if label and "null_by_period" in label:
+        causes[LABEL_CAUSE] = (float(label["score"]), label["null_by_period"])
+    if series:
+        causes[SERIES_CAUSE] = (float(series["statistic"]), series["null_by_period"])
+    return max_over_causes(causes, params.null_quantile)
+
+
+def _combined_reason(combined: dict[str, Any], series: dict[str, Any] | None) -> str:
+    largest = combined["largest"]
+    what = (
+        _series_reason(series)
+        if largest == SERIES_CAUSE and series and series.get("largest")
+        else f"{largest} moved"
+    )
+    return (
+        f"{what}; {_z_text(combined['statistic'])} of its own scale against "
+        f"{combined['threshold']:.2f}, the limit over all {combined['causes']} causes"
     )
 
 
@@ -651,14 +703,19 @@ def detect_drift(
     performance_drift = bool(performance and performance["drifted"])
     joint = _joint_test(use_case, reference, latest, sorted(counted), periods, params)
     joint_drift = bool(joint and joint["drifted"])
-    detected = (
-        share >= params.drifted_feature_share
-        or bool(severe)
-        or label_drift
-        or series_drift
-        or performance_drift
-        or joint_drift
-    )
+    combined = _combined_test(counted, label_result, series_result, null_of, params)
+    combined_drift = bool(combined and combined["drifted"])
+    if combined is not None:  # one correction over the period-level causes
+        detected = combined_drift or performance_drift or joint_drift
+    else:
+        detected = (
+            share >= params.drifted_feature_share
+            or bool(severe)
+            or label_drift
+            or series_drift
+            or performance_drift
+            or joint_drift
+        )
     report.update(
         status="compared",
         reference_rows=len(reference),
@@ -677,10 +734,25 @@ def detect_drift(
         performance_drift=performance_drift,
         joint=joint,
         joint_drift=joint_drift,
+        combined=combined,
+        combined_drift=combined_drift,
         drift_detected=bool(detected),
     )
     if params.force_retrain:
         reason = "force_retrain is set"
+    elif detected and combined is not None:
+        reason = "drift: " + "; ".join(
+            part
+            for part in (
+                _combined_reason(combined, series_result) if combined_drift else "",
+                f"champion's {performance['metric']} worse on the newest batch "
+                f"({performance.get('current', performance.get('error'))} vs "
+                f"{performance.get('at_training')})"
+                if performance_drift and performance
+                else "",
+            )
+            if part
+        )
     elif detected:
         reason = (
             f"drift: {len(drifted)} of {len(counted)} features drifted "
@@ -707,6 +779,12 @@ def detect_drift(
                 else ""
             )
         )
+    elif combined is not None:
+        reason = (
+            f"no drift (largest cause {combined['largest']} at "
+            f"{combined['statistic']:.2f} of its own scale, every cause's limit "
+            f"{combined['threshold']:.2f}): champion {champion.version} kept"
+        )
     else:
         reason = (
             f"no drift ({len(drifted)} of {len(counted)} features, below "
@@ -722,6 +800,19 @@ def detect_drift(
     }
     logger.info("%s drift: %s", use_case.name, reason)
     return report, decision
+
+
+def _combined_lines(combined: dict[str, Any] | None) -> list[str]:
+    if not combined:
+        return []
+    top = ", ".join(f"{t['cause']} {_z_text(t['scaled'])}" for t in combined["top"])
+    return [
+        f"- One test over every cause ({combined['test']}): largest "
+        f"{combined['largest']} at {_z_text(combined['statistic'])} against "
+        f"{combined['threshold']:.2f}: "
+        f"**{'drifted' if combined['drifted'] else 'not drifted'}** (the verdict; "
+        f"each cause's own flag below is for reading, not deciding). Largest: {top}"
+    ]
 
 
 def _joint_lines(joint: dict[str, Any] | None) -> list[str]:
@@ -860,6 +951,7 @@ def render_drift_report(
         f"{report['current_rows']} rows",
         f"- Reference: champion {report['champion_version']}, "
         f"{report['reference_rows']} rows",
+        *_combined_lines(report.get("combined")),
         *_joint_lines(report.get("joint")),
         *_series_lines(report.get("series")),
         "",

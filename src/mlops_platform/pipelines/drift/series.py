@@ -313,4 +313,6 @@ def series_level_test(
         ),
         "top": top,
         "drifted": bool(statistic > threshold),
+        # each reference period's own statistic, in ``pairs``' order (NaN kept)
+        "null_by_pair": [float(v) for v in null],
     }
