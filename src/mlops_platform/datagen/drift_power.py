@@ -41,7 +41,7 @@ from mlops_platform.flavours import get_flavour
 from mlops_platform.model_store import Bundle
 from mlops_platform.params import DataEngineeringParams, DriftParams, TrainingParams
 from mlops_platform.pipelines.data_engineering.nodes import split_by_time
-from mlops_platform.pipelines.drift.nodes import detect_drift
+from mlops_platform.pipelines.drift.nodes import _batch_kind, detect_drift
 from mlops_platform.pipelines.evaluation.nodes import drift_reference, schema_options
 from mlops_platform.pipelines.training.nodes import train_candidates
 from mlops_platform.use_cases import get_use_case
@@ -73,6 +73,10 @@ class Tally:
     runs: int = 0
     # batches with no row in service (every car park closed): not judged, not runs
     not_judged: int = 0
+    # the seeds whose verdict went against the scenario (an alarm on an ordinary
+    # batch, a miss on a drifted one), with the batch's kind of period
+    wrong: list[str] = field(default_factory=list)
+    ordinary: bool = False  # the scenario without a knob (its detections: alarms)
     by: dict[str, int] = field(default_factory=dict)
     joint_auc: list[float] = field(default_factory=list)
     drifted_share: list[float] = field(default_factory=list)
@@ -350,6 +354,10 @@ def measure(
                 continue
             t.runs += 1
             t.detected += bool(report["drift_detected"])
+            t.ordinary = knobs is None
+            if bool(report["drift_detected"]) != (knobs is not None):
+                kind = _batch_kind(use_case, latest)
+                t.wrong.append(f"{seed}" + (f" ({kind})" if kind else ""))
             t.drifted_share.append(float(report["drifted_share"]))
             if report.get("joint"):
                 t.joint_auc.append(float(report["joint"]["auc"]))
@@ -379,7 +387,14 @@ def table(results: dict[str, dict[str, Tally]]) -> str:
                 f"({100 * t.detected / max(1, t.runs):.0f}%{closed}) | {by} | "
                 f"{share} | {auc} |"
             )
-    return "\n".join(lines)
+    wrong = [
+        f"- {scale}, {name}: {'alarms' if t.ordinary else 'missed'} on seeds "
+        f"{', '.join(t.wrong)}"
+        for scale, tallies in results.items()
+        for name, t in tallies.items()
+        if t.wrong
+    ]
+    return "\n".join([*lines, "", *wrong] if wrong else lines)
 
 
 def project_params(use_case: str, project: Path | None = None) -> ProjectParams:
