@@ -136,7 +136,15 @@ def test_real_baskets_get_the_features_of_the_gold_table(tmp_path):
     assert not any(r["_till"]["unknown_products"] for r in with_codes.values())
     new_store = sum(r["_till"]["unknown_store"] for r in with_codes.values())
     assert assert_same_features(new, with_codes, retail.features) == new_store
-    assert new_store < first_sold.sum()
+    assert 0 < new_store < first_sold.sum()
+    # ... and its store's format and region (its own store master): every basket
+    whole = featurise(
+        till_requests(silver[later], with_hierarchy=True, with_store=True),
+        online_store(tmp_path),
+        schema,
+    )
+    assert not any(r["_till"]["unknown_store"] for r in whole.values())
+    assert assert_same_features(new, whole, retail.features) == 0
     # the cases that matter are all there: known customers with history, cards the
     # store has not seen, shoppers without a card
     known = new["cust_prev_baskets"] > 0
@@ -168,6 +176,16 @@ def test_generated_baskets_get_the_same_features_and_answers(
     new_store = sum(r["_till"]["unknown_store"] for r in with_codes.values())
     assert assert_same_features(new, with_codes, trained.retail.features) == new_store
     assert new_store < unseen
+    whole = featurise(
+        till_requests(
+            trained.silver[trained.silver["SHOP_WEEK"] == week],
+            with_hierarchy=True,
+            with_store=True,
+        ),
+        online_store(root),
+        schema,
+    )
+    assert assert_same_features(new, whole, trained.retail.features) == 0
     assert (new["cust_code"].isna()).any()
     assert ((new["cust_prev_baskets"] == 0) & new["cust_code"].notna()).any()
 
@@ -239,6 +257,33 @@ def test_unknown_products_and_store_are_named_not_refused(served, trained):
     assert pred["customer_known"] is True
     # the store's format and region are missing categories, not an error
     assert set(pred["unknown_categories"]) <= {"store_format", "store_region"}
+
+
+def test_a_basket_may_carry_its_stores_codes(served, trained):
+    """A store the online store has not seen, sent with its format and region, is
+    featurised from them and is not unknown; the answer is the one the same
+    basket gets in a known store of that format and region. Half the pair is a
+    422 naming the missing field."""
+    c, _, requests = served
+    body = _a_known_customer(requests, trained)
+    week = trained.test["shop_week"].max()
+    lines = trained.silver[trained.silver["SHOP_WEEK"] == week]
+    home = lines[lines["STORE_CODE"] == body["store"]].iloc[0]
+    codes = {"store_format": home["STORE_FORMAT"], "store_region": home["STORE_REGION"]}
+    known = c.post(BASKETS, json=body).json()["predictions"][0]
+    opened = c.post(BASKETS, json={**body, "store": "STORE99999", **codes})
+    assert opened.status_code == 200, opened.text
+    pred = opened.json()["predictions"][0]
+    assert pred["unknown_store"] is False
+    assert "store_format" not in pred.get("unknown_categories", [])
+    assert pred["class"] == known["class"]
+    assert pred["probabilities"] == pytest.approx(known["probabilities"], abs=1e-12)
+    half = c.post(
+        BASKETS,
+        json={**body, "store": "STORE99999", "store_format": codes["store_format"]},
+    )
+    assert half.status_code == 422
+    assert "store_format is given without store_region" in half.text
 
 
 def test_a_line_may_carry_its_products_codes(served, trained):

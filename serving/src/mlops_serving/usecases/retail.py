@@ -16,8 +16,10 @@ pipeline run published (:mod:`mlops_serving.online`):
   features it gets in training. Without them the online store's are looked up; a
   product the store does not know then counts as one line of an unknown department
   in division "other" and is named in the answer's ``unknown_products``;
-- an unknown store has no format or region (missing categories) and sets
-  ``unknown_store``;
+- the basket may carry its store's format and region (``STORE_FORMAT``,
+  ``STORE_REGION``) from the till's own store master, used as training uses the
+  line's own; without them, a store the online store does not know has no format
+  or region (missing categories) and sets ``unknown_store``;
 - a basket at or before the newest hour of the data the store was built from is
   refused: its features in training came from an earlier state, so the answer would
   not be the model's answer for that basket.
@@ -92,17 +94,18 @@ class TillLine(BaseModel):
 
     @model_validator(mode="after")
     def _hierarchy_whole(self) -> TillLine:
-        if (self.department is None) != (self.division is None):
-            given, missing = (
-                ("department", "division")
-                if self.division is None
-                else ("division", "department")
-            )
-            raise ValueError(
-                f"{given} is given without {missing}: send both of the product's "
-                f"codes, or neither (the online store's are used)"
-            )
+        _both_or_neither(self, "department", "division", "the product's codes")
         return self
+
+
+def _both_or_neither(model: BaseModel, a: str, b: str, what: str) -> None:
+    """A pair of codes the till may send (from its own master data) comes whole."""
+    if (getattr(model, a) is None) != (getattr(model, b) is None):
+        given, missing = (a, b) if getattr(model, b) is None else (b, a)
+        raise ValueError(
+            f"{given} is given without {missing}: send both of {what}, or neither "
+            "(the online store's are used)"
+        )
 
 
 class TillBasket(BaseModel):
@@ -133,6 +136,28 @@ class TillBasket(BaseModel):
         max_length=32, description="Fresh, Grocery, Mixed or Nonfood"
     )
     lines: list[TillLine] = Field(min_length=1, max_length=1000)
+    store_format: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        pattern=CODE,
+        description="the store's format (STORE_FORMAT: LS, MS, SS or XLS), from "
+        "the till's own store master; with store_region, used instead of the "
+        "online store's, so a store opened after the last run is featurised as "
+        "in training",
+    )
+    store_region: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        pattern=CODE,
+        description="the store's region (STORE_REGION); given with store_format",
+    )
+
+    @model_validator(mode="after")
+    def _store_whole(self) -> TillBasket:
+        _both_or_neither(self, "store_format", "store_region", "the store's codes")
+        return self
 
 
 def _state_of(row: dict[str, Any] | None) -> dict[str, np.ndarray]:
@@ -218,7 +243,11 @@ class Retail(UseCase):
             else None
         )
         history = rf.history_features(_state_of(customer), hour)
-        store = online.get("stores", basket.store)
+        store = (
+            {"format": basket.store_format, "region": basket.store_region}
+            if basket.store_format is not None  # the till's own store master
+            else online.get("stores", basket.store)
+        )
         record: dict[str, Any] = {
             **{k: float(v[0]) for k, v in lines.items()},
             **{k: _none_if_nan(float(v[0])) for k, v in history.items()},

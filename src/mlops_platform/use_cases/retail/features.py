@@ -389,14 +389,18 @@ def _states_from_lines(silver: pd.DataFrame, gold: pd.DataFrame) -> pd.DataFrame
 
 
 def till_requests(
-    silver: pd.DataFrame, days_later: int = 0, with_hierarchy: bool = False
+    silver: pd.DataFrame,
+    days_later: int = 0,
+    with_hierarchy: bool = False,
+    with_store: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Each basket of ``silver`` as a till sends it to ``POST /v1/retail/baskets``
     (replays for the parity tests and the benchmark), ``days_later`` days after it
     happened. Minutes and seconds are added to the hour: features must not depend on
     them. ``with_hierarchy``: each line also carries its product's department and
     division (``PROD_CODE_20``, ``PROD_CODE_40``), as a till with its own product
-    master sends them."""
+    master sends them; ``with_store``: the basket carries its store's format and
+    region, as a till that knows its own store sends them."""
     out: dict[str, dict[str, Any]] = {}
     for key, lines in silver.groupby(BASKET_KEY, sort=True):
         first = lines.iloc[0]
@@ -412,6 +416,16 @@ def till_requests(
             "basket_size": first["BASKET_SIZE"],
             "basket_type": first["BASKET_TYPE"],
             "basket_dominant_mission": first["BASKET_DOMINANT_MISSION"],
+            **(
+                {
+                    "store_format": str(first["STORE_FORMAT"]),
+                    "store_region": str(first["STORE_REGION"]),
+                }
+                if with_store
+                and pd.notna(first["STORE_FORMAT"])
+                and pd.notna(first["STORE_REGION"])
+                else {}
+            ),
             "lines": [
                 {"product": p, "quantity": int(q), "spend": float(v)}
                 | ({"department": str(d), "division": str(g)} if with_hierarchy else {})
