@@ -192,6 +192,13 @@ class TestClosureCalendar:
         for part in (train, validation, test):
             assert (part["closed"] == 0).all()
         assert (latest["closed"] == 1).sum() == closed  # drift sees the batch whole
+        from mlops_platform.pipelines.reporting.nodes import summarise_lifecycle
+
+        contract = {"rows_in": 1, "rows_quarantined": 0, "quarantined_share": 0.0}
+        summary = summarise_lifecycle(
+            parking, {}, contract, report, {"reason": "-"}, {}, {}, {"reason": "-"}
+        )
+        assert f"out of service, never trained or scored: {closed:,}" in summary
         # A batch of nothing but closed rows is not judged (no model needed)
         champion = Bundle(
             "parking",

@@ -44,7 +44,13 @@ def summarise_lifecycle(
         f"gold rows: {split['rows']['gold']:,} "
         f"(train {split['rows']['train']:,} / "
         f"validation {split['rows']['validation']:,} "
-        f"/ test {split['rows']['test']:,})",
+        f"/ test {split['rows']['test']:,}"
+        + (
+            f"; out of service, never trained or scored: {closed:,}"
+            if (closed := split["rows"].get("out_of_service_rows"))
+            else ""
+        )
+        + ")",
     ]
     if contract.get("rows_unreadable"):
         lines.append(
