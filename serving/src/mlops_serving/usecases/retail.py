@@ -65,6 +65,14 @@ EXAMPLE: dict[str, Any] = {
 LOCAL_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$"
 
 
+def _master_code(description: str) -> Any:
+    """An optional code from the till's own master data (a product's department,
+    a store's format): given in pairs (:func:`_both_or_neither`)."""
+    return Field(
+        None, min_length=1, max_length=32, pattern=CODE, description=description
+    )
+
+
 class TillLine(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     product: str = Field(
@@ -75,21 +83,13 @@ class TillLine(BaseModel):
     )
     quantity: int = Field(ge=1, le=1000, description="items on the line")
     spend: float = Field(gt=0, le=10_000, description="line total in GBP")
-    department: str | None = Field(
-        None,
-        min_length=1,
-        max_length=32,
-        pattern=CODE,
-        description="the product's department (PROD_CODE_20), from the till's own "
-        "product master; with division, used instead of the online store's, so a "
-        "product first sold after the last run is featurised as in training",
+    department: str | None = _master_code(
+        "the product's department (PROD_CODE_20), from the till's own product "
+        "master; with division, used instead of the online store's, so a product "
+        "first sold after the last run is featurised as in training"
     )
-    division: str | None = Field(
-        None,
-        min_length=1,
-        max_length=32,
-        pattern=CODE,
-        description="the product's division (PROD_CODE_40); given with department",
+    division: str | None = _master_code(
+        "the product's division (PROD_CODE_40); given with department"
     )
 
     @model_validator(mode="after")
@@ -136,22 +136,13 @@ class TillBasket(BaseModel):
         max_length=32, description="Fresh, Grocery, Mixed or Nonfood"
     )
     lines: list[TillLine] = Field(min_length=1, max_length=1000)
-    store_format: str | None = Field(
-        None,
-        min_length=1,
-        max_length=32,
-        pattern=CODE,
-        description="the store's format (STORE_FORMAT: LS, MS, SS or XLS), from "
-        "the till's own store master; with store_region, used instead of the "
-        "online store's, so a store opened after the last run is featurised as "
-        "in training",
+    store_format: str | None = _master_code(
+        "the store's format (STORE_FORMAT: LS, MS, SS or XLS), from the till's own "
+        "store master; with store_region, used instead of the online store's, so a "
+        "store opened after the last run is featurised as in training"
     )
-    store_region: str | None = Field(
-        None,
-        min_length=1,
-        max_length=32,
-        pattern=CODE,
-        description="the store's region (STORE_REGION); given with store_format",
+    store_region: str | None = _master_code(
+        "the store's region (STORE_REGION); given with store_format"
     )
 
     @model_validator(mode="after")
