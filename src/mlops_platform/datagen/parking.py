@@ -239,6 +239,13 @@ def generate(
     }
     days = [first + timedelta(days=i) for i in range(cfg.days)]
     closures = {p["name"]: _closures(rng, days) for p in parks}
+    if drift_start and drift.active():
+        # A drifted day is never a closure (nor an outage, below): the power study
+        # (drift_power) measures whether a visible drift is caught.
+        closures = {
+            name: {d for d in closed if date.fromisoformat(d) < drift_start}
+            for name, closed in closures.items()
+        }
     frames: list[pd.DataFrame] = []
     for day in days:
         drifted = bool(drift_start and day >= drift_start and drift.active())
@@ -247,9 +254,7 @@ def generate(
                 continue
             if day.isoformat() in outage[park["name"]] and not drifted:
                 continue
-            # A drifted day is never an outage or a closure: the power study
-            # (drift_power) measures whether a visible drift is caught.
-            closed = day.isoformat() in closures[park["name"]] and not drifted
+            closed = day.isoformat() in closures[park["name"]]
             part = _day_readings(
                 rng, park, day, drifted, drift, drifted and day == drift_start, closed
             )
@@ -258,13 +263,7 @@ def generate(
     readings = pd.concat(frames, ignore_index=True).sort_values(["t", "park"])
     readings = readings.reset_index(drop=True)
     calendar = pd.DataFrame(
-        [
-            (name, d)
-            for name, closed in closures.items()
-            for d in sorted(closed)
-            if not (drift_start and date.fromisoformat(d) >= drift_start)
-            or not drift.active()
-        ],
+        [(name, d) for name, closed in closures.items() for d in sorted(closed)],
         columns=["SystemCodeNumber", "Date"],
     )
     calendar.to_csv(out / "closures.csv", index=False)

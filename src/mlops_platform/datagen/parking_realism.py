@@ -112,15 +112,10 @@ def readings(
     return enforce_contract(raw, uc.contract).valid
 
 
-def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
-    """Per car park, how its day level varies: the level is the mean count per 100
-    spaces over :data:`CORE_HOURS`, on days with readings within half an hour of
-    both ends. Weekdays on the closure calendar (silver's ``closed``), and those
-    below :data:`CLOSED_SHARE` of the median weekday (a file without a calendar),
-    are counted as closed; the spread of the others is robust (1.4826 MAD over
-    the median) and plain (standard deviation over the mean), and
-    ``weekday_range`` is how far apart their Monday..Friday medians are (range
-    over the level: flat is 0)."""
+def _core_days(silver: pd.DataFrame) -> pd.DataFrame:
+    """Per car park and day with readings in :data:`CORE_HOURS`: the level (mean
+    count per 100 spaces there), the first and last such reading's hour, and
+    whether the calendar has the day closed (silver's ``closed``)."""
     t = pd.to_datetime(silver["timestamp"])
     hour = t.dt.hour + t.dt.minute / 60
     closed = silver["closed"] if "closed" in silver.columns else 0
@@ -135,13 +130,31 @@ def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
     )
     lo, hi = CORE_HOURS
     core = frame[(frame["hour"] >= lo) & (frame["hour"] < hi)]
-    days = core.groupby(["car_park", "day"]).agg(
-        level=("rate", "mean"),
-        first=("hour", "min"),
-        last=("hour", "max"),
-        calendar=("calendar", "max"),
+    return (
+        core.groupby(["car_park", "day"])
+        .agg(
+            level=("rate", "mean"),
+            first=("hour", "min"),
+            last=("hour", "max"),
+            calendar=("calendar", "max"),
+        )
+        .reset_index()
     )
-    days = days[(days["first"] <= lo + 0.5) & (days["last"] >= hi - 0.5)].reset_index()
+
+
+def day_levels(silver: pd.DataFrame) -> pd.DataFrame:
+    """Per car park, how its day level varies: the level is the mean count per 100
+    spaces over :data:`CORE_HOURS`, on days with readings within half an hour of
+    both ends. Weekdays on the closure calendar (silver's ``closed``), and those
+    below :data:`CLOSED_SHARE` of the median weekday (a file without a calendar),
+    are counted as closed; the spread of the others is robust (1.4826 MAD over
+    the median) and plain (standard deviation over the mean), and
+    ``weekday_range`` is how far apart their Monday..Friday medians are (range
+    over the level: flat is 0)."""
+    lo, hi = CORE_HOURS
+    days = _core_days(silver)
+    full = (days["first"] <= lo + 0.5) & (days["last"] >= hi - 0.5)
+    days = days[full].reset_index(drop=True)
     weekday = pd.DatetimeIndex(days["day"]).day_of_week
     rows: list[dict[str, Any]] = []
     for park, g in days.groupby("car_park", sort=True):
@@ -188,15 +201,7 @@ def inferred_closures(silver: pd.DataFrame) -> pd.DataFrame:
     Saturday whose level over :data:`CORE_HOURS` is below :data:`CLOSED_SHARE` of
     the median of its kind (Sundays are near empty anyway). Any day with core-hour
     readings is judged, full or not: a closure leaves the camera on."""
-    t = pd.to_datetime(silver["timestamp"])
-    hour = t.dt.hour + t.dt.minute / 60
-    lo, hi = CORE_HOURS
-    core = silver[(hour >= lo) & (hour < hi)]
-    rate = 100 * core["count"] / core["capacity"]
-    day = t[core.index].dt.normalize()
-    levels = rate.groupby([core["car_park"], day]).mean().rename("level")
-    frame = levels.reset_index()
-    frame.columns = ["car_park", "day", "level"]
+    frame = _core_days(silver)
     weekday = frame["day"].dt.day_of_week
     kind = np.where(weekday < 5, "weekday", np.where(weekday == 5, "Saturday", ""))
     median = frame.groupby(["car_park", kind])["level"].transform("median")
@@ -271,15 +276,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for path in args:
         capacity = 100 if Path(path).is_file() else None
-        closures = None
-        if infer:
-            closures = inferred_closures(readings(path, capacity=capacity))
+        silver = readings(path, capacity=capacity)
+        if infer:  # read again with the calendar, as ingest sets ``closed``
+            closures = inferred_closures(silver)
             sys.stdout.write(
                 f"inferred closures\n{closures.to_string(index=False)}\n\n"
             )
-        gold = load_examples(path, capacity=capacity, closures=closures)
+            silver = readings(path, capacity=capacity, closures=closures)
+        gold = build_examples(silver, GoldParams())
         sys.stdout.write(f"{path}\n{difficulty(gold).to_string(index=False)}\n\n")
-        levels = day_levels(readings(path, capacity=capacity, closures=closures))
+        levels = day_levels(silver)
         sys.stdout.write(f"day levels\n{levels.to_string(index=False)}\n\n")
         if replay:
             days = series_replay(gold)

@@ -6,8 +6,8 @@ reference periods: today's value against each period's own, that period compared
 with the rest. Judged one by one at their own 95% quantile, k causes give up to k
 times 5% false alarms. Here each cause's values are put on one scale by its own
 null and today's value (0 at their median, 1 at their ``quantile``), each
-reference period keeps its
-largest scaled value over the causes, and today's largest is drifted only above
+reference period keeps its largest scaled value over the causes, and today's
+largest is drifted only above
 the ``quantile`` of those per-period maxima. The maxima carry the causes'
 correlation (a day whose level is low moves the occupancy, the target and the
 series together), so the rule is as strict as one test at ``quantile``, no
@@ -73,11 +73,12 @@ def max_over_causes(
         values = np.array(
             [np.nan if null.get(p) is None else null[p] for p in periods], dtype=float
         )
-        if np.isfinite(values).sum() < MIN_NULL_PERIODS or not np.isfinite(now):
-            if now == float("inf"):
-                names.append(name)
-                today.append(float("inf"))
-                rows.append(np.full(len(periods), np.nan))
+        if now == float("inf"):
+            names.append(name)
+            today.append(now)
+            rows.append(np.full(len(periods), np.nan))
+            continue
+        if np.isnan(now) or np.isfinite(values).sum() < MIN_NULL_PERIODS:
             continue
         scaled_pair = _scaled(now, values, quantile)
         if scaled_pair is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import textwrap
 from dataclasses import dataclass
@@ -212,7 +213,7 @@ class PeriodNull:
     def described(self) -> str:
         return f" of its kind ({self.kind})" if self.kind else ""
 
-    @property
+    @functools.cached_property
     def labels(self) -> list[Any]:
         """The reference periods, in ``pairs``' order."""
         return list(pd.unique(self.periods.to_numpy()))
@@ -546,6 +547,16 @@ def _combined_test(
     return max_over_causes(causes, params.null_quantile)
 
 
+def _performance_reason(performance: dict[str, Any] | None) -> str:
+    if not performance:
+        return ""
+    return (
+        f"champion's {performance['metric']} worse on the newest batch "
+        f"({performance.get('current', performance.get('error'))} vs "
+        f"{performance.get('at_training')})"
+    )
+
+
 def _combined_reason(combined: dict[str, Any], series: dict[str, Any] | None) -> str:
     largest = combined["largest"]
     what = (
@@ -745,11 +756,7 @@ def detect_drift(
             part
             for part in (
                 _combined_reason(combined, series_result) if combined_drift else "",
-                f"champion's {performance['metric']} worse on the newest batch "
-                f"({performance.get('current', performance.get('error'))} vs "
-                f"{performance.get('at_training')})"
-                if performance_drift and performance
-                else "",
+                _performance_reason(performance) if performance_drift else "",
             )
             if part
         )
@@ -764,13 +771,7 @@ def detect_drift(
                 if series_drift and series_result and series_result["largest"]
                 else ""
             )
-            + (
-                f"; champion's {performance['metric']} worse on the newest batch "
-                f"({performance.get('current', performance.get('error'))} vs "
-                f"{performance.get('at_training')})"
-                if performance_drift and performance
-                else ""
-            )
+            + (f"; {_performance_reason(performance)}" if performance_drift else "")
             + (
                 f"; a classifier tells the batch from the reference (AUC "
                 f"{joint['auc']:.3f}, p {joint['p_value']:.1e}; most: "

@@ -80,11 +80,24 @@ def _format_of(frame: pd.DataFrame, source: str) -> str:
     )
 
 
-def read_capacities(frame: pd.DataFrame, source: str) -> dict[str, str]:
+def _with_columns(
+    frame: pd.DataFrame, source: str, columns: tuple[str, ...], what: str
+) -> pd.DataFrame:
+    """A reference file's frame (header names stripped), or the run stops naming
+    the first missing column."""
     frame = frame.rename(columns=lambda c: c.strip())
-    for col in ("SystemCodeNumber", "Capacity"):
+    for col in columns:
         if col not in frame.columns:
-            raise SchemaViolation(source, col, "missing column in the car-park list")
+            raise SchemaViolation(
+                source, col, f"missing column in the {what} ({','.join(columns)})"
+            )
+    return frame
+
+
+def read_capacities(frame: pd.DataFrame, source: str) -> dict[str, str]:
+    frame = _with_columns(
+        frame, source, ("SystemCodeNumber", "Capacity"), "car-park list"
+    )
     return dict(
         zip(
             frame["SystemCodeNumber"].astype(str).str.strip(),
@@ -97,14 +110,7 @@ def read_capacities(frame: pd.DataFrame, source: str) -> dict[str, str]:
 def read_closures(frame: pd.DataFrame, source: str) -> set[tuple[str, str]]:
     """(car park, YYYY-MM-DD) pairs of the closure calendar; a line that is not one
     stops the run, naming the line, column and value."""
-    frame = frame.rename(columns=lambda c: c.strip())
-    for col in CLOSURE_COLUMNS:
-        if col not in frame.columns:
-            raise SchemaViolation(
-                source,
-                col,
-                f"missing column in the closure calendar ({','.join(CLOSURE_COLUMNS)})",
-            )
+    frame = _with_columns(frame, source, CLOSURE_COLUMNS, "closure calendar")
     if frame[INGEST_ERROR].notna().any():
         bad = frame[frame[INGEST_ERROR].notna()].iloc[0]
         raise SchemaViolation(
