@@ -103,6 +103,22 @@ def publish(s: Sentiment, root: Path, name: str) -> str:
     return version
 
 
+@pytest.fixture(scope="module")
+def store(sentiment, tmp_path_factory) -> Any:
+    """A model store per candidate with that candidate promoted, written once for the
+    module (export, parity check and golden rows cost about 6 s) and only read by the
+    tests that take it: the service never writes to its model store."""
+    roots: dict[str, Path] = {}
+
+    def promoted(name: str) -> Path:
+        if name not in roots:
+            roots[name] = tmp_path_factory.mktemp(f"store-{name}")
+            publish(sentiment, roots[name], name)
+        return roots[name]
+
+    return promoted
+
+
 def client_for(root: Path, **settings: Any) -> TestClient:
     return TestClient(
         create_app(
@@ -118,13 +134,13 @@ def client_for(root: Path, **settings: Any) -> TestClient:
 
 
 @pytest.mark.parametrize("name", ["nbsvm", "keras_embedding_bag"])
-def test_reviews_are_answered_as_the_model_answers(sentiment, tmp_path, name):
+def test_reviews_are_answered_as_the_model_answers(sentiment, store, name):
     """No TensorFlow and no scikit-learn on this path: onnxruntime runs both."""
-    publish(sentiment, tmp_path, name)
+    root = store(name)
     flavour, model = sentiment.models[name]
     rows = sentiment.test.sample(120, random_state=1)
     expected = get_flavour(flavour).predict_proba(model, sentiment.uc.model_input(rows))
-    with client_for(tmp_path) as c:
+    with client_for(root) as c:
         body = {"records": [{"text": t} for t in rows["text"]]}
         r = c.post(PREDICT, json=body)
         assert r.status_code == 200, r.text
@@ -140,15 +156,15 @@ def test_reviews_are_answered_as_the_model_answers(sentiment, tmp_path, name):
         assert c.get("/v1/models").json()["models"][0]["runtime"] == "onnx"
 
 
-def test_a_batch_larger_than_one_onnx_call_is_answered_in_slices(sentiment, tmp_path):
+def test_a_batch_larger_than_one_onnx_call_is_answered_in_slices(sentiment, store):
     """The text graph's vectorizer output is dense: the bundle bounds the rows of one
     call, and a batch above it runs in slices with the same answers."""
-    publish(sentiment, tmp_path, "nbsvm")
-    manifest = ModelStore(str(tmp_path), "sentiment").read_manifest("v0001")
+    root = store("nbsvm")
+    manifest = ModelStore(str(root), "sentiment").read_manifest("v0001")
     per_call = manifest["runtimes"]["onnx"]["max_rows_per_call"]
     texts = (sentiment.test["text"].tolist() * 4)[: per_call * 2 + 3]
     assert len(texts) == per_call * 2 + 3  # three calls: two full, one of 3 rows
-    with client_for(tmp_path, max_batch_size=10_000, max_body_bytes=2**26) as c:
+    with client_for(root, max_batch_size=10_000, max_body_bytes=2**26) as c:
         batch = c.post(PREDICT, json={"records": [{"text": t} for t in texts]})
         assert batch.status_code == 200, batch.text
         singles = [
@@ -162,10 +178,9 @@ def test_a_batch_larger_than_one_onnx_call_is_answered_in_slices(sentiment, tmp_
     assert len(batch.json()["predictions"]) == len(texts)
 
 
-def test_a_5000_word_review_is_answered(sentiment, tmp_path):
-    publish(sentiment, tmp_path, "nbsvm")
+def test_a_5000_word_review_is_answered(sentiment, store):
     review = " ".join((sentiment.test["text"].iloc[0].split() * 5000)[:5000])
-    with client_for(tmp_path) as c:
+    with client_for(store("nbsvm")) as c:
         r = c.post(PREDICT, json={"text": review})
     assert r.status_code == 200 and len(review.split()) == 5000
 
@@ -182,18 +197,16 @@ def test_a_5000_word_review_is_answered(sentiment, tmp_path):
         ({"records": [{"text": "ok"}] * 1001}, 413, "records", "1001 > 1000"),
     ],
 )
-def test_bad_requests_name_the_field(sentiment, tmp_path, body, status, field, problem):
-    publish(sentiment, tmp_path, "nbsvm")
-    with client_for(tmp_path, max_body_bytes=2**22, max_batch_size=1000) as c:
+def test_bad_requests_name_the_field(store, body, status, field, problem):
+    with client_for(store("nbsvm"), max_body_bytes=2**22, max_batch_size=1000) as c:
         r = c.post(PREDICT, json=body)
     assert r.status_code == status, r.text
     detail = r.json()["detail"][0]
     assert detail["field"] == field and problem in detail["problem"]
 
 
-def test_golden_rows_and_example_come_from_real_reviews(sentiment, tmp_path):
-    publish(sentiment, tmp_path, "keras_embedding_bag")
-    with client_for(tmp_path) as c:
+def test_golden_rows_and_example_come_from_real_reviews(sentiment, store):
+    with client_for(store("keras_embedding_bag")) as c:
         spec = c.get("/openapi.json").json()
         example = spec["paths"][PREDICT]["post"]["requestBody"]["content"][
             "application/json"
@@ -202,19 +215,17 @@ def test_golden_rows_and_example_come_from_real_reviews(sentiment, tmp_path):
         assert c.post(PREDICT, json=example).status_code == 200
 
 
-def test_the_locust_file_runs_headless_against_a_real_server(sentiment, tmp_path):
+def test_the_locust_file_runs_headless_against_a_real_server(store):
     """``make loadtest``'s own path: a real uvicorn process (mlops-serve) of a
     promoted bundle and Locust in its own process; every request kind is sent and none
     fails (the locustfile checks one prediction per review)."""
     import subprocess
     import sys
 
-    (tmp_path / "models").mkdir()
-    publish(sentiment, tmp_path / "models", "nbsvm")
     script = Path(__file__).parents[2] / "loadtest" / "run_local.py"
     proc = subprocess.run(
         [sys.executable, str(script), "--users", "2", "--seconds", "6",
-         "--models", str(tmp_path / "models")],
+         "--models", str(store("nbsvm"))],
         capture_output=True, text=True, timeout=180, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -13,6 +13,7 @@ in the main project holds the two to the same result on generated readings.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -60,12 +61,24 @@ class Parking(UseCase):
         return ParkingRequest
 
     def to_record(self, validated: BaseModel, schema: FeatureSchema) -> dict[str, Any]:
+        """Times are whole minutes from day 1 (``toordinal``) on the grid, so a bin is
+        an integer and each reading's bin is computed once (datetime arithmetic per
+        bin and reading was most of a request's time: docs/benchmarks.md)."""
         validated = cast(ParkingRequest, validated)  # what request_model returns
         readings = validated.readings
         capacity = float(validated.capacity)
-        times: list[datetime] = []
+        window = _window(schema)
+        step = int(window["step_minutes"])
+        length = len(window["columns"])
+        fill = int(schema_option(schema, "max_fill_minutes") // step)
+        horizon = schema_option(schema, "horizon_minutes")
+        # the bin of each reading (minutes), later readings of a bin winning
+        last_in_bin: dict[int, float] = {}
+        bins: list[int] = []
+        previous: datetime | None = None
         for i, r in enumerate(readings):
-            if r.timestamp.tzinfo is not None:
+            t = r.timestamp
+            if t.tzinfo is not None:
                 raise RequestError(
                     f"readings[{i}].timestamp",
                     "give the car park's local time without a time zone",
@@ -75,70 +88,68 @@ class Parking(UseCase):
                     f"readings[{i}].count",
                     f"{r.count} is above the capacity {validated.capacity}",
                 )
-            if times and r.timestamp <= times[-1]:
-                same = r.timestamp == times[-1]
+            if previous is not None and t <= previous:
+                same = t == previous
                 raise RequestError(
                     f"readings[{i}].timestamp",
                     f"{'the same time as' if same else 'earlier than'} "
                     f"readings[{i - 1}]: readings must be sorted, one per time",
                     "order",
                 )
-            times.append(r.timestamp)
-        last = times[-1]
+            previous = t
+            minute = t.toordinal() * 1440 + t.hour * 60 + t.minute
+            bins.append(minute - t.minute % step)
+            last_in_bin[bins[-1]] = r.count / capacity
+        last = cast(datetime, previous)  # at least one reading (the request model)
         now = datetime.now(UTC).replace(tzinfo=None)
         if last > now + FUTURE_SLACK:
             raise RequestError(
-                f"readings[{len(times) - 1}].timestamp",
+                f"readings[{len(readings) - 1}].timestamp",
                 f"{last.isoformat()} is in the future",
             )
-        window = _window(schema)
-        step = timedelta(minutes=float(window["step_minutes"]))
-        length = len(window["columns"])
-        fill = int(schema_option(schema, "max_fill_minutes") // window["step_minutes"])
-        horizon = timedelta(minutes=schema_option(schema, "horizon_minutes"))
-
-        def bin_of(t: datetime) -> datetime:
-            minute = (t.minute // int(window["step_minutes"])) * int(
-                window["step_minutes"]
-            )
-            return t.replace(minute=minute, second=0, microsecond=0)
-
-        last_in_bin: dict[datetime, float] = {}
-        for t, r in zip(times, readings, strict=True):
-            last_in_bin[bin_of(t)] = r.count / capacity  # later readings win
-        origin = bin_of(last)
+        origin_time = last.replace(
+            minute=last.minute - last.minute % step, second=0, microsecond=0
+        )
+        origin = bins[-1]
         start = origin - step * (length - 1)
-        in_window = sum(1 for t in times if bin_of(t) >= start)
+        # readings (not bins) in the window; bins are in time order, as readings
+        in_window = len(bins) - bisect_left(bins, start)
         if in_window < MIN_READINGS:
             raise RequestError(
                 "readings",
-                f"{in_window} reading(s) in the {length * step.seconds // 60} minutes "
+                f"{in_window} reading(s) in the {length * step} minutes "
                 f"up to the last one; at least {MIN_READINGS} are needed",
                 "too_short",
             )
-        grid = [origin - step * k for k in range(length - 1 + fill, -1, -1)]
         values: list[float] = []
+        real = 0
         since_real = math.inf
         last_value = math.nan
-        for b in grid:
-            if b in last_in_bin:
-                last_value, since_real = last_in_bin[b], 0
+        oldest = start - step * fill  # the fill may reach back before the window
+        for b in range(oldest, origin + 1, step):
+            value = last_in_bin.get(b)
+            if value is not None:
+                last_value, since_real = value, 0
+                real += b >= start
             else:
                 since_real += 1
-            values.append(last_value if since_real <= fill else 0.0)
-        values = [0.0 if math.isnan(v) else v for v in values[-length:]]
-        real = [b in last_in_bin for b in grid[-length:]]
-        yesterday = origin + horizon - timedelta(days=1)
-        known = yesterday in last_in_bin
+            if b >= start:
+                v = last_value if since_real <= fill else 0.0
+                values.append(0.0 if math.isnan(v) else v)
+        # the same time yesterday, as a bin (a horizon off the grid never is one)
+        yesterday = origin + horizon - 1440
+        known_rate = last_in_bin.get(int(yesterday)) if yesterday.is_integer() else None
         record: dict[str, Any] = {
             window["name"]: values,
             "capacity": capacity,
-            "hour": origin.hour + origin.minute / 60.0,
-            "weekday": float(origin.weekday()),
-            "window_real_share": float(np.mean(real)),
-            "yesterday_rate": last_in_bin[yesterday] if known else values[-1],
-            "yesterday_known": float(known),
-            "_forecast_for": (origin + horizon).isoformat(timespec="minutes"),
+            "hour": origin_time.hour + origin_time.minute / 60.0,
+            "weekday": float(origin_time.weekday()),
+            "window_real_share": real / length,
+            "yesterday_rate": values[-1] if known_rate is None else known_rate,
+            "yesterday_known": float(known_rate is not None),
+            "_forecast_for": (origin_time + timedelta(minutes=horizon)).isoformat(
+                timespec="minutes"
+            ),
             "_car_park": validated.car_park,
         }
         missing = [f["name"] for f in schema.fields if f["name"] not in record]
@@ -181,7 +192,8 @@ class Parking(UseCase):
 
     def emf_metrics(self, predictions: Sequence[dict[str, Any]]) -> dict[str, float]:
         return {
-            "PredictedCarCount": float(np.mean([p["prediction"] for p in predictions]))
+            "PredictedCarCount": sum(p["prediction"] for p in predictions)
+            / len(predictions)
         }
 
 
