@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import is_classifier
+from sklearn.base import clone, is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -587,13 +587,19 @@ TEXT_CALL_BYTES = 64 * 2**20
 TEXT_LOCALE = "C.UTF-8"
 
 
-def _text_graph(model: Any, output: str) -> tuple[bytes, dict[str, Any]]:
+def _text_graph(
+    model: Any, output: str, sparse_if_possible: bool = True
+) -> tuple[bytes, dict[str, Any]]:
     """The whole text pipeline (lowercasing, tokenizing, n-grams, weights, the linear
     model) as one graph over a ``[N, 1]`` string input named after the column.
 
     Parity with scikit-learn needs a token pattern skl2onnx keeps (it silently replaces
     the default ``(?u)\\b\\w\\w+\\b``), no ``sublinear_tf``, no stop words and no custom
     preprocessor: checked here, so a model that breaks them is not exported.
+
+    The sparse form (:func:`_sparse_text_graph`) where it applies, unless
+    ``sparse_if_possible`` is false (skl2onnx's dense graph, which
+    ``benchmarks/text_graph_benchmark.py`` compares it with).
     """
     import skl2onnx  # noqa: PLC0415
     from skl2onnx import to_onnx  # noqa: PLC0415
@@ -619,18 +625,6 @@ def _text_graph(model: Any, output: str) -> tuple[bytes, dict[str, Any]]:
             "the text vectorizer cannot be exported exactly: " + ", ".join(problems)
         )
     estimator = pipeline.named_steps["model"]
-    try:
-        onx = to_onnx(
-            pipeline,
-            initial_types=[(model.column, StringTensorType([None, 1]))],
-            options={
-                id(estimator): {"zipmap": False},
-                id(vectorizer): {"locale": TEXT_LOCALE},
-            },
-            target_opset={"": OPSET, "ai.onnx.ml": 3},
-        )
-    except Exception as exc:
-        raise OnnxExportError(f"skl2onnx cannot convert the text model: {exc}") from exc
     features = model.features
     info = {
         "converter": f"skl2onnx {skl2onnx.__version__} (text pipeline in the graph)",
@@ -640,7 +634,289 @@ def _text_graph(model: Any, output: str) -> tuple[bytes, dict[str, Any]]:
         "text_features": features,
         "max_rows_per_call": max(1, TEXT_CALL_BYTES // (4 * max(1, features))),
     }
+    sparse = sparse_if_possible and _sparse_form(vectorizer, estimator)
+    # With the sparse form skl2onnx converts a stand-in of the vectorizer, for its
+    # normalizer and tokenizer only: the same settings, fitted on one word. Its
+    # option handling walks every attribute of what it converts, the vocabulary's
+    # entries included: 40 s of make run's 53 s export was that walk.
+    converted = (
+        clone(vectorizer)
+        .set_params(min_df=1, max_df=1.0, max_features=None, vocabulary=None)
+        .fit(["token"])
+        if sparse
+        else pipeline
+    )
+    options: dict[int, dict[str, Any]] = {id(converted): {"locale": TEXT_LOCALE}}
+    if not sparse:
+        options = {
+            id(estimator): {"zipmap": False},
+            id(vectorizer): options[id(converted)],
+        }
+    try:
+        onx = to_onnx(
+            converted,
+            initial_types=[(model.column, StringTensorType([None, 1]))],
+            options=options,
+            target_opset={"": OPSET, "ai.onnx.ml": 3},
+        )
+    except Exception as exc:
+        raise OnnxExportError(f"skl2onnx cannot convert the text model: {exc}") from exc
+    if sparse:
+        info |= {
+            "converter": f"skl2onnx {skl2onnx.__version__} (normalizer and tokenizer) "
+            "+ mlops_platform.onnx_export (n-grams looked up sparsely)",
+            "max_rows_per_call": max(1, TEXT_CALL_BYTES // SPARSE_BYTES_PER_TEXT),
+        }
+        return _sparse_text_graph(onx, vectorizer, estimator, output), info
     return _rename_output(bytes(onx.SerializeToString()), output), info
+
+
+# What one text may cost the sparse graph at most: its tokens (at most one per two
+# characters of the service's longest text, 100,000) as strings, ids and n-gram keys.
+# Measured on onnxruntime 1.31 (peak RSS of one call): 3.9-4.0 MB per text of
+# 50,000 one-letter words, 2.4 MB per 100,000 characters of ordinary words.
+SPARSE_BYTES_PER_TEXT = 50_000 * 100
+
+
+def _sparse_form(vectorizer: Any, estimator: Any) -> bool:
+    """Whether :func:`_sparse_text_graph` builds this text model."""
+    coef = getattr(estimator, "coef_", None)
+    return (
+        type(estimator).__name__ == "LogisticRegression"
+        and type(vectorizer).__name__ == "TfidfVectorizer"
+        and coef is not None
+        and coef.shape[0] == 1
+        and len(estimator.classes_) == 2
+        and vectorizer.ngram_range[0] == 1
+        and vectorizer.ngram_range[1] in (1, 2)
+        and vectorizer.norm in (None, "l1", "l2")
+    )
+
+
+def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -> bytes:
+    """The text model without its dense intermediate: skl2onnx's graph builds a
+    ``rows x vocabulary`` tensor (402,704 floats for make run's NBSVM) and spends
+    most of a review's time on it (the vectorizer, two casts and the linear model:
+    about 0.6 ms of 0.7, docs/benchmarks.md). Here the tokens skl2onnx's own nodes
+    produce (its normalizer and tokenizer, kept as they are) are looked up instead:
+
+    * words to ids (``LabelEncoder``), ids to unigram features (``Gather``), pairs of
+      adjacent ids to bigram features (``LabelEncoder`` on ``(a + 1) * (W + 1) + b
+      + 1``); a token or pair outside the vocabulary is feature 0, weight 0;
+    * per text, its distinct features and their counts (``Unique`` over ``row * (F +
+      1) + feature``), then scikit-learn's TfidfVectorizer arithmetic on them: the
+      count or 1 (``binary``), times idf, over the row's l1 or l2 norm;
+    * the logistic regression's score as a sum per row (``ScatterElements`` add) in
+      float64, and ``[1 - p, p]``.
+
+    For a binary logistic regression on a TfidfVectorizer of 1- and 2-grams (both
+    sentiment candidates: :func:`_sparse_form`); anything else keeps the dense
+    graph. The export's parity check holds either to scikit-learn. ``onx`` is
+    skl2onnx's graph of a vectorizer with the same settings (the nodes up to its
+    TfIdfVectorizer's input are taken)."""
+    import onnx  # noqa: PLC0415
+    from onnx import TensorProto, helper, numpy_helper  # noqa: PLC0415
+
+    graph = onx.graph
+    tfidf = [n for n in graph.node if n.op_type == "TfIdfVectorizer"]
+    if len(tfidf) != 1:
+        raise OnnxExportError(
+            "skl2onnx's text graph has no single TfIdfVectorizer to take tokens from"
+        )
+    tokens = tfidf[0].input[0]
+    coef = estimator.coef_
+    # skl2onnx's nodes up to the tokens, as they are
+    front, wanted = [], {tokens}
+    for node in reversed(list(graph.node)):
+        if wanted & set(node.output):
+            front.append(node)
+            wanted |= set(node.input)
+    front.reverse()
+
+    vocabulary = vectorizer.vocabulary_
+    n_features = len(vectorizer.vocabulary_)
+    grams = [(g.split(" "), i) for g, i in vocabulary.items()]
+    words = sorted({w for parts, _ in grams for w in parts})
+    word_id = {w: i for i, w in enumerate(words)}
+    # unigram feature of word id + 1 (0: a word outside; -1: no unigram feature)
+    unigram = np.full(len(words) + 1, -1, dtype=np.int64)
+    pair_keys, pair_values = [], []
+    base = len(words) + 1
+    for parts, i in grams:
+        if len(parts) == 1:
+            unigram[word_id[parts[0]] + 1] = i
+        else:
+            a, b = (word_id[w] + 1 for w in parts)
+            pair_keys.append(a * base + b)
+            pair_values.append(i)
+    # feature f + 1 (0: outside the vocabulary, weight 0)
+    weights = np.concatenate([[0.0], coef[0].astype(np.float64)])
+    idf = np.ones(n_features + 1)
+    if vectorizer.use_idf:
+        idf[1:] = vectorizer.idf_
+    idf[0] = 0.0
+
+    def const(name: str, value: Any) -> Any:
+        return numpy_helper.from_array(np.asarray(value), name)
+
+    stride = n_features + 1
+    initializers = [
+        const("sp:unigram", unigram),
+        const("sp:weights", weights),
+        const("sp:idf", idf),
+        const("sp:one", np.array(1, dtype=np.int64)),
+        const("sp:zero", np.array(0, dtype=np.int64)),
+        const("sp:base", np.array(base, dtype=np.int64)),
+        const("sp:stride", np.array(stride, dtype=np.int64)),
+        const("sp:flat", np.array([-1], dtype=np.int64)),
+        const("sp:col", np.array([-1, 1], dtype=np.int64)),
+        const("sp:axis1", np.array([1], dtype=np.int64)),
+        const("sp:s0", np.array([0], dtype=np.int64)),
+        const("sp:s1", np.array([1], dtype=np.int64)),
+        const("sp:e-1", np.array([-1], dtype=np.int64)),
+        const("sp:big", np.array([2**62], dtype=np.int64)),
+        const("sp:intercept", np.array(float(estimator.intercept_[0]))),
+        const("sp:fone", np.array(1.0)),
+        const("sp:tiny", np.array(np.finfo(np.float64).tiny)),
+    ]
+    n = helper.make_node
+    nodes = [
+        *front,
+        n(
+            "LabelEncoder",
+            [tokens],
+            ["sp:word"],
+            domain="ai.onnx.ml",
+            keys_strings=words,
+            values_int64s=list(range(len(words))),
+            default_int64=-1,
+        ),
+        n("Add", ["sp:word", "sp:one"], ["sp:word1"]),  # [N, T], 0: outside
+        n("Gather", ["sp:unigram", "sp:word1"], ["sp:uni"]),
+    ]
+    grams_out = "sp:uni"
+    if pair_keys:
+        nodes += [
+            n("Slice", ["sp:word1", "sp:s0", "sp:e-1", "sp:axis1"], ["sp:left"]),
+            n("Slice", ["sp:word1", "sp:s1", "sp:big", "sp:axis1"], ["sp:right"]),
+            n("Mul", ["sp:left", "sp:base"], ["sp:left_base"]),
+            n("Add", ["sp:left_base", "sp:right"], ["sp:pair"]),
+            n(
+                "LabelEncoder",
+                ["sp:pair"],
+                ["sp:bi"],
+                domain="ai.onnx.ml",
+                keys_int64s=pair_keys,
+                values_int64s=pair_values,
+                default_int64=-1,
+            ),
+            n("Concat", ["sp:uni", "sp:bi"], ["sp:grams"], axis=1),
+        ]
+        grams_out = "sp:grams"
+    nodes += [
+        # row * stride + feature + 1, flattened: distinct per row with counts
+        n("Shape", [grams_out], ["sp:shape"], end=1),
+        n("Squeeze", ["sp:shape"], ["sp:rows_n"]),
+        n("Range", ["sp:zero", "sp:rows_n", "sp:one"], ["sp:rows"]),
+        n("Reshape", ["sp:rows", "sp:col"], ["sp:rows_col"]),
+        n("Mul", ["sp:rows_col", "sp:stride"], ["sp:row_base"]),
+        n("Add", [grams_out, "sp:one"], ["sp:feature1"]),
+        n("Add", ["sp:row_base", "sp:feature1"], ["sp:keys2d"]),
+        n("Reshape", ["sp:keys2d", "sp:flat"], ["sp:keys0"]),
+        # Distinct keys and their counts by sorting (onnxruntime's Unique took 79 us
+        # of a median review's 200): runs of equal keys, each run's start and
+        # length. Key 0 (row 0, outside the vocabulary: weight 0) is always added,
+        # so a batch without a single token still has one key.
+        n("Concat", ["sp:keys0", "sp:s0"], ["sp:keys"], axis=0),
+        n("Shape", ["sp:keys"], ["sp:m"]),
+        n("TopK", ["sp:keys", "sp:m"], ["sp:sorted", "sp:order"], largest=0, sorted=1),
+        n("Slice", ["sp:sorted", "sp:s1", "sp:big", "sp:s0"], ["sp:later"]),
+        n("Slice", ["sp:sorted", "sp:s0", "sp:e-1", "sp:s0"], ["sp:earlier"]),
+        n("Equal", ["sp:later", "sp:earlier"], ["sp:same"]),
+        n("Not", ["sp:same"], ["sp:new_run"]),
+        n("NonZero", ["sp:new_run"], ["sp:new_at"]),
+        n("Reshape", ["sp:new_at", "sp:flat"], ["sp:new_at1"]),
+        n("Add", ["sp:new_at1", "sp:one"], ["sp:run_starts"]),
+        n("Concat", ["sp:s0", "sp:run_starts"], ["sp:starts"], axis=0),
+        n("Concat", ["sp:run_starts", "sp:m"], ["sp:ends"], axis=0),
+        n("Sub", ["sp:ends", "sp:starts"], ["sp:counts"]),
+        n("Gather", ["sp:sorted", "sp:starts"], ["sp:distinct"]),
+        n("Div", ["sp:distinct", "sp:stride"], ["sp:row"]),
+        n("Mod", ["sp:distinct", "sp:stride"], ["sp:feature"]),
+        n("Gather", ["sp:idf", "sp:feature"], ["sp:idf_f"]),
+    ]
+    if vectorizer.binary:
+        nodes.append(n("Identity", ["sp:idf_f"], ["sp:value"]))
+    else:
+        nodes += [
+            n("Cast", ["sp:counts"], ["sp:tf"], to=TensorProto.DOUBLE),
+            n("Mul", ["sp:tf", "sp:idf_f"], ["sp:value"]),
+        ]
+    nodes += [
+        n("Gather", ["sp:weights", "sp:feature"], ["sp:w_f"]),
+        n("Mul", ["sp:value", "sp:w_f"], ["sp:term"]),
+        n(
+            "ConstantOfShape",
+            ["sp:shape"],
+            ["sp:zeros"],
+            value=helper.make_tensor("z", TensorProto.DOUBLE, [1], [0.0]),
+        ),
+        n("ScatterElements", ["sp:zeros", "sp:row", "sp:term"], ["sp:dot"],
+          reduction="add"),
+    ]  # fmt: skip
+    score_in = "sp:dot"
+    if vectorizer.norm is not None:
+        if vectorizer.norm == "l2":
+            nodes += [
+                n("Mul", ["sp:value", "sp:value"], ["sp:sq"]),
+                n("ScatterElements", ["sp:zeros", "sp:row", "sp:sq"], ["sp:sumsq"],
+                  reduction="add"),
+                n("Sqrt", ["sp:sumsq"], ["sp:norm0"]),
+            ]  # fmt: skip
+        else:
+            nodes += [
+                n("Abs", ["sp:value"], ["sp:abs"]),
+                n("ScatterElements", ["sp:zeros", "sp:row", "sp:abs"], ["sp:norm0"],
+                  reduction="add"),
+            ]  # fmt: skip
+        # scikit-learn leaves a row of norm 0 as it is (all zeros): so does tiny
+        nodes += [
+            n("Max", ["sp:norm0", "sp:tiny"], ["sp:norm"]),
+            n("Div", ["sp:dot", "sp:norm"], ["sp:dot_n"]),
+        ]
+        score_in = "sp:dot_n"
+    nodes += [
+        n("Add", [score_in, "sp:intercept"], ["sp:score"]),
+        n("Sigmoid", ["sp:score"], ["sp:p1"]),
+        n("Sub", ["sp:fone", "sp:p1"], ["sp:p0"]),
+        n("Reshape", ["sp:p0", "sp:col"], ["sp:p0c"]),
+        n("Reshape", ["sp:p1", "sp:col"], ["sp:p1c"]),
+        n("Concat", ["sp:p0c", "sp:p1c"], ["sp:proba"], axis=1),
+        n("Cast", ["sp:proba"], [output], to=TensorProto.FLOAT),
+    ]
+    used = {name for node in nodes for name in node.input}
+    out = helper.make_tensor_value_info(output, TensorProto.FLOAT, [None, 2])
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "sparse_text",
+            list(graph.input),
+            [out],
+            [
+                *(i for i in graph.initializer if i.name in wanted),
+                *(i for i in initializers if i.name in used),
+            ],
+        ),
+        # the tokenizer is com.microsoft's, as skl2onnx wrote it
+        opset_imports=[
+            helper.make_opsetid("", OPSET),
+            helper.make_opsetid("ai.onnx.ml", 3),
+            *(o for o in onx.opset_import if o.domain == "com.microsoft"),
+        ],
+    )
+    model.ir_version = onx.ir_version
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
 
 
 def _scaled_graph(

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlops_serving.text import Tokenizer, words
+from sklearn.linear_model import LogisticRegression
 
 from mlops_platform.contracts import SchemaViolation, enforce_contract
 from mlops_platform.datagen import sentiment as datagen
@@ -279,6 +280,48 @@ def test_text_export_parity_on_real_reviews_with_markup_and_non_ascii(package):
     export = export_onnx(get_flavour("sklearn"), model, uc, rows)
     assert export.info["parity"]["rows"] == 1000
     assert export.info["parity"]["max_abs_diff"] < 1e-5
+
+
+@pytest.mark.parametrize(
+    ("settings", "classifier", "form"),
+    [
+        # tfidf_logreg's: counts, idf, l2 norm
+        ({"min_df": 2, "max_df": 0.9}, "logistic", "sparse"),
+        ({"min_df": 2, "use_idf": False, "norm": "l1"}, "logistic", "sparse"),
+        ({"min_df": 2, "ngram_max": 1, "binary": True}, "nbsvm", "sparse"),
+        # word triples: skl2onnx's dense graph, as before
+        ({"min_df": 2, "ngram_max": 3}, "logistic", "dense"),
+    ],
+)
+def test_each_text_form_exports_exactly(package, settings, classifier, form):
+    """The sparse form (n-grams looked up, no rows x vocabulary intermediate) for
+    each TfidfVectorizer setting it builds: counts or presence, idf or not, l1, l2
+    or no norm, words alone or with pairs; the dense graph where it does not apply.
+    Real reviews, scored by scikit-learn and onnxruntime."""
+    imdb = package[package["source"] == "imdb"].sample(1600, random_state=3)
+    labels = imdb["label"].map(datagen.LABELS)
+    p = dict(settings)
+    fixed = {k: p.pop(k) for k in ("binary", "use_idf", "norm") if k in p}
+    vec = _vectorizer(p, **fixed)
+    model = TextClassifier(
+        "text",
+        vec,
+        NBLogisticRegression() if classifier == "nbsvm" else LogisticRegression(C=10),
+    ).fit(pd.DataFrame({"text": imdb["text"][:1200]}), labels[:1200])
+    graph, info = _text_graph(model, "probabilities")
+    assert ("sparsely" in info["converter"]) == (form == "sparse"), info
+    check = [*imdb["text"][1200:], "!!!", "one", "one two", "Ünïcödé café"]
+    expected = model.predict_proba(pd.DataFrame({"text": check}))
+    for rows in (1, 7, len(check)):  # one text, odd slices, one call
+        got = run_onnx(
+            graph, {"text": np.array(check, dtype=object).reshape(-1, 1)},
+            "probabilities", rows,
+        )  # fmt: skip
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    alone = run_onnx(
+        graph, {"text": np.array([["!!!"]], dtype=object)}, "probabilities"
+    )
+    np.testing.assert_allclose(alone, expected[[-4]], atol=1e-5)
 
 
 def test_a_vectorizer_onnx_cannot_reproduce_is_refused():
