@@ -551,12 +551,12 @@ def test_the_plots_notebook_draws_every_use_case(project):
 def test_drift_demo_scenario(tmp_path):
     """make demo-drift: first run, a drifted week (drift found, challenger judged
     against the champion on that same week), then an undrifted week (champion kept)."""
-    project = make_project(tmp_path, retail_only=True)  # the demo's use case
     # The small world cannot beat the segment rule credibly (see the lifecycle
     # test): the margin is lowered so the demo has a champion to drift from. Two of
     # the four candidates train (the demo is about drift and the champion, not the
     # choice among candidates, which the lifecycle test covers): the forest and the
     # tree are left out.
+    project = make_project(tmp_path, retail_only=True)  # the demo's use case
     off = "retail.training.candidates.{}.enabled=false"
     proc = _run(
         [

@@ -680,12 +680,13 @@ SPARSE_BYTES_PER_TEXT = 50_000 * 100
 
 def _sparse_form(vectorizer: Any, estimator: Any) -> bool:
     """Whether :func:`_sparse_text_graph` builds this text model."""
-    coef = getattr(estimator, "coef_", None)
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
     return (
-        type(estimator).__name__ == "LogisticRegression"
-        and type(vectorizer).__name__ == "TfidfVectorizer"
-        and coef is not None
-        and coef.shape[0] == 1
+        isinstance(estimator, LogisticRegression)
+        and isinstance(vectorizer, TfidfVectorizer)
+        and estimator.coef_.shape[0] == 1
         and len(estimator.classes_) == 2
         and vectorizer.ngram_range[0] == 1
         and vectorizer.ngram_range[1] in (1, 2)
