@@ -763,7 +763,7 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
     stride = n_features + 1
     initializers = [
         const("sp:unigram", unigram),
-        const("sp:weights", weights),
+        const("sp:idf_weights", idf * weights),
         const("sp:idf", idf),
         const("sp:one", np.array(1, dtype=np.int64)),
         const("sp:zero", np.array(0, dtype=np.int64)),
@@ -844,18 +844,19 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
         n("Gather", ["sp:sorted", "sp:starts"], ["sp:distinct"]),
         n("Div", ["sp:distinct", "sp:stride"], ["sp:row"]),
         n("Mod", ["sp:distinct", "sp:stride"], ["sp:feature"]),
-        n("Gather", ["sp:idf", "sp:feature"], ["sp:idf_f"]),
     ]
+    # The score's terms take one lookup: idf x weight per feature (count times it,
+    # or it alone for presence). Each lookup is a cache miss per n-gram in a server
+    # (the tables are MBs), so the idf alone is looked up only for a norm.
+    nodes.append(n("Gather", ["sp:idf_weights", "sp:feature"], ["sp:iw_f"]))
     if vectorizer.binary:
-        nodes.append(n("Identity", ["sp:idf_f"], ["sp:value"]))
+        nodes.append(n("Identity", ["sp:iw_f"], ["sp:term"]))
     else:
         nodes += [
             n("Cast", ["sp:counts"], ["sp:tf"], to=TensorProto.DOUBLE),
-            n("Mul", ["sp:tf", "sp:idf_f"], ["sp:value"]),
+            n("Mul", ["sp:tf", "sp:iw_f"], ["sp:term"]),
         ]
     nodes += [
-        n("Gather", ["sp:weights", "sp:feature"], ["sp:w_f"]),
-        n("Mul", ["sp:value", "sp:w_f"], ["sp:term"]),
         n(
             "ConstantOfShape",
             ["sp:shape"],
@@ -865,6 +866,12 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
         n("ScatterElements", ["sp:zeros", "sp:row", "sp:term"], ["sp:dot"],
           reduction="add"),
     ]  # fmt: skip
+    if vectorizer.norm is not None:  # the features' values: count or 1, times idf
+        nodes.append(n("Gather", ["sp:idf", "sp:feature"], ["sp:idf_f"]))
+        if vectorizer.binary:
+            nodes.append(n("Identity", ["sp:idf_f"], ["sp:value"]))
+        else:
+            nodes.append(n("Mul", ["sp:tf", "sp:idf_f"], ["sp:value"]))
     score_in = "sp:dot"
     if vectorizer.norm is not None:
         if vectorizer.norm == "l2":
