@@ -704,9 +704,11 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
     * words to ids (``LabelEncoder``), ids to unigram features (``Gather``), pairs of
       adjacent ids to bigram features (``LabelEncoder`` on ``(a + 1) * (W + 1) + b
       + 1``); a token or pair outside the vocabulary is feature 0, weight 0;
-    * per text, its distinct features and their counts (``Unique`` over ``row * (F +
-      1) + feature``), then scikit-learn's TfidfVectorizer arithmetic on them: the
-      count or 1 (``binary``), times idf, over the row's l1 or l2 norm;
+    * per text, its distinct features and their counts: the keys ``row * (F + 1) +
+      feature + 1`` sorted (``TopK``), each run of equal keys one feature, its
+      length the count; then scikit-learn's TfidfVectorizer arithmetic on them: the
+      count or 1 (``binary``), times idf, over the row's l1 or l2 norm (the score's
+      terms looked up as idf x weight, one lookup per n-gram);
     * the logistic regression's score as a sum per row (``ScatterElements`` add) in
       float64, and ``[1 - p, p]``.
 
