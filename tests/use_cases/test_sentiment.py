@@ -460,3 +460,29 @@ def test_drift_power_knobs_do_what_they_say(package):
     assert set(skewed.index) <= set(day.index)  # only dropped, nothing invented
     with pytest.raises(ValueError, match="rotten_tomatoes or positive_share"):
         drifted_reviews(day, 1, {"concept": 1.0})
+
+
+def test_a_file_the_use_case_does_not_read_is_never_a_new_batch(tmp_path, uc):
+    """A file beside the reviews that is not one (datagen's PROVENANCE.json) is never
+    planned as a batch: it is listed as ignored. Unread, it stayed new in the ledger,
+    so a daily run without new reviews had only it to read and stopped ("no readable
+    files"), as `kedro run --pipeline sentiment` did a second time (2026-12-06)."""
+    from mlops_platform.lake import RawFilesDataset
+    from mlops_platform.params import DataEngineeringParams
+    from mlops_platform.pipelines.data_engineering.nodes import ingest_raw_files
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "PROVENANCE.json").write_text("{}")
+    params = DataEngineeringParams()
+    files = RawFilesDataset(str(raw), ledger=str(tmp_path / "silver/records")).load()
+    frame, report, plan = ingest_raw_files(uc, files, params)
+    assert frame.empty and plan["new"] == [] and plan["ignored"] == ["PROVENANCE.json"]
+    assert report["incremental"]["ignored"] == ["PROVENANCE.json"]
+    # with a review file beside it, only the reviews are a batch
+    (raw / "reviews_20261101.csv").write_text(
+        'review,sentiment\n"A fine film, well acted.",positive\n'
+    )
+    files = RawFilesDataset(str(raw), ledger=str(tmp_path / "silver/records")).load()
+    frame, _, plan = ingest_raw_files(uc, files, params)
+    assert plan["new"] == ["reviews_20261101.csv"] and len(frame) == 1

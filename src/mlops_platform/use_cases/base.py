@@ -144,6 +144,14 @@ class UseCase(ABC):
     # capacities): any change to one reprocesses every batch.
     reference_files: ClassVar[tuple[str, ...]] = ()
 
+    def reads_raw_file(self, name: str) -> bool:
+        """Whether the raw file ``name`` (its key under the raw folder) is one this use
+        case reads. One it does not read (sentiment's provenance note beside the
+        reviews) is never planned as a batch and is listed as ``ignored`` in the ingest
+        report: unread, it would stay new in the ledger, and a run without new data
+        would have only it to read."""
+        return True
+
     def silver_periods(self, silver: pd.DataFrame) -> pd.Series | None:
         """Each silver row's gold period; None: the use case's gold is not built
         period by period."""

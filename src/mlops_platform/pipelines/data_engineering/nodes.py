@@ -80,6 +80,7 @@ def _plan(
         "base_version": raw.ledger_version,
         "new": [],
         "changed": [],
+        "ignored": [],
         "touched": {},
         "unchanged": 0,
         "removed": sorted(k for k in raw.ledger if k not in raw),
@@ -88,6 +89,9 @@ def _plan(
         "files": {},
     }
     for key in (k for k in raw if not is_ref[k]):
+        if not use_case.reads_raw_file(key):
+            plan["ignored"].append(key)
+            continue
         entry = raw.ledger.get(key)
         if plan["full_refresh"] or entry is None:
             plan["new" if entry is None else "changed"].append(key)
@@ -127,7 +131,8 @@ def ingest_raw_files(
     else:
         frame, report = pd.DataFrame(), {"files": {}, "rows": 0}
     report["incremental"] = {
-        k: plan[k] for k in ("full_refresh", "reason", "new", "changed", "removed")
+        k: plan[k]
+        for k in ("full_refresh", "reason", "new", "changed", "removed", "ignored")
     } | {"unchanged": plan["unchanged"], "touched": sorted(plan["touched"])}
     logger.info(
         "%s: %d raw rows from %d files "

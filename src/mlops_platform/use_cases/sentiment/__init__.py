@@ -48,6 +48,9 @@ class SentimentUseCase(UseCase):
     # A review's gold row is its own silver row: a day's gold needs only that day.
     silver_period_column = schema.DAY
 
+    def reads_raw_file(self, name: str) -> bool:
+        return ingest.file_kind(name) in ("csv", "aclimdb")
+
     def ingest(
         self, partitions: PartitionLoaders
     ) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -159,6 +159,18 @@ def read_aclimdb_file(data: bytes, source: str, day: str) -> dict[str, Any] | No
     }
 
 
+def file_kind(name: str) -> str:
+    """``csv`` or ``aclimdb`` for a review file this use case reads, else why not."""
+    lower = name.lower()
+    if lower.endswith(".csv"):
+        return "csv"
+    if lower.endswith(".txt") and ACLIMDB_FILE.search(name):
+        return "aclimdb"
+    if ACLIMDB_UNLABELLED.search(name):
+        return "unlabelled aclImdb reviews (unsup/)"
+    return "not a review file"
+
+
 def read_reviews(
     partitions: dict[str, Callable[[], bytes]],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -167,17 +179,12 @@ def read_reviews(
     tree_names: list[str] = []
     skipped: dict[str, int] = {}
     for name in sorted(partitions):
-        lower = name.lower()
-        if lower.endswith(".csv"):
+        kind = file_kind(name)
+        if kind == "csv":
             csv_names.append(name)
-        elif lower.endswith(".txt") and ACLIMDB_FILE.search(name):
+        elif kind == "aclimdb":
             tree_names.append(name)
         else:
-            kind = (
-                "unlabelled aclImdb reviews (unsup/)"
-                if ACLIMDB_UNLABELLED.search(name)
-                else "not a review file"
-            )
             skipped[kind] = skipped.get(kind, 0) + 1
     csv_set = set(csv_names)
 
