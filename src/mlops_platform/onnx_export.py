@@ -646,12 +646,12 @@ def _text_graph(
         if sparse
         else pipeline
     )
-    options: dict[int, dict[str, Any]] = {id(converted): {"locale": TEXT_LOCALE}}
-    if not sparse:
-        options = {
-            id(estimator): {"zipmap": False},
-            id(vectorizer): options[id(converted)],
-        }
+    locale = {"locale": TEXT_LOCALE}
+    options: dict[int, dict[str, Any]] = (
+        {id(converted): locale}
+        if sparse
+        else {id(estimator): {"zipmap": False}, id(vectorizer): locale}
+    )
     try:
         onx = to_onnx(
             converted,
@@ -841,8 +841,6 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
         n("Reshape", ["sp:new_at", "sp:flat"], ["sp:new_at1"]),
         n("Add", ["sp:new_at1", "sp:one"], ["sp:run_starts"]),
         n("Concat", ["sp:s0", "sp:run_starts"], ["sp:starts"], axis=0),
-        n("Concat", ["sp:run_starts", "sp:m"], ["sp:ends"], axis=0),
-        n("Sub", ["sp:ends", "sp:starts"], ["sp:counts"]),
         n("Gather", ["sp:sorted", "sp:starts"], ["sp:distinct"]),
         n("Div", ["sp:distinct", "sp:stride"], ["sp:row"]),
         n("Mod", ["sp:distinct", "sp:stride"], ["sp:feature"]),
@@ -851,13 +849,15 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
     # or it alone for presence). Each lookup is a cache miss per n-gram in a server
     # (the tables are MBs), so the idf alone is looked up only for a norm.
     nodes.append(n("Gather", ["sp:idf_weights", "sp:feature"], ["sp:iw_f"]))
-    if vectorizer.binary:
-        nodes.append(n("Identity", ["sp:iw_f"], ["sp:term"]))
-    else:
+    term, value = "sp:iw_f", "sp:idf_f"  # presence: the count is 1
+    if not vectorizer.binary:  # a run's length is its feature's count
         nodes += [
+            n("Concat", ["sp:run_starts", "sp:m"], ["sp:ends"], axis=0),
+            n("Sub", ["sp:ends", "sp:starts"], ["sp:counts"]),
             n("Cast", ["sp:counts"], ["sp:tf"], to=TensorProto.DOUBLE),
             n("Mul", ["sp:tf", "sp:iw_f"], ["sp:term"]),
         ]
+        term = "sp:term"
     nodes += [
         n(
             "ConstantOfShape",
@@ -865,27 +865,25 @@ def _sparse_text_graph(onx: Any, vectorizer: Any, estimator: Any, output: str) -
             ["sp:zeros"],
             value=helper.make_tensor("z", TensorProto.DOUBLE, [1], [0.0]),
         ),
-        n("ScatterElements", ["sp:zeros", "sp:row", "sp:term"], ["sp:dot"],
+        n("ScatterElements", ["sp:zeros", "sp:row", term], ["sp:dot"],
           reduction="add"),
     ]  # fmt: skip
+    score_in = "sp:dot"
     if vectorizer.norm is not None:  # the features' values: count or 1, times idf
         nodes.append(n("Gather", ["sp:idf", "sp:feature"], ["sp:idf_f"]))
-        if vectorizer.binary:
-            nodes.append(n("Identity", ["sp:idf_f"], ["sp:value"]))
-        else:
+        if not vectorizer.binary:
             nodes.append(n("Mul", ["sp:tf", "sp:idf_f"], ["sp:value"]))
-    score_in = "sp:dot"
-    if vectorizer.norm is not None:
+            value = "sp:value"
         if vectorizer.norm == "l2":
             nodes += [
-                n("Mul", ["sp:value", "sp:value"], ["sp:sq"]),
+                n("Mul", [value, value], ["sp:sq"]),
                 n("ScatterElements", ["sp:zeros", "sp:row", "sp:sq"], ["sp:sumsq"],
                   reduction="add"),
                 n("Sqrt", ["sp:sumsq"], ["sp:norm0"]),
             ]  # fmt: skip
         else:
             nodes += [
-                n("Abs", ["sp:value"], ["sp:abs"]),
+                n("Abs", [value], ["sp:abs"]),
                 n("ScatterElements", ["sp:zeros", "sp:row", "sp:abs"], ["sp:norm0"],
                   reduction="add"),
             ]  # fmt: skip
