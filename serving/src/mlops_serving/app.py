@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import importlib.util
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
@@ -24,7 +24,7 @@ from pydantic_core import from_json, to_json
 from mlops_serving import __version__
 from mlops_serving.bundle import RouteModels
 from mlops_serving.coalesce import Coalescer
-from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth
+from mlops_serving.http import MAX_JSON_DEPTH, nesting_depth, unanswered
 from mlops_serving.manager import ModelManager, Slot
 from mlops_serving.observability import (
     ASGIApp,
@@ -160,8 +160,14 @@ class Service:
         # here: one thread, as a worker answers one request at a time; the event loop
         # stays free for /health, /metrics and the next request's bytes.
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="mlops-predict")
-        # requests queued for that thread meanwhile share its next call
-        self.coalescer = Coalescer(self.executor, settings.max_batch_size)
+        # requests queued for that thread meanwhile share its next call; requests
+        # answered inline share a call with those of the same turn of the event loop
+        calls = self.metrics.model_call_rows
+        self.coalescer = Coalescer(
+            self.executor,
+            settings.max_batch_size,
+            lambda use_case, rows: self.metrics.child(calls, use_case).observe(rows),
+        )
 
     def parse(
         self, models: RouteModels, schema: FeatureSchema, body: bytes, online: Any
@@ -283,12 +289,19 @@ class Service:
             ) from None
 
     async def answer(
-        self, slot: Slot, body: bytes, state: dict[str, Any], route: str = "predict"
+        self,
+        slot: Slot,
+        body: bytes,
+        state: dict[str, Any],
+        route: str = "predict",
+        in_flight: Collection[Any] | None = None,
     ) -> bytes:
         """The JSON answer to a prediction request's body on ``route`` (raises
         :class:`ApiError`). Leaves ``model_version``, ``log`` and ``emf`` in
         ``state`` for the request's log line and metrics
-        (:class:`ObservabilityMiddleware`)."""
+        (:class:`ObservabilityMiddleware`). ``in_flight``: the requests the worker
+        has read and not answered, this one included, if the server says
+        (:func:`mlops_serving.http.unanswered`)."""
         use_case = slot.use_case
         model = slot.current  # read once: this request is answered by this model
         if model is None:
@@ -319,9 +332,14 @@ class Service:
         columns = schema.columns(records)
         runtime = model.runtime
         if columns.n_rows > runtime.inline_rows:
-            outputs = await self.coalescer.predict(runtime, columns)
+            outputs = await self.coalescer.predict(runtime, columns, use_case.name)
+        elif in_flight is not None and len(in_flight) <= 1:
+            # the only request read: nobody to share a call with, none to wait for
+            outputs = self.coalescer.predict_now(runtime, columns, use_case.name)
         else:
-            outputs = runtime.predict(columns)
+            outputs = await self.coalescer.predict_in_turn(
+                runtime, columns, use_case.name
+            )
         if not np.isfinite(outputs).all():
             bad = np.flatnonzero(~np.isfinite(outputs).all(axis=1))
             raise ApiError(
@@ -401,7 +419,8 @@ class Service:
         state = scope["state"]
         try:
             body = await read_body(scope, receive, self.settings.max_body_bytes)
-            payload, status = await self.answer(slot, body, state, route), 200
+            payload = await self.answer(slot, body, state, route, unanswered(scope))
+            status = 200
         except ApiError as exc:
             payload = to_json(_error_body(exc, state.get("request_id")))
             status = exc.status
@@ -659,7 +678,9 @@ def _add_predict_route(
             state["client_gone"] = True
             return Response(status_code=499)
         return Response(
-            await service.answer(slot, body, state, route.name),
+            await service.answer(
+                slot, body, state, route.name, unanswered(request.scope)
+            ),
             media_type="application/json",
         )
 

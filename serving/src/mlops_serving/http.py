@@ -1,4 +1,5 @@
-"""Limits below the application: the request head's size, and JSON nesting depth.
+"""Below the application: the request head's size, JSON nesting depth, and the
+requests a worker has read and not answered.
 
 **Head size.** uvicorn's httptools protocol (the fast one, used by default) buffers a
 request's header lines until they are complete, with no size limit: a 100 MB header
@@ -16,11 +17,18 @@ measures the depth first, with strings blanked out so brackets inside them do no
 It works on the body's skeleton (its brackets, quotes and backslashes, kept by
 ``bytes.translate`` at C speed) rather than blanking the strings of the whole body
 (docs/benchmarks.md has what each costs for a batch).
+
+**Unanswered requests.** :class:`BoundedHeadProtocol` also hands the application, in
+each request's scope, uvicorn's own set of the worker's running requests
+(:func:`unanswered`): a request alone there is predicted at once rather than at the
+end of the event loop's turn, where others would share its model call
+(mlops_serving.coalesce).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -62,6 +70,17 @@ def nesting_depth(body: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
+UNANSWERED = "mlops_serving.unanswered"
+
+
+def unanswered(scope: MutableMapping[str, Any]) -> Collection[Any] | None:
+    """The requests the worker has read and not answered yet, this one included (the
+    tasks uvicorn runs them in), or None when the server does not say (any server but
+    ``mlops-serve``'s, such as a test client)."""
+    extensions = scope.get("extensions")
+    return extensions.get(UNANSWERED) if extensions else None
+
+
 class HeadTooLarge(Exception):
     """Raised from the parser's callback to stop a request whose head is too large."""
 
@@ -98,6 +117,10 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             # before uvicorn starts the request: it never reaches the application
             self._refusing = True
             raise HeadTooLarge
+        # uvicorn adds the request's task to this set as it starts it, and removes
+        # it when the response is complete
+        extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+        extensions[UNANSWERED] = self.tasks
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:

@@ -76,6 +76,14 @@ class Metrics:
             ["use_case", "field"],
             registry=r,
         )
+        self.model_call_rows = Histogram(
+            "serving_model_call_rows",
+            "Records per model call: requests that arrive together share one call "
+            "(mlops_serving.coalesce)",
+            ["use_case"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
+        )
         self.reloads = Counter(
             "serving_model_reloads_total",
             "Model loads by outcome (loaded or refused)",
