@@ -170,6 +170,15 @@ def publish(trained: Trained, store_root: Path) -> Publish:
 def live_server(store_root: Path, log_path: Path, **env: str) -> Iterator[str]:
     """``python -m mlops_serving`` (uvicorn) on a free loopback port over the store,
     until every configured model is loaded; yields its base URL."""
+    with live_server_process(store_root, log_path, **env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def live_server_process(
+    store_root: Path, log_path: Path, **env: str
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`live_server`, yielding its process too."""
     port = free_port()
     environ = {
         **os.environ,
@@ -188,7 +197,7 @@ def live_server(store_root: Path, log_path: Path, **env: str) -> Iterator[str]:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_http(f"{base}/ready", proc, timeout=60)
-            yield base
+            yield base, proc
         finally:
             proc.terminate()
             proc.wait(timeout=15)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2 as httpx
 import numpy as np
 import uvicorn
-from conftest import live_server, make_client, publish_bundle
+from conftest import live_server_process, make_client, publish_bundle
 from mlops_serving.coalesce import Coalescer
 from mlops_serving.http import BoundedHeadProtocol, unanswered
 from mlops_serving.schema import Columns
@@ -302,41 +303,49 @@ def test_requests_read_together_share_onnx_calls_and_get_their_own_answers(
     trained, store_root, tmp_path
 ):
     """A real ``python -m mlops_serving`` on the ONNX runtime. Records sent one after
-    another are each predicted alone; the same records sent on eight sockets at once
-    share calls, and every answer is the one the record got alone."""
+    another are each predicted alone. Then eight at a time on eight open
+    connections, while the server is stopped (SIGSTOP), so that all eight are in the
+    kernel's buffers when it next reads, as under load: they share calls, and every
+    answer is the one the record got alone. (The stop stands in for a busy worker;
+    that uvicorn starts requests read together in one turn is what the unit tests
+    above and the protocol test rely on.)"""
     publish_bundle(trained, store_root)
     x = trained.retail.model_input(trained.test.head(64))
     records = json_records(x)
-    with live_server(store_root, tmp_path / "server.log") as base:
-        alone = {}
-        for i, record in enumerate(records):
-            r = httpx.post(f"{base}/v1/retail/predict", json=record, timeout=10)
-            assert r.status_code == 200, r.text
-            alone[i] = r.json()["predictions"][0]["probabilities"]
-        before = httpx.get(f"{base}/metrics", timeout=10).text
-        calls = _metric(before, "serving_model_call_rows_count")
-        assert calls == _metric(before, "serving_model_call_rows_sum") == len(records)
-
+    with live_server_process(store_root, tmp_path / "server.log") as (base, proc):
         port = int(base.rsplit(":", 1)[1])
-        together: dict[int, dict] = {}
-        for start in range(0, len(records), 8):
-            batch = list(enumerate(records))[start : start + 8]
-            socks = [socket.create_connection(("127.0.0.1", port)) for _ in batch]
-            try:
-                requests = [_raw_post(record) for _, record in batch]
-                for s, data in zip(socks, requests, strict=True):  # all at once
-                    s.sendall(data)
-                for s, (i, _) in zip(socks, batch, strict=True):
-                    together[i] = _read_answer(s)["predictions"][0]["probabilities"]
-            finally:
-                for s in socks:
-                    s.close()
+        conns = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        try:
+            alone = {}
+            for i, record in enumerate(records):  # one after another, alone
+                s = conns[i % 8]
+                s.sendall(_raw_post(record))
+                alone[i] = _read_answer(s)["predictions"][0]["probabilities"]
+            before = httpx.get(f"{base}/metrics", timeout=10).text
+            calls = _metric(before, "serving_model_call_rows_count")
+            assert calls == _metric(before, "serving_model_call_rows_sum")
+            assert calls == len(records)
+
+            together: dict[int, dict] = {}
+            for start in range(0, len(records), 8):
+                proc.send_signal(signal.SIGSTOP)
+                try:
+                    for j, s in enumerate(conns):
+                        s.sendall(_raw_post(records[start + j]))
+                finally:
+                    proc.send_signal(signal.SIGCONT)
+                for j, s in enumerate(conns):
+                    answer = _read_answer(s)
+                    together[start + j] = answer["predictions"][0]["probabilities"]
+        finally:
+            for s in conns:
+                s.close()
         after = httpx.get(f"{base}/metrics", timeout=10).text
     shared_calls = _metric(after, "serving_model_call_rows_count") - calls
     shared_rows = _metric(after, "serving_model_call_rows_sum") - len(records)
     print(f"{len(records)} records sent 8 at a time: {shared_calls:.0f} model calls")
     assert shared_rows == len(records)
-    assert shared_calls < len(records)  # some were read together and shared a call
+    assert shared_calls <= len(records) / 4  # read together, they shared calls
     # the same answers, not always to the bit: onnxruntime's arithmetic over several
     # rows is vectorised and can round the last bit differently (seen: 1 ulp)
     assert sorted(together) == sorted(alone)
@@ -350,16 +359,25 @@ def _raw_post(record: dict) -> bytes:
     body = json.dumps(record).encode()
     return (
         b"POST /v1/retail/predict HTTP/1.1\r\nHost: t\r\n"
-        b"content-type: application/json\r\nconnection: close\r\n"
+        b"content-type: application/json\r\n"
         b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
 
 
 def _read_answer(s: socket.socket) -> dict:
+    """One response on a kept-alive connection (read to its Content-Length)."""
     s.settimeout(20)
     data = b""
-    while chunk := s.recv(65536):
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        assert chunk, f"connection closed: {data[:300]!r}"
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), data[:300]
+    length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+    while len(body) < length:
+        chunk = s.recv(65536)
+        assert chunk, "connection closed inside a body"
+        body += chunk
+    assert len(body) == length  # one request at a time per connection
     return json.loads(body)
