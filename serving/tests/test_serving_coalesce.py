@@ -34,13 +34,16 @@ from mlops_platform.pipelines.evaluation.nodes import json_records
 
 
 class Recording:
-    """A stand-in runtime: outputs twice the input, 50 ms a call; refuses negatives."""
+    """A stand-in runtime: outputs twice the input; refuses negatives. For the
+    prediction thread (``inline_rows`` 0) 50 ms a call, so that requests queue; an
+    inline one answers at once, as it runs on the event loop."""
 
-    name, inline_rows, delay = "recording", 0, 0.05
+    name = "recording"
 
     def __init__(self, inline_rows: int = 0) -> None:
         self.calls: list[int] = []
         self.inline_rows = inline_rows
+        self.delay = 0.0 if inline_rows else 0.05
 
     def predict(self, columns: Columns) -> np.ndarray:
         self.calls.append(columns.n_rows)
@@ -157,7 +160,6 @@ def _run_turn(parts: list[list[float]], inline_rows: int = 64, cancel: int = -1)
     """``parts`` reach the model in one turn of the loop (one task each, started
     together, as uvicorn starts the requests it reads together)."""
     runtime = Recording(inline_rows)
-    runtime.delay = 0.0
 
     async def main():
         coalescer = Coalescer(ThreadPoolExecutor(1), 1000)
@@ -216,7 +218,6 @@ def test_requests_for_two_models_in_one_turn_never_share_a_call():
     """A hot swap between two requests of one turn: each is answered by the model
     it read."""
     old, new = Recording(64), Recording(64)
-    old.delay = new.delay = 0.0
 
     async def main():
         coalescer = Coalescer(ThreadPoolExecutor(1), 1000)
@@ -232,9 +233,8 @@ def test_requests_for_two_models_in_one_turn_never_share_a_call():
 
 def test_a_request_alone_is_predicted_at_once():
     runtime = Recording(64)
-    runtime.delay = 0.0
-    coalescer = Coalescer(ThreadPoolExecutor(1), 1000, lambda *a: seen.append(a))
     seen: list[tuple[str, int]] = []
+    coalescer = Coalescer(ThreadPoolExecutor(1), 1000, lambda *a: seen.append(a))
     out = coalescer.predict_now(runtime, _columns([1.5, 2.5]), "retail")
     assert out.tolist() == [[3.0], [5.0]]
     assert runtime.calls == [2] and seen == [("retail", 2)] and coalescer.calls == 1
