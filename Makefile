@@ -35,7 +35,7 @@ INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
 ENV ?= dev
 
-.PHONY: browser install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-serving benchmark-parking benchmark-sentiment loadtest clean-data help infra-tools infra-check cost teardown
+.PHONY: browser install run data test lint format serve aws-demo viz viz-build mlflow-ui demo-drift rollback benchmark benchmark-engines benchmark-serving benchmark-parking benchmark-sentiment loadtest clean-data help infra-tools infra-check cost teardown
 
 # `make help` lists every target from its `## ` note, so a target cannot be left out
 # (tests/test_readme_commands.py checks that each .PHONY target has one).
@@ -173,6 +173,10 @@ rollback: $(STAMP) ## restore the previous champion (USE_CASE=retail|parking|sen
 
 benchmark: $(STAMP) ## LGSR-scale lifecycle benchmark (117 weeks, 5,000 customers: 3.35M lines)
 	$(BIN)/python benchmarks/lifecycle_benchmark.py
+
+# data_engineering's full refresh against the same work on DuckDB, Polars and Arrow.
+benchmark-engines: $(STAMP) ## the pandas path against DuckDB, Polars and Arrow compute on 3.38M lines
+	$(BIN)/python benchmarks/engine_benchmark.py
 
 # Real-sample accuracy, daily lifecycle time and forecast latency (needs wrk).
 benchmark-parking: $(STAMP) ## real-sample MAE, daily run time and memory, forecast latency
