@@ -10,7 +10,9 @@ scheduled run uses):
 1. processes the first ``h`` weeks (not timed) and times the run that adds week
    ``h + 1``, for each ``h`` of ``--history`` (the lake grows between them);
 2. times a full refresh of every week (``data_engineering.full_refresh=true``), the
-   same gold on Spark in local mode (``mlops_platform.use_cases.retail.spark`` over
+   same refresh as a backfill in batches of ``--batch-mb`` (``python -m
+   mlops_platform.backfill``; its gold must be the one-pass gold), the same gold on
+   Spark in local mode (``mlops_platform.use_cases.retail.spark`` over
    the silver lake table; the JVM's memory is not in the driver's RSS) and the floor
    (pyarrow reads every weekly CSV and writes it as Parquet).
 
@@ -39,11 +41,26 @@ from mlops_platform.scratch import scratch_project
 REPO = Path(__file__).resolve().parents[1]
 
 
+def gold_files(project: Path) -> dict[str, str]:
+    """The gold table's parts and their files (named by the SHA-256 of their bytes)."""
+    manifest = project / "data/gold/retail/table/_manifest.json"
+    parts = json.loads(manifest.read_text())["parts"]
+    return {name: entry["file"] for name, entry in parts.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--stores", type=int, default=700)
     parser.add_argument("--history", type=int, nargs="+", default=[10, 50, 117])
+    parser.add_argument(
+        "--batch-mb",
+        type=float,
+        nargs="+",
+        default=[100, 400],
+        help="batch sizes of the full refresh as a backfill (python -m "
+        "mlops_platform.backfill)",
+    )
     args = parser.parse_args()
     env = {
         **os.environ,
@@ -96,6 +113,16 @@ def main() -> int:
     seconds, gb, out = timed(
         [*run, "--params", "retail.data_engineering.full_refresh=true"], project, env
     )
+    one_pass = gold_files(project)
+    backfills = []
+    for mb in args.batch_mb:
+        b_s, b_gb, b_out = timed(
+            [py, "-m", "mlops_platform.backfill", "retail", "--batch-mb", str(mb),
+             "--full-refresh"],
+            project, env,
+        )  # fmt: skip
+        n = len(re.findall(r"retail backfill, batch \d+:", b_out))
+        backfills.append((mb, b_s, b_gb, n, gold_files(project) == one_pass))
     spark_s, spark_gb, _ = timed(
         [py, "-m", "mlops_platform.use_cases.retail.spark", "--silver",
          "data/silver/retail/records", "--out", str(root / "spark-gold"),
@@ -122,6 +149,12 @@ def main() -> int:
         f"| full refresh of all {weeks} weeks | {total_lines:,} | {seconds:.1f} | "
         f"{pipeline_seconds(out):.0f} | {gb:.2f} | full |"
     )
+    for mb, b_s, b_gb, n, same in backfills:
+        print(
+            f"| full refresh as a backfill, batches of {mb:g} MB ({n} runs) | "
+            f"{total_lines:,} | {b_s:.1f} | | {b_gb:.2f} | "
+            f"{'the one-pass gold' if same else 'DIFFERENT GOLD'} |"
+        )
     print(
         f"| floor: pyarrow read CSV + write Parquet, {weeks} weeks | "
         f"{total_lines:,} | {floor:.1f} | | {floor_gb:.2f} | |"

@@ -44,6 +44,15 @@ def small_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six weeks of small generated data, for the module's scratch lakes (the
+    incremental and backfill tests copy files from it)."""
+    out = tmp_path_factory.mktemp("weeks") / "retail"
+    generate(RetailConfig(seed=5, weeks=6, **SMALL), out, progress=False)
+    return out
+
+
 @pytest.fixture(scope="session")
 def small_gold(small_raw: Path, retail: RetailUseCase) -> pd.DataFrame:
     from mlops_platform.contracts import enforce_contract

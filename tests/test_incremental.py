@@ -35,8 +35,6 @@ from mlops_platform.scratch import scratch_project
 from mlops_platform.use_cases.retail import RetailUseCase
 from mlops_platform.use_cases.retail.features import online_tables
 
-from .conftest import SMALL
-
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -45,6 +43,7 @@ def run_data_engineering(
     use_case: str = "retail",
     full_refresh: bool = False,
     to_node: str | None = None,
+    max_batch_mb: float | None = None,
 ) -> dict[str, Any]:
     """``kedro run --pipeline <use_case>.data_engineering [--to-nodes ...]`` in
     process; returns the reports it wrote."""
@@ -54,6 +53,7 @@ def run_data_engineering(
     catalog = DataCatalog.from_config(loader["catalog"], loader["credentials"])
     params = dict(loader["parameters"][use_case]["data_engineering"])
     params["full_refresh"] = full_refresh
+    params["max_batch_mb"] = max_batch_mb
     # the typed parameters, as the session's validation hands them to the node
     catalog[f"params:{use_case}.data_engineering"] = MemoryDataset(
         DataEngineeringParams(**params)
@@ -81,15 +81,6 @@ def lake(project: Path, path: str) -> LakeTable:
 
 def part_bytes(table: LakeTable) -> dict[str, bytes | None]:
     return {name: table.part_bytes(name) for name in table.names()}
-
-
-@pytest.fixture(scope="module")
-def weeks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from mlops_platform.datagen.retail import RetailConfig, generate
-
-    out = tmp_path_factory.mktemp("weeks") / "retail"
-    generate(RetailConfig(seed=5, weeks=6, **SMALL), out, progress=False)
-    return out
 
 
 def deliver(project: Path, weeks: Path, names: list[str]) -> None:
@@ -428,3 +419,59 @@ def test_parking_days_added_one_run_at_a_time_give_the_full_refresh_gold(
     gold_b = part_bytes(lake(full, "gold/parking/table"))
     assert sorted(gold_a) == sorted(gold_b) and len(gold_a) == 8
     assert [n for n in gold_a if gold_a[n] != gold_b[n]] == []
+
+
+def test_a_backlog_in_batches_gives_the_full_refresh_gold_byte_for_byte(
+    tmp_path: Path, weeks: Path
+) -> None:
+    """``data_engineering.max_batch_mb``: each run takes the new files in key order up
+    to the limit (at least one) and defers the rest; a full refresh asked for resets
+    silver and gold to the first batch, and the later batches add to them. The end
+    is the one-pass full refresh, byte for byte (what ``mlops_platform.backfill``
+    runs; its sessions and MLflow runs: tests/test_backfill.py)."""
+    names = sorted(
+        f"transactions_{p.stem.removeprefix('transactions_')}"
+        for p in weeks.glob("transactions_*.csv")
+    )
+    batched = scratch_project(REPO, tmp_path / "a")
+    deliver(batched, weeks, [n.removeprefix("transactions_") for n in names])
+    run_data_engineering(batched)  # a lake with every week, to be refreshed
+    raw = batched / "data/raw/retail"
+    sizes = [(raw / f"{n}.csv").stat().st_size for n in names]
+    # room for the first two files, not three: batches of 2, 2, 2
+    limit = (sizes[0] + sizes[1] + sizes[2] // 2) / 1e6
+    seen = []
+    while True:
+        step = run_data_engineering(
+            batched,
+            full_refresh=not seen,
+            to_node="build_gold_table",
+            max_batch_mb=limit,
+        )
+        done = step["ingest"]["incremental"]
+        seen.append(done["new"] + done["changed"])
+        if len(seen) == 1:  # the reset: silver and gold hold the first batch only
+            assert done["full_refresh"] and step["gold"]["mode"] == "full"
+            assert lake(batched, "silver/retail/records").names() == names[:2]
+            gold = lake(batched, "gold/retail/table")
+            assert len([n for n in gold.names() if n.startswith("gold/")]) == 2
+        else:
+            assert step["gold"]["mode"] == "incremental"
+        assert done["deferred"] == names[2 * len(seen) :]
+        if not done["deferred"]:
+            break
+    assert seen == [names[0:2], names[2:4], names[4:6]]
+    # smaller than any file: one file a run, never none
+    one = scratch_project(REPO, tmp_path / "c")
+    deliver(one, weeks, [n.removeprefix("transactions_") for n in names[:2]])
+    first = run_data_engineering(one, to_node="build_gold_table", max_batch_mb=1e-6)
+    assert first["ingest"]["incremental"]["new"] == names[:1]
+    assert first["ingest"]["incremental"]["deferred"] == names[1:2]
+
+    full = scratch_project(REPO, tmp_path / "b")
+    deliver(full, weeks, [n.removeprefix("transactions_") for n in names])
+    run_data_engineering(full, full_refresh=True, to_node="build_gold_table")
+    for table in ("gold/retail/table", "silver/retail/records"):
+        a, b = part_bytes(lake(batched, table)), part_bytes(lake(full, table))
+        assert sorted(a) == sorted(b)
+        assert [n for n in a if a[n] != b[n]] == [], table

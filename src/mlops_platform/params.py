@@ -35,6 +35,14 @@ class DataEngineeringParams(_Strict):
     # <use_case>.data_engineering.full_refresh=true`. Gives the same gold, byte for
     # byte, as the incremental runs (tests/test_incremental.py).
     full_refresh: bool = False
+    # At most this many megabytes of raw files per run, taken in key order (oldest
+    # first for dated file names); the rest wait for the next run and the ingest
+    # report lists them as ``deferred``. A file larger than the limit goes alone.
+    # A backlog larger than memory (a first run on years of history, a full refresh
+    # of a large lake) then goes through in runs of bounded memory, with the gold of
+    # one run over all of it: `python -m mlops_platform.backfill <use case>`
+    # (docs/incremental.md). None: every new file in one run.
+    max_batch_mb: float | None = Field(None, gt=0)
 
 
 class DriftParams(_Strict):

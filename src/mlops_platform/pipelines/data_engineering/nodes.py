@@ -35,11 +35,16 @@ LAYOUT = 3
 
 
 def _plan(
-    use_case: UseCase, raw: RawFiles, full_refresh: bool
+    use_case: UseCase,
+    raw: RawFiles,
+    full_refresh: bool,
+    max_batch_mb: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """Which raw files to read, from the ledger: new files, and files whose content
     changed (a file whose stamp changed is hashed; equal content is only re-stamped).
-    A changed reference file (read with every batch) reprocesses every batch."""
+    A changed reference file (read with every batch) reprocesses every batch.
+    ``max_batch_mb``: the files to read, in key order, up to that size (at least
+    one); the others are ``deferred`` to the next run."""
     read_bytes: dict[str, bytes] = {}
 
     def digest(key: str) -> str:
@@ -83,6 +88,7 @@ def _plan(
         "ignored": [],
         "touched": {},
         "unchanged": 0,
+        "deferred": [],
         "removed": sorted(k for k in raw.ledger if k not in raw),
         "references": references,
         "contract": contract,
@@ -102,7 +108,19 @@ def _plan(
             read_bytes.pop(key)
         else:
             plan["changed"].append(key)
-    for key in [k for k in read_bytes if is_ref[k]]:
+    if max_batch_mb is not None:
+        queued = sorted([*plan["new"], *plan["changed"]])
+        taken, size = 0, 0
+        for key in queued:
+            size += raw.stamp(key)["size"]
+            if taken and size > max_batch_mb * 1e6:
+                break
+            taken += 1
+        deferred = set(queued[taken:])
+        plan["deferred"] = queued[taken:]
+        for kind in ("new", "changed"):
+            plan[kind] = [k for k in plan[kind] if k not in deferred]
+    for key in [k for k in read_bytes if is_ref[k] or k in plan["deferred"]]:
         read_bytes.pop(key)
     return plan, read_bytes
 
@@ -113,7 +131,7 @@ def ingest_raw_files(
     """Read the raw files the ledger has not seen with this content (all of them on
     a full refresh) into one frame of raw strings; the plan says what was read and
     why, with each file's SHA-256 (of the bytes actually parsed)."""
-    plan, cached = _plan(use_case, raw_files, params.full_refresh)
+    plan, cached = _plan(use_case, raw_files, params.full_refresh, params.max_batch_mb)
     to_read = [*plan["new"], *plan["changed"]]
 
     def hashing(key: str) -> Callable[[], bytes]:
@@ -132,11 +150,19 @@ def ingest_raw_files(
         frame, report = pd.DataFrame(), {"files": {}, "rows": 0}
     report["incremental"] = {
         k: plan[k]
-        for k in ("full_refresh", "reason", "new", "changed", "removed", "ignored")
+        for k in (
+            "full_refresh",
+            "reason",
+            "new",
+            "changed",
+            "deferred",
+            "removed",
+            "ignored",
+        )
     } | {"unchanged": plan["unchanged"], "touched": sorted(plan["touched"])}
     logger.info(
         "%s: %d raw rows from %d files "
-        "(%d new, %d changed, %d unchanged, %d removed%s)",
+        "(%d new, %d changed, %d unchanged, %d removed, %d deferred%s)",
         use_case.name,
         len(frame),
         len(to_read),
@@ -144,6 +170,7 @@ def ingest_raw_files(
         len(plan["changed"]),
         plan["unchanged"],
         len(plan["removed"]),
+        len(plan["deferred"]),
         ", full refresh" if plan["full_refresh"] else "",
     )
     return frame, report, plan

@@ -1,0 +1,93 @@
+"""``python -m mlops_platform.backfill``: a backlog through data_engineering in batches
+of bounded size, each batch a Kedro session (with the project's hooks and
+kedro-mlflow) in one process, then the rest of the pipeline once.
+
+This is the part tests/test_incremental.py substitutes (it runs the pipeline with
+Kedro's runner, without sessions): here the real command runs in a scratch copy of
+the project, and its batches, MLflow runs and final gold are checked. That the
+batches give the one-pass full refresh's gold byte for byte is
+tests/test_incremental.py's; this test compares the command's gold with it too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from mlops_platform.offline import OFFLINE_ENV
+from mlops_platform.scratch import scratch_project
+
+from .conftest import REPO
+from .test_incremental import deliver, lake, part_bytes, run_data_engineering
+
+
+def test_the_backfill_command_runs_batches_as_sessions_and_ends_each_mlflow_run(
+    tmp_path: Path, weeks: Path
+) -> None:
+    project = scratch_project(REPO, tmp_path / "p")
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )[:5]
+    deliver(project, weeks, names)
+    sizes = [
+        (project / f"data/raw/retail/transactions_{n}.csv").stat().st_size
+        for n in names
+    ]
+    limit = (sizes[0] + sizes[1] + sizes[2] // 2) / 1e6  # two files a batch
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
+        "COLUMNS": "300",
+    }
+    proc = subprocess.run(  # noqa: PLW1510 (the assert below reports the output)
+        [sys.executable, "-m", "mlops_platform.backfill", "retail",
+         "--batch-mb", str(limit), "--full-refresh"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    batches = re.findall(r"retail backfill, batch (\d+): (\d+) file\(s\)", out)
+    assert batches == [("1", "2"), ("2", "2"), ("3", "1")], out[-3000:]
+    assert "retail backfill: 5 file(s) in 3 batch(es)" in out
+
+    # one MLflow run a batch and one for the rest, every one ended
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{project}/data/mlflow/mlflow.db")
+    experiments = client.search_experiments()
+    runs = client.search_runs(
+        [e.experiment_id for e in experiments], order_by=["attributes.start_time"]
+    )
+    assert len(runs) == 4, [r.info.run_name for r in runs]
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    logged = [
+        tuple(
+            r.data.params.get(f"retail.data_engineering.{k}")
+            for k in ("full_refresh", "max_batch_mb")
+        )
+        for r in runs
+    ]
+    # the reset with the first batch only, and the rest without a limit
+    assert logged == [
+        ("True", str(limit)),
+        ("False", str(limit)),
+        ("False", str(limit)),
+        ("False", "None"),
+    ], logged
+
+    # the rest ran once over everything: the training split and the online tables
+    for name in ("train", "validation", "test", "latest"):
+        assert (project / f"data/gold/retail/{name}.parquet").exists()
+    assert list((project / "data/models/features/retail").glob("*.sqlite"))
+
+    full = scratch_project(REPO, tmp_path / "b")
+    deliver(full, weeks, names)
+    run_data_engineering(full, full_refresh=True, to_node="build_gold_table")
+    a = part_bytes(lake(project, "gold/retail/table"))
+    b = part_bytes(lake(full, "gold/retail/table"))
+    assert sorted(a) == sorted(b)
+    assert [n for n in a if a[n] != b[n]] == []
