@@ -117,7 +117,8 @@ def disagreement(reference: pd.DataFrame, folder: Path) -> tuple[int, float, int
     both = reference.set_index("basket_key")[list(COLUMNS)].join(
         theirs.set_index("basket_key"), how="outer", rsuffix=" (engine)"
     )
-    missing = int(both.index.duplicated().sum()) + abs(len(reference) - len(theirs))
+    ours, their_keys = set(reference["basket_key"]), set(theirs["basket_key"])
+    missing = len(ours ^ their_keys) + int(theirs["basket_key"].duplicated().sum())
     worst, null_mismatch = 0.0, 0
     for column in COLUMNS:
         a = both[column].to_numpy(dtype="float64", na_value=np.nan)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 
@@ -110,7 +111,8 @@ def main() -> int:
         for col, mapping in spec["value_aliases"].items():
             column = table[col]
             for old, new in mapping.items():
-                column = pc.replace_substring_regex(column, f"^{old}$", new)
+                pattern = f"^{re.escape(old)}$"
+                column = pc.replace_substring_regex(column, pattern, new)
             table = table.set_column(table.schema.get_field_index(col), col, column)
         bad = check_file(table, spec)
         rows_in += table.num_rows

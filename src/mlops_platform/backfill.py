@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-mb",
         type=float,
         default=1000.0,
-        help="raw megabytes per run (about 7.4 GB of memory a GB of LGSR CSV)",
+        help="raw megabytes per run (measured: about 0.5 GB of memory plus 6-7 GB "
+        "a GB of LGSR CSV, docs/scale.md)",
     )
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--env", default=None, help="Kedro environment (aws, ...)")

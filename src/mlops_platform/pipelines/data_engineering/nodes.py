@@ -129,8 +129,9 @@ def ingest_raw_files(
     use_case: UseCase, raw_files: RawFiles, params: DataEngineeringParams
 ) -> tuple[pd.DataFrame, dict[str, Any], dict[str, Any]]:
     """Read the raw files the ledger has not seen with this content (all of them on
-    a full refresh) into one frame of raw strings; the plan says what was read and
-    why, with each file's SHA-256 (of the bytes actually parsed)."""
+    a full refresh; up to ``max_batch_mb`` of them) into one frame of raw strings;
+    the plan says what was read, what waits and why, with each file's SHA-256 (of
+    the bytes actually parsed)."""
     plan, cached = _plan(use_case, raw_files, params.full_refresh, params.max_batch_mb)
     to_read = [*plan["new"], *plan["changed"]]
 
