@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-from lifecycle_benchmark import FLOOR, timed
+from lifecycle_benchmark import FLOOR, generate_retail, timed
 from mlops_serving.retail_features import (
     BASKET_COLUMNS,
     CLASSES,
@@ -147,25 +147,8 @@ def main() -> int:
     project = scratch_project(REPO, root)
     raw = project / "data/raw/retail"
     py = sys.executable
-    timed(
-        [
-            py,
-            "-m",
-            "mlops_platform.datagen",
-            "retail",
-            "--out",
-            str(root / "weeks"),
-            "--weeks",
-            str(args.weeks),
-            "--customers",
-            str(args.customers),
-            "--stores",
-            str(args.stores),
-            "--quiet",
-        ],
-        project,
-        env,
-    )
+    weeks = str(root / "weeks")
+    timed(generate_retail(weeks, args.weeks, args.customers, args.stores), project, env)
     raw.mkdir(parents=True, exist_ok=True)
     for f in sorted((root / "weeks").glob("transactions_*.csv")):
         shutil.copy(f, raw / f.name)

@@ -33,7 +33,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lifecycle_benchmark import FLOOR, timed
+from lifecycle_benchmark import FLOOR, generate_retail, timed
 
 from mlops_platform.offline import OFFLINE_ENV
 from mlops_platform.scratch import scratch_project
@@ -74,11 +74,8 @@ def main() -> int:
     py = sys.executable
     weeks = max(args.history) + 1
     timed(
-        [py, "-m", "mlops_platform.datagen", "retail", "--out", str(staged),
-         "--weeks", str(weeks), "--customers", str(args.customers),
-         "--stores", str(args.stores), "--quiet"],
-        project, env,
-    )  # fmt: skip
+        generate_retail(str(staged), weeks, args.customers, args.stores), project, env
+    )
     files = sorted(staged.glob("transactions_*.csv"))
     raw = project / "data/raw/retail"
     raw.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,15 @@ print(rows)
 """
 
 
+def generate_retail(out: str, weeks: int, customers: int, stores: int) -> list[str]:
+    """The command that writes ``weeks`` weekly LGSR-like files into ``out``."""
+    return [
+        sys.executable, "-m", "mlops_platform.datagen", "retail", "--out", out,
+        "--weeks", str(weeks), "--customers", str(customers), "--stores", str(stores),
+        "--quiet",
+    ]  # fmt: skip
+
+
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
     """Run ``cmd``; return seconds, that process's peak RSS in GB, and its stdout."""
     with (
@@ -86,21 +95,7 @@ def main() -> int:
     py = sys.executable
     rows = []
     s, _, out = timed(
-        [
-            py,
-            "-m",
-            "mlops_platform.datagen",
-            "retail",
-            "--out",
-            "data/raw/retail",
-            "--weeks",
-            str(args.weeks),
-            "--customers",
-            str(args.customers),
-            "--stores",
-            str(args.stores),
-            "--quiet",
-        ],
+        generate_retail("data/raw/retail", args.weeks, args.customers, args.stores),
         project,
         env,
     )

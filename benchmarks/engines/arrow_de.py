@@ -12,16 +12,14 @@ project's gold already runs its definitions on numpy arrays.
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
+from engine_cli import Lap, run
 
 
 def broken(col: dict, values: pa.Array) -> pa.Array:
@@ -92,21 +90,14 @@ def typed(table: pa.Table, spec: dict) -> pa.Table:
     return out.append_column("BASKET_KEY", table["BASKET_ID"])
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--raw", type=Path, required=True)
-    parser.add_argument("--spec", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    spec = json.loads(args.spec.read_text())
-    (args.out / "silver").mkdir(parents=True, exist_ok=True)
+def work(raw: Path, spec: dict, out: Path, lap: Lap) -> dict:
+    (out / "silver").mkdir(parents=True, exist_ok=True)
     strings = pv.ConvertOptions(
         column_types={c["name"]: pa.string() for c in spec["columns"]},
         strings_can_be_null=True,
     )
-    t0 = time.perf_counter()
     rows_in = rows_bad = 0
-    for path in sorted(args.raw.glob("transactions_*.csv")):
+    for path in sorted(raw.glob("transactions_*.csv")):
         table = pv.read_csv(path, convert_options=strings)
         for col, mapping in spec["value_aliases"].items():
             column = table[col]
@@ -118,12 +109,10 @@ def main() -> int:
         rows_in += table.num_rows
         rows_bad += pc.sum(bad).as_py() or 0
         valid = typed(table.filter(pc.invert(bad)), spec)
-        pq.write_table(valid, args.out / "silver" / f"{path.stem}.parquet")
-    t1 = time.perf_counter()
-    report = {"rows_in": rows_in, "rows_quarantined": rows_bad}
-    print(json.dumps(report | {"silver_s": round(t1 - t0, 2)}))
-    return 0
+        pq.write_table(valid, out / "silver" / f"{path.stem}.parquet")
+    lap("silver")
+    return {"rows_in": rows_in, "rows_quarantined": rows_bad}
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(work))

@@ -11,12 +11,10 @@ apply: no outside text reaches it).
 # ruff: noqa: S608
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from pathlib import Path
 
 import duckdb
+from engine_cli import Lap, run
 
 
 def quoted(text: str) -> str:
@@ -188,24 +186,14 @@ def gold(con: duckdb.DuckDBPyConnection, spec: dict, out: Path) -> dict:
     return {"baskets": con.execute("SELECT count(*) FROM baskets").fetchone()[0]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--raw", type=Path, required=True)
-    parser.add_argument("--spec", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    spec = json.loads(args.spec.read_text())
-    args.out.mkdir(parents=True, exist_ok=True)
+def work(raw: Path, spec: dict, out: Path, lap: Lap) -> dict:
     con = duckdb.connect()
-    t0 = time.perf_counter()
-    report = silver(con, args.raw, spec, args.out)
-    t1 = time.perf_counter()
-    report |= gold(con, spec, args.out)
-    t2 = time.perf_counter()
-    report |= {"silver_s": round(t1 - t0, 2), "gold_s": round(t2 - t1, 2)}
-    print(json.dumps(report))
-    return 0
+    report = silver(con, raw, spec, out)
+    lap("silver")
+    report |= gold(con, spec, out)
+    lap("gold")
+    return report
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(work))

@@ -7,12 +7,10 @@ the work is and how its gold is checked against the project's).
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
 from pathlib import Path
 
 import polars as pl
+from engine_cli import Lap, run
 
 
 def broken(col: dict) -> pl.Expr:
@@ -190,23 +188,13 @@ def gold(lines: pl.DataFrame, spec: dict, out: Path) -> dict:
     return {"baskets": result.height}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--raw", type=Path, required=True)
-    parser.add_argument("--spec", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    spec = json.loads(args.spec.read_text())
-    args.out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    lines, report = silver(args.raw, spec, args.out)
-    t1 = time.perf_counter()
-    report |= gold(lines, spec, args.out)
-    t2 = time.perf_counter()
-    report |= {"silver_s": round(t1 - t0, 2), "gold_s": round(t2 - t1, 2)}
-    print(json.dumps(report))
-    return 0
+def work(raw: Path, spec: dict, out: Path, lap: Lap) -> dict:
+    lines, report = silver(raw, spec, out)
+    lap("silver")
+    report |= gold(lines, spec, out)
+    lap("gold")
+    return report
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(work))
