@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +92,45 @@ def test_the_backfill_command_runs_batches_as_sessions_and_ends_each_mlflow_run(
     b = part_bytes(lake(full, "gold/retail/table"))
     assert sorted(a) == sorted(b)
     assert [n for n in a if a[n] != b[n]] == []
+
+
+def test_a_backfill_killed_after_a_batch_is_finished_by_running_it_again(
+    tmp_path: Path, weeks: Path
+) -> None:
+    """Fault injection (SIGKILL as the first batch's gold commit lands, mlops_platform.
+    faults): the command run again without ``--full-refresh`` goes on from the
+    ledger, and the gold is the one-pass full refresh's."""
+    project = scratch_project(REPO, tmp_path / "p")
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )[:5]
+    deliver(project, weeks, names)
+    sizes = [
+        (project / f"data/raw/retail/transactions_{n}.csv").stat().st_size
+        for n in names
+    ]
+    limit = str((sizes[0] + sizes[1] + sizes[2] // 2) / 1e6)
+    env = {**os.environ, **OFFLINE_ENV, "COLUMNS": "300"}
+    command = [sys.executable, "-m", "mlops_platform.backfill", "retail"]
+    killed = subprocess.run(  # noqa: PLW1510 (the return code is the check)
+        [*command, "--batch-mb", limit, "--full-refresh"],
+        cwd=project, env={**env, "MLOPS_FAULT_KILL": "lake.table.manifest_written"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:]
+    assert sorted(lake(project, "silver/retail/records").names()) == [
+        f"transactions_{n}" for n in names[:2]
+    ]
+    again = subprocess.run(  # noqa: PLW1510 (the assert below reports the output)
+        [*command, "--batch-mb", limit],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    out = again.stdout + again.stderr
+    assert again.returncode == 0, out[-4000:]
+    assert "retail backfill: 3 file(s) in 2 batch(es)" in out, out[-3000:]
+    full = scratch_project(REPO, tmp_path / "b")
+    deliver(full, weeks, names)
+    run_data_engineering(full, full_refresh=True, to_node="build_gold_table")
+    for table in ("gold/retail/table", "silver/retail/records"):
+        a, b = part_bytes(lake(project, table)), part_bytes(lake(full, table))
+        assert sorted(a) == sorted(b) and [n for n in a if a[n] != b[n]] == [], table
