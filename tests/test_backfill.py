@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,5 +133,57 @@ def test_a_backfill_killed_after_a_batch_is_finished_by_running_it_again(
     deliver(full, weeks, names)
     run_data_engineering(full, full_refresh=True, to_node="build_gold_table")
     for table in ("gold/retail/table", "silver/retail/records"):
+        a, b = part_bytes(lake(project, table)), part_bytes(lake(full, table))
+        assert sorted(a) == sorted(b) and [n for n in a if a[n] != b[n]] == [], table
+
+
+def test_a_full_refresh_backfill_killed_between_its_first_commits_goes_on_without_it(
+    tmp_path: Path, weeks: Path
+) -> None:
+    """Fault injection at the first batch's quarantine commit (the ledger not yet
+    moved) of a full refresh in batches over an existing lake, with broken lines in
+    every file. The command run again without ``--full-refresh`` must end with the
+    one-pass refresh's silver, gold and quarantine: the batch kept the quarantine
+    parts of the files it deferred."""
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )[:5]
+    project = scratch_project(REPO, tmp_path / "p")
+    deliver(project, weeks, names)
+    raw = project / "data/raw/retail"
+    for n in names:  # one line a file with a negative quantity: quarantined
+        path = raw / f"transactions_{n}.csv"
+        lines = path.read_text().split("\n")
+        fields = lines[5].split(",")
+        fields[lines[0].split(",").index("QUANTITY")] = "-1"
+        lines[5] = ",".join(fields)
+        path.write_text("\n".join(lines))
+    run_data_engineering(project)  # the lake to refresh
+    before = part_bytes(lake(project, "silver/retail/quarantine"))
+    assert len([n for n, b in before.items() if b]) == 5
+    sizes = [(raw / f"transactions_{n}.csv").stat().st_size for n in names]
+    limit = str((sizes[0] + sizes[1] + sizes[2] // 2) / 1e6)
+    env = {**os.environ, **OFFLINE_ENV, "COLUMNS": "300"}
+    command = [sys.executable, "-m", "mlops_platform.backfill", "retail"]
+    killed = subprocess.run(  # noqa: PLW1510 (the return code is the check)
+        [*command, "--batch-mb", limit, "--full-refresh"],
+        cwd=project,
+        env={**env, "MLOPS_FAULT_KILL": "lake.quarantine.manifest_written"},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout[-2000:]
+    again = subprocess.run(  # noqa: PLW1510 (the assert below reports the output)
+        [*command, "--batch-mb", limit],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    full = scratch_project(REPO, tmp_path / "b")
+    shutil.copytree(raw, full / "data/raw/retail", dirs_exist_ok=True)
+    run_data_engineering(full, full_refresh=True, to_node="build_gold_table")
+    for table in (
+        "silver/retail/quarantine",
+        "silver/retail/records",
+        "gold/retail/table",
+    ):
         a, b = part_bytes(lake(project, table)), part_bytes(lake(full, table))
         assert sorted(a) == sorted(b) and [n for n in a if a[n] != b[n]] == [], table

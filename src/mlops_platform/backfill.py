@@ -14,8 +14,7 @@ online tables) runs once, over all of it.
 
 ``--full-refresh`` applies to the first batch only: it resets silver and gold to that
 batch, and the later batches add to them. Killed, the command is run again without
-``--full-refresh`` and goes on from the ledger; with it only if the first batch had
-not finished (its quarantine may be reset without the ledger, docs/incremental.md).
+``--full-refresh`` and goes on from the ledger (docs/incremental.md).
 Every batch is one Kedro session in this process (the imports and Great Expectations
 are paid once) and one MLflow run.
 """
