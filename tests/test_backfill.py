@@ -23,22 +23,30 @@ from mlops_platform.offline import OFFLINE_ENV
 from mlops_platform.scratch import scratch_project
 
 from .conftest import REPO
-from .test_incremental import deliver, lake, part_bytes, run_data_engineering
+from .test_incremental import (
+    deliver,
+    lake,
+    part_bytes,
+    run_data_engineering,
+    two_files_a_batch,
+)
+
+
+def backlog(root: Path, weeks: Path) -> tuple[Path, list[str]]:
+    """A scratch project with the first five weeks delivered, and their names."""
+    project = scratch_project(REPO, root)
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )[:5]
+    deliver(project, weeks, names)
+    return project, names
 
 
 def test_the_backfill_command_runs_batches_as_sessions_and_ends_each_mlflow_run(
     tmp_path: Path, weeks: Path
 ) -> None:
-    project = scratch_project(REPO, tmp_path / "p")
-    names = sorted(
-        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
-    )[:5]
-    deliver(project, weeks, names)
-    sizes = [
-        (project / f"data/raw/retail/transactions_{n}.csv").stat().st_size
-        for n in names
-    ]
-    limit = (sizes[0] + sizes[1] + sizes[2] // 2) / 1e6  # two files a batch
+    project, names = backlog(tmp_path / "p", weeks)
+    limit = two_files_a_batch(project, names)
     env = {
         **os.environ,
         **OFFLINE_ENV,
@@ -101,16 +109,8 @@ def test_a_backfill_killed_after_a_batch_is_finished_by_running_it_again(
     """Fault injection (SIGKILL as the first batch's gold commit lands, mlops_platform.
     faults): the command run again without ``--full-refresh`` goes on from the
     ledger, and the gold is the one-pass full refresh's."""
-    project = scratch_project(REPO, tmp_path / "p")
-    names = sorted(
-        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
-    )[:5]
-    deliver(project, weeks, names)
-    sizes = [
-        (project / f"data/raw/retail/transactions_{n}.csv").stat().st_size
-        for n in names
-    ]
-    limit = str((sizes[0] + sizes[1] + sizes[2] // 2) / 1e6)
+    project, names = backlog(tmp_path / "p", weeks)
+    limit = str(two_files_a_batch(project, names))
     env = {**os.environ, **OFFLINE_ENV, "COLUMNS": "300"}
     command = [sys.executable, "-m", "mlops_platform.backfill", "retail"]
     killed = subprocess.run(  # noqa: PLW1510 (the return code is the check)
@@ -145,11 +145,7 @@ def test_a_full_refresh_backfill_killed_between_its_first_commits_goes_on_withou
     every file. The command run again without ``--full-refresh`` must end with the
     one-pass refresh's silver, gold and quarantine: the batch kept the quarantine
     parts of the files it deferred."""
-    names = sorted(
-        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
-    )[:5]
-    project = scratch_project(REPO, tmp_path / "p")
-    deliver(project, weeks, names)
+    project, names = backlog(tmp_path / "p", weeks)
     raw = project / "data/raw/retail"
     for n in names:  # one line a file with a negative quantity: quarantined
         path = raw / f"transactions_{n}.csv"
@@ -161,8 +157,7 @@ def test_a_full_refresh_backfill_killed_between_its_first_commits_goes_on_withou
     run_data_engineering(project)  # the lake to refresh
     before = part_bytes(lake(project, "silver/retail/quarantine"))
     assert len([n for n, b in before.items() if b]) == 5
-    sizes = [(raw / f"transactions_{n}.csv").stat().st_size for n in names]
-    limit = str((sizes[0] + sizes[1] + sizes[2] // 2) / 1e6)
+    limit = str(two_files_a_batch(project, names))
     env = {**os.environ, **OFFLINE_ENV, "COLUMNS": "300"}
     command = [sys.executable, "-m", "mlops_platform.backfill", "retail"]
     killed = subprocess.run(  # noqa: PLW1510 (the return code is the check)
