@@ -81,17 +81,53 @@ def local_files(project: Path) -> set[str]:
 
 
 def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
+    """The lake filled in batches by ``python -m mlops_platform.backfill retail --env
+    aws`` (ledger stamps are ETags on S3), then ``kedro run --env aws -p retail``:
+    its data_engineering reads no raw file again, and every artifact is the local
+    one-pass run's. One moto server and one lake for both: each needs a filled lake,
+    and a second one cost 36 s of the suite."""
+    raw = sorted((project / "data/raw/retail").glob("transactions_*.csv"))
+    sizes = [f.stat().st_size for f in raw]
+    limit = (sizes[0] + sizes[1] + sizes[2] // 2) / 1e6  # two weekly files a batch
     with moto_server() as endpoint:
         create_bucket(endpoint, BUCKET)
         upload_folder(
             endpoint, project / "data/raw/retail", BUCKET, f"{PREFIX}/raw/retail"
         )
         env = lake_env(endpoint, BUCKET, PREFIX, f"sqlite:///{tmp_path}/mlflow.db")
+        done = run(
+            [sys.executable, "-m", "mlops_platform.backfill", "retail", "--env",
+             "aws", "--batch-mb", str(limit), "--full-refresh"],
+            project, {**env, "COLUMNS": "300"},
+        )  # fmt: skip
+        out = done.stdout + done.stderr
+        assert "retail backfill: 6 file(s) in 3 batch(es)" in out, out[-3000:]
+        ledger = read_json(
+            endpoint, BUCKET, f"{PREFIX}/silver/retail/records/_manifest.json"
+        )
+        weeks = sorted(p.stem for p in raw)
+        assert sorted(ledger["parts"]) == weeks
+        assert all(e["modified"].startswith("etag:") for e in ledger["parts"].values())
+        gold = read_json(endpoint, BUCKET, f"{PREFIX}/gold/retail/table/_manifest.json")
+        local = json.loads(
+            (project / "data/gold/retail/table/_manifest.json").read_text()
+        )
+        assert {n: e["file"] for n, e in gold["parts"].items()} == {
+            n: e["file"] for n, e in local["parts"].items()
+        }
+        # the backfill's last run wrote the training split once, after the batches
+        keys = list_keys(endpoint, BUCKET, f"{PREFIX}/gold/retail/")
+        assert f"{PREFIX}/gold/retail/train.parquet" in keys
+
         run(
             [sys.executable, "-m", "kedro", "run", "--env", "aws", "-p", "retail"],
             project,
             env,
         )
+        # its data_engineering read no raw file: the ledger's S3 stamps (ETags) match
+        ingest = read_json(endpoint, BUCKET, f"{PREFIX}/reports/retail/ingest.json")
+        assert ingest["incremental"]["unchanged"] == len(weeks), ingest["incremental"]
+        assert ingest["rows"] == 0
         keys = list_keys(endpoint, BUCKET, PREFIX + "/")
         rel = {k.removeprefix(PREFIX + "/") for k in keys}
         # Same artifacts as the local run, in S3: the lake tables' part files are
@@ -118,21 +154,6 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
         )
         rows = sum(p.get("rows", 0) for p in quarantine["parts"].values())
         assert ("retail_quarantine" in names) == (rows > 0)
-        ledger = read_json(
-            endpoint, BUCKET, f"{PREFIX}/silver/retail/records/_manifest.json"
-        )
-        weeks = sorted(p.stem for p in (project / "data/raw/retail").glob("tr*.csv"))
-        assert sorted(ledger["parts"]) == weeks
-        assert all(e["modified"].startswith("etag:") for e in ledger["parts"].values())
-        # a second run reads no raw file: the ledger's S3 stamps (ETags) match
-        run(
-            [sys.executable, "-m", "kedro", "run", "--env", "aws", "-p",
-             "retail.data_engineering"],
-            project, env,
-        )  # fmt: skip
-        ingest = read_json(endpoint, BUCKET, f"{PREFIX}/reports/retail/ingest.json")
-        assert ingest["incremental"]["unchanged"] == len(weeks), ingest["incremental"]
-        assert ingest["rows"] == 0
         assert any(k.startswith("mlflow/artifacts/") for k in rel)  # MLflow artifacts
         # Same decision and the same model.
         pointer = read_json(endpoint, BUCKET, f"{PREFIX}/models/production/retail.json")
@@ -213,43 +234,6 @@ def test_aws_environment_runs_the_lifecycle_in_s3(project, tmp_path):
         )  # fmt: skip
         assert "reconciled: SageMaker model registry approved v0001" in status.stderr
         assert approved() == {"v0001": "Approved"}
-
-
-def test_the_backfill_command_runs_in_batches_against_the_s3_lake(project, tmp_path):
-    """``python -m mlops_platform.backfill retail --env aws``: the batches read the raw
-    files and write silver and gold on S3 (ledger stamps are ETags there), and the
-    gold is the local one-pass run's: the same part files, named by their content."""
-    raw = sorted((project / "data/raw/retail").glob("transactions_*.csv"))
-    sizes = [f.stat().st_size for f in raw]
-    limit = (sizes[0] + sizes[1] + sizes[2] // 2) / 1e6  # two weekly files a batch
-    with moto_server() as endpoint:
-        create_bucket(endpoint, BUCKET)
-        upload_folder(
-            endpoint, project / "data/raw/retail", BUCKET, f"{PREFIX}/raw/retail"
-        )
-        env = lake_env(endpoint, BUCKET, PREFIX, f"sqlite:///{tmp_path}/mlflow.db")
-        done = run(
-            [sys.executable, "-m", "mlops_platform.backfill", "retail", "--env",
-             "aws", "--batch-mb", str(limit), "--full-refresh"],
-            project, {**env, "COLUMNS": "300"},
-        )  # fmt: skip
-        out = done.stdout + done.stderr
-        assert "retail backfill: 6 file(s) in 3 batch(es)" in out, out[-3000:]
-        ledger = read_json(
-            endpoint, BUCKET, f"{PREFIX}/silver/retail/records/_manifest.json"
-        )
-        assert sorted(ledger["parts"]) == [f.stem for f in raw]
-        assert all(e["modified"].startswith("etag:") for e in ledger["parts"].values())
-        gold = read_json(endpoint, BUCKET, f"{PREFIX}/gold/retail/table/_manifest.json")
-        local = json.loads(
-            (project / "data/gold/retail/table/_manifest.json").read_text()
-        )
-        assert {n: e["file"] for n, e in gold["parts"].items()} == {
-            n: e["file"] for n, e in local["parts"].items()
-        }
-        # the rest ran once: the training split is on S3
-        keys = list_keys(endpoint, BUCKET, f"{PREFIX}/gold/retail/")
-        assert f"{PREFIX}/gold/retail/train.parquet" in keys
 
 
 def test_aws_environment_names_a_missing_bucket(project):
