@@ -16,13 +16,16 @@ online tables) runs once, over all of it.
 batch, and the later batches add to them. Killed, the command is run again without
 ``--full-refresh`` and goes on from the ledger (docs/incremental.md).
 Every batch is one Kedro session in this process (the imports and Great Expectations
-are paid once) and one MLflow run.
+are paid once) and one MLflow run. The compiled SageMaker data_engineering step runs
+the same loop (``--batch-mb``, :mod:`mlops_platform.aws.sagemaker.step`), its
+sessions all in the execution's one MLflow run.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import time
 from pathlib import Path
@@ -34,13 +37,24 @@ GOLD_NODE = "build_gold_table"
 
 
 def _run(
-    project: Path, env: str | None, params: dict[str, Any], **selection: Any
+    project: Path,
+    env: str | None,
+    params: dict[str, Any],
+    resume: str | None,
+    **selection: Any,
 ) -> dict[str, Any]:
-    """One session: run the selection of the pipeline, return the ingest report."""
+    """One session: run the selection of the pipeline, return the ingest report.
+    ``resume``: the MLflow run every session logs into (a compiled step's
+    ``MLFLOW_RUN_ID``), or None for a run of its own."""
     import mlflow  # noqa: PLC0415
     from kedro.framework.session import KedroSession  # noqa: PLC0415
 
     use_case = selection["pipeline_name"].split(".", 1)[0]
+    if resume is not None:
+        # mlflow.start_run reads MLFLOW_RUN_ID once and deletes it from the
+        # environment: the second session made a run of its own (found by the
+        # compiled-steps test as two top-level runs in one execution)
+        os.environ["MLFLOW_RUN_ID"] = resume
     try:
         with KedroSession.create(
             project_path=project, env=env, runtime_params=params
@@ -57,19 +71,31 @@ def _run(
     return report
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over``'s leaves written over it (nested dicts merged)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def backfill(
     project: Path,
     use_case: str,
     batch_mb: float,
     full_refresh: bool = False,
     env: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Batches until the ledger defers nothing, then the rest of data_engineering;
-    returns each batch's ``incremental`` report."""
+    returns each batch's ``incremental`` report. ``params``: runtime parameters of
+    every session (nested), under the batch limit. The project must be configured
+    (``bootstrap_project``, or the image's ``step.configure``)."""
     from kedro.framework.project import pipelines  # noqa: PLC0415
-    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
 
-    bootstrap_project(project)
     name = f"{use_case}.data_engineering"
     if name not in pipelines:
         raise SystemExit(f"no pipeline {name!r} (use cases: {sorted(pipelines)})")
@@ -77,8 +103,10 @@ def backfill(
     gold = f"{use_case}.{GOLD_NODE}"
     rest = sorted(n.name for n in (whole - whole.to_nodes(gold)).nodes)
     batches: list[dict[str, Any]] = []
+    given = params or {}
+    resume = os.environ.get("MLFLOW_RUN_ID") or None
     while True:
-        params = {
+        limit = {
             use_case: {
                 "data_engineering": {
                     "max_batch_mb": batch_mb,
@@ -87,7 +115,14 @@ def backfill(
             }
         }
         began = time.monotonic()
-        report = _run(project, env, params, pipeline_name=name, to_nodes=[gold])
+        report = _run(
+            project,
+            env,
+            _merged(given, limit),
+            resume,
+            pipeline_name=name,
+            to_nodes=[gold],
+        )
         done = report["incremental"]
         batches.append(done)
         read = len(done["new"]) + len(done["changed"])
@@ -110,7 +145,17 @@ def backfill(
                 f"{use_case}: a batch read nothing but deferred {done['deferred'][:3]}"
             )
     if rest:
-        _run(project, env, {}, pipeline_name=name, node_names=rest)
+        # the values the last batch ran with: sessions sharing one MLflow run (a
+        # compiled step's) may not log a parameter again with another value
+        last = {use_case: {"data_engineering": {"max_batch_mb": batch_mb}}}
+        _run(
+            project,
+            env,
+            _merged(given, last),
+            resume,
+            pipeline_name=name,
+            node_names=rest,
+        )
     return batches
 
 
@@ -131,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_mb <= 0:
         parser.error("--batch-mb must be positive")
+    from kedro.framework.startup import bootstrap_project  # noqa: PLC0415
+
+    bootstrap_project(Path.cwd())
     batches = backfill(
         Path.cwd(), args.use_case, args.batch_mb, args.full_refresh, args.env
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -96,6 +97,49 @@ def test_a_misspelt_setting_is_refused_by_name():
 
 def _identity(x):
     return x
+
+
+@pytest.mark.parametrize(
+    ("argv", "overrides", "named"),
+    [
+        (["--pipeline", "retail.drift"], "{}", "applies to retail.data_engineering"),
+        (["--pipeline", "retail.data_engineering"], "{}", None),
+        (
+            ["--pipeline", "parking.data_engineering", "--export", "a=/tmp/b.json"],
+            "{}",
+            "--export is not supported",
+        ),
+        (
+            ["--pipeline", "retail.data_engineering"],
+            '{"retail.data_engineering.full_refresh": true}',
+            "python -m mlops_platform.backfill retail --env aws --full-refresh",
+        ),
+    ],
+)
+def test_step_batches(monkeypatch, capsys, argv, overrides, named):
+    """``--batch-mb`` applies to a data_engineering step, whose sessions share one
+    MLflow run: what cannot work that way is refused before anything runs, naming
+    why and what to run instead (the batches: test_compiled_steps_execute)."""
+    from mlops_platform.aws.sagemaker import step
+
+    monkeypatch.setenv("MLOPS_PARAM_OVERRIDES", overrides)
+    monkeypatch.delenv("MLOPS_STEP_USER", raising=False)
+    if named is None:  # accepted: the step goes on (here: stopped at the start)
+        monkeypatch.setattr(step, "hand_over", _stop)
+        with pytest.raises(_Started):
+            step.main([*argv, "--batch-mb", "100"])
+        return
+    assert step.main([*argv, "--batch-mb", "100"]) == 2
+    assert named in capsys.readouterr().err
+    assert step.main(["--pipeline", "retail.data_engineering", "--batch-mb", "0"]) == 2
+
+
+class _Started(Exception):
+    pass
+
+
+def _stop(*_args: object) -> None:
+    raise _Started
 
 
 def test_preflight_refuses_memory_datasets_across_steps(tmp_path):
@@ -245,6 +289,13 @@ def test_compiled_structure(project, lake, tmp_path):
             assert 0 < policy.get("ExpireAfterMin", 1) <= 14400
         if s["Name"] != "retail-data-engineering":
             assert "MlflowRun" in json.dumps(env["MLFLOW_RUN_ID"])
+        # a backlog in batches of conf/aws/sagemaker.yml's raw_batch_mb, in
+        # data_engineering only (the step refuses it elsewhere: test_step_batches)
+        command = s["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+        batches = s["Name"] == "retail-data-engineering"
+        assert ("--batch-mb" in command) == batches, command
+        if batches:
+            assert command[command.index("--batch-mb") + 1] == "1000"
     assert "ForceRetrain" in params
 
 
@@ -459,6 +510,16 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     endpoint, server = lake
     tracking = server.uri
     d = compile_definition(project, tmp_path / "retail.json")
+    # data_engineering reads the lake's six weeks in two batches (mlops_platform.
+    # backfill): the harness lowers the compiled limit (conf/aws/sagemaker.yml's
+    # raw_batch_mb, 1,000 MB: checked in test_compiled_structure) to three files
+    (de_step,) = [s for s in d["Steps"] if s["Name"] == "retail-data-engineering"]
+    command = de_step["Arguments"]["AppSpecification"]["ContainerEntrypoint"]
+    raw = sorted(project.glob("data/raw/retail/transactions_*.csv"))
+    sizes = [f.stat().st_size for f in raw]
+    assert len(sizes) == 6
+    limit = (sum(sizes[:3]) + sizes[3] // 2) / 1e6
+    command[command.index("--batch-mb") + 1] = str(limit)
     s3 = s3_client(endpoint)
     # what the platform gives a job (credentials, region), the moto endpoint for it
     env = {
@@ -497,6 +558,13 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     }  # fmt: skip
     assert "of this execution resumed (a retry)" in first.stdout[
         "retail-data-engineering"]  # fmt: skip
+    # the retry read the backlog in two batches, each a session in the execution's
+    # MLflow run (one top-level run: below)
+    said = " ".join(first.stdout["retail-data-engineering"].split())
+    # (Rich wraps the line and writes the logger's place into it)
+    assert re.findall(r"retail backfill, batch (\d): (\d) ", said) == [
+        ("1", "3"), ("2", "3"),
+    ], said[-3000:]  # fmt: skip
     for step in first.ran:
         if step in first.stdout:  # processing steps: the project ran unprivileged
             assert "step runs as uid 10001" in first.stdout[step], first.logs[step]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 DEFAULT = "__default__"
@@ -35,6 +35,10 @@ class Resources(_Strict):
     timeout_seconds: int | None = None
     security_group_ids: list[str] | None = None
     subnets: list[str] | None = None
+    # data_engineering only: the step reads at most this many MB of raw files per run
+    # and runs again until nothing is deferred (mlops_platform.backfill), so the
+    # instance holds one batch, whatever the backlog (docs/scale.md)
+    raw_batch_mb: float | None = Field(None, gt=0)
 
     def over(self, base: Resources) -> Resources:
         """These settings, with ``base``'s where these are unset."""
@@ -50,6 +54,7 @@ class StepResources(_Strict):
     timeout_seconds: int | None = None
     security_group_ids: list[str] | None = None
     subnets: list[str] | None = None
+    raw_batch_mb: float | None = None
 
 
 class PipelineNames(_Strict):

@@ -18,6 +18,11 @@ one container per node; this one started as a subclass of it), with three choice
   kept".
 * **one MLflow run**: the data_engineering step starts it and publishes its id as a
   property file; every later step resumes it (``MLFLOW_RUN_ID``).
+* **a backlog in batches**: with ``raw_batch_mb`` in the data_engineering step's
+  resources, that step reads at most that many MB of raw files per Kedro run and
+  runs again until the ledger defers nothing (``--batch-mb``,
+  :mod:`mlops_platform.backfill`), so the first execution on years of history fits
+  the instance's memory.
 
 Resources come from ``conf/aws/sagemaker.yml`` by stage tag with a ``__default__``
 (``config.py``). Kedro parameters are not copied into the
@@ -291,10 +296,16 @@ class StagedPipelineGenerator:
         mlflow_file = PropertyFile(
             name="MlflowRun", output_name="mlflow", path="mlflow_run.json"
         )
+        batch_mb = self._resources(by_stage["data_engineering"]).raw_batch_mb
         de = self._step(
             by_stage["data_engineering"],
             base_env,
-            ["--exclusive", "--start-mlflow-run", f"{MLFLOW_DIR}/mlflow_run.json"],
+            [
+                "--exclusive",
+                "--start-mlflow-run",
+                f"{MLFLOW_DIR}/mlflow_run.json",
+                *([] if batch_mb is None else ["--batch-mb", f"{batch_mb:g}"]),
+            ],
             [self._output(by_stage["data_engineering"], "mlflow", MLFLOW_DIR)],
             [mlflow_file],
         )

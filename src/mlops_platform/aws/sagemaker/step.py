@@ -17,6 +17,13 @@
 * A retried step (SageMaker starts it after the attempt before it ended) takes over
   the promotion lease a killed attempt held at once: the lease names its owner, the
   execution and the pipeline (``MLOPS_LEASE_OWNER``).
+* ``--batch-mb MB`` (a data_engineering pipeline): read at most MB of raw files per
+  Kedro run and run again until the ledger defers nothing, then the pipeline's last
+  nodes once (:mod:`mlops_platform.backfill`): the first execution on a long history
+  holds one batch in memory, not the whole backlog. Every session resumes the
+  execution's MLflow run, so a parameter may not change between them: a full refresh
+  (``full_refresh`` in ``ParamOverrides``) is refused in this mode, with the command
+  to run instead.
 * ``--exclusive`` (the first step): stop, before reading or writing anything, if an
   earlier execution of the same pipeline is still running
   (:mod:`mlops_platform.aws.sagemaker.overlap`); exit status 3, naming it.
@@ -221,7 +228,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start-mlflow-run", type=Path, default=None)
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--exclusive", action="store_true")
+    parser.add_argument("--batch-mb", type=float, default=None)
     args = parser.parse_args(argv)
+    use_case = args.pipeline.split(".", 1)[0]
+    if args.batch_mb is not None and (
+        why := batch_refusal(args, use_case, dict(os.environ))
+    ):
+        print(f"error: {why}", file=sys.stderr)  # noqa: T201
+        return 2
     try:
         running_as = hand_over(writes_into(args), dict(os.environ))
     except StepError as exc:
@@ -242,7 +256,6 @@ def main(argv: list[str] | None = None) -> int:
     except TrackingServerError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 4
-    use_case = args.pipeline.split(".", 1)[0]
     project = Path.cwd()
     from mlops_platform.model_store import LEASE_OWNER_ENV  # noqa: PLC0415
 
@@ -258,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             project, args.env, args.start_mlflow_run
         )
     params = _nest(runtime_params(dict(os.environ), use_case))
+    if args.batch_mb is not None:
+        from mlops_platform.backfill import backfill  # noqa: PLC0415
+
+        backfill(project, use_case, args.batch_mb, env=args.env, params=params)
+        return 0
     with KedroSession.create(
         project_path=project, env=args.env, runtime_params=params
     ) as session:
@@ -272,6 +290,32 @@ def main(argv: list[str] | None = None) -> int:
             if name == f"{use_case}.decision_drift":  # the DriftDecision export
                 print(drift_log_line(use_case, value), flush=True)  # noqa: T201
     return 0
+
+
+def batch_refusal(
+    args: argparse.Namespace, use_case: str, environ: dict[str, str]
+) -> str | None:
+    """Why ``--batch-mb`` cannot apply to this step, or None."""
+    if args.batch_mb <= 0:
+        return f"--batch-mb must be positive, got {args.batch_mb:g}"
+    if args.pipeline != f"{use_case}.data_engineering":
+        return (
+            f"--batch-mb reads raw files in batches: it applies to "
+            f"{use_case}.data_engineering, not {args.pipeline}"
+        )
+    if args.export:
+        return "--batch-mb runs several Kedro sessions: --export is not supported"
+    overrides = _nest(runtime_params(environ, use_case))
+    if overrides.get(use_case, {}).get("data_engineering", {}).get("full_refresh"):
+        return (
+            f"a full refresh in batches logs full_refresh true for its first batch "
+            f"and false for the others, and this step's sessions share the "
+            f"execution's MLflow run, which refuses a changed parameter. Run "
+            f"`python -m mlops_platform.backfill {use_case} --env {args.env} "
+            f"--full-refresh --batch-mb {args.batch_mb:g}` in the pipeline image "
+            f"instead (a processing job), then the pipeline"
+        )
+    return None
 
 
 def drift_log_line(use_case: str, decision: dict[str, Any]) -> str:
