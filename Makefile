@@ -45,33 +45,37 @@ help: ## this list
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 
-# pip's own output is hundreds of lines; the install prints a count as it resolves
-# and keeps the whole log in .venv/install.log (its tail is shown if pip fails).
+# uv (pinned in constraints.txt) installs the pinned stack: on this project's 2-core VM
+# it took 27 s where pip took about 4 minutes, for the same 316 packages at the same
+# versions (`pip freeze` compared, 2026-12-06). Its output is kept in .venv/install.log
+# (the tail is shown if it fails); the install prints uv's own summary lines.
 NO_LONGER_INSTALLED := kedro-sagemaker
 $(STAMP): $(BIN)/python pyproject.toml serving/pyproject.toml constraints.txt
-	@echo "==> install 1/2: pip 25.3 into $(VENV)"
+	@echo "==> install 1/2: pip 25.3 and uv into $(VENV)"
 	@$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
-	@echo "==> install 2/2: the project and serving, at the versions pinned in constraints.txt (3-4 minutes on a fresh machine)"
-	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off \
+	@$(BIN)/python -m pip install --quiet -c constraints.txt uv
+	@echo "==> install 2/2: the project and serving, at the versions pinned in constraints.txt"
+	@set -o pipefail; $(BIN)/uv pip install --python $(BIN)/python \
 		-c constraints.txt -e ".[dev,viz,spark]" -e "./serving[s3,sklearn]" 2>&1 \
 		| tee $(VENV)/install.log \
-		| awk '/^Collecting /{n++; if (n % 50 == 0) {print "    " n " packages resolved"; fflush()}} \
-			/^Installing collected/{print "    installing " n " packages"; fflush()}' \
-		|| { echo "pip failed; the end of $(VENV)/install.log:"; tail -25 $(VENV)/install.log; exit 1; }
-	@# packages the project once installed and no longer does: pip leaves them in an
-	@# existing .venv, and an installed Kedro CLI plugin is imported by every kedro
-	@# command (tests/test_startup.py)
-	@$(BIN)/python -m pip uninstall --quiet --yes $(NO_LONGER_INSTALLED) 2>/dev/null || true
+		| awk '/^(Resolved|Prepared|Uninstalled|Installed|Audited) /{print "    " $$0; fflush()}' \
+		|| { echo "uv failed; the end of $(VENV)/install.log:"; tail -25 $(VENV)/install.log; exit 1; }
+	@# packages the project once installed and no longer does: an install leaves them
+	@# in an existing .venv, and an installed Kedro CLI plugin is imported by every
+	@# kedro command (tests/test_startup.py)
+	@$(BIN)/uv pip uninstall --quiet --python $(BIN)/python $(NO_LONGER_INSTALLED) 2>/dev/null || true
 	@touch $(STAMP)
 	@echo "==> installed ($(VENV))"
 
 install: $(STAMP) ## create .venv and install the pinned stack (constraints.txt)
 # checkov and actionlint in their own venv: checkov's dependency ranges conflict with
 # the project's pins (infra/tools-requirements.txt).
-$(INFRA_STAMP): infra/tools-requirements.txt
+# (uv from .venv: an order-only prerequisite, so a reinstall of .venv does not
+# reinstall these)
+$(INFRA_STAMP): infra/tools-requirements.txt | $(STAMP)
 	$(PYTHON) -m venv $(INFRA_VENV) || python3 -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade "pip==25.3"
-	$(INFRA_VENV)/bin/python -m pip install --quiet --no-deps -r infra/tools-requirements.txt
+	$(BIN)/uv pip install --quiet --python $(INFRA_VENV)/bin/python --no-deps -r infra/tools-requirements.txt
 	touch $(INFRA_STAMP)
 
 infra-tools: $(INFRA_STAMP) ## checkov and actionlint in their own .venv-infra

@@ -111,13 +111,13 @@ def test_serving_image():
 def test_pipeline_image_installs_the_project_like_the_readme():
     ops = instructions(PIPELINE)
     run = _common(ops)
-    # The Makefile's install: pip install -c constraints.txt (of the project); here
-    # the project as a wheel, without the dev and viz extras.
+    # The Makefile's install: uv pip install -c constraints.txt (of the project); here
+    # pip, the same pins, the project as a wheel, without the dev and viz extras.
     assert "pip wheel --no-deps" in run
     assert "-c constraints.txt /build/dist/mlops_platform-*.whl" in run
     makefile = (REPO / "Makefile").read_text()
     assert re.search(
-        r"pip install --progress-bar off \\\s+-c constraints.txt -e", makefile
+        r"uv pip install --python \$\(BIN\)/python \\\s+-c constraints.txt -e", makefile
     )
     # Starts as root to own SageMaker's root-owned output mounts; the entrypoint drops
     # to MLOPS_STEP_USER first (tests/aws/test_image_layout.py runs it that way).
