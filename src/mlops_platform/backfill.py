@@ -17,8 +17,8 @@ batch, and the later batches add to them. Killed, the command is run again witho
 ``--full-refresh`` and goes on from the ledger (docs/incremental.md).
 Every batch is one Kedro session in this process (the imports and Great Expectations
 are paid once) and one MLflow run. The compiled SageMaker data_engineering step runs
-the same loop (``--batch-mb``, :mod:`mlops_platform.aws.sagemaker.step`), its
-sessions all in the execution's one MLflow run.
+the same loop (``--batch-mb``, :mod:`mlops_platform.aws.sagemaker.step`): its first
+session logs into the execution's MLflow run, the later ones into child runs of it.
 """
 
 from __future__ import annotations
@@ -41,20 +41,34 @@ def _run(
     env: str | None,
     params: dict[str, Any],
     resume: str | None,
+    nested: str | None,
     **selection: Any,
 ) -> dict[str, Any]:
     """One session: run the selection of the pipeline, return the ingest report.
-    ``resume``: the MLflow run every session logs into (a compiled step's
-    ``MLFLOW_RUN_ID``), or None for a run of its own."""
+
+    ``resume``: the MLflow run the step's sessions log into (a compiled step's
+    ``MLFLOW_RUN_ID``), or None for a run of the session's own. ``nested``: with
+    ``resume``, log into a child run of that name instead, so this session's
+    parameters (a full refresh's ``full_refresh`` false after its first batch) need
+    not equal the ones already logged there."""
     import mlflow  # noqa: PLC0415
     from kedro.framework.session import KedroSession  # noqa: PLC0415
 
     use_case = selection["pipeline_name"].split(".", 1)[0]
-    if resume is not None:
+    if resume is not None and nested is None:
         # mlflow.start_run reads MLFLOW_RUN_ID once and deletes it from the
         # environment: the second session made a run of its own (found by the
         # compiled-steps test as two top-level runs in one execution)
         os.environ["MLFLOW_RUN_ID"] = resume
+    elif resume is not None:
+        # an active run when the session starts is the one kedro-mlflow logs into
+        parent = mlflow.start_run(run_id=resume)
+        mlflow.start_run(
+            run_name=nested,
+            nested=True,
+            experiment_id=parent.info.experiment_id,
+            tags={"mlops.backfill": nested},
+        )
     try:
         with KedroSession.create(
             project_path=project, env=env, runtime_params=params
@@ -114,12 +128,14 @@ def backfill(
                 }
             }
         }
+        session_params = _merged(given, limit)
         began = time.monotonic()
         report = _run(
             project,
             env,
-            _merged(given, limit),
+            session_params,
             resume,
+            f"{use_case} backfill, batch {len(batches) + 1}" if batches else None,
             pipeline_name=name,
             to_nodes=[gold],
         )
@@ -145,14 +161,14 @@ def backfill(
                 f"{use_case}: a batch read nothing but deferred {done['deferred'][:3]}"
             )
     if rest:
-        # the values the last batch ran with: sessions sharing one MLflow run (a
-        # compiled step's) may not log a parameter again with another value
-        last = {use_case: {"data_engineering": {"max_batch_mb": batch_mb}}}
+        # with the last batch's parameters; in a compiled step after a single batch
+        # (an ordinary day), in the same MLflow run as that batch
         _run(
             project,
             env,
-            _merged(given, last),
+            session_params,
             resume,
+            f"{use_case} backfill, the rest" if len(batches) > 1 else None,
             pipeline_name=name,
             node_names=rest,
         )

@@ -112,14 +112,14 @@ def _identity(x):
         (
             ["--pipeline", "retail.data_engineering"],
             '{"retail.data_engineering.full_refresh": true}',
-            "python -m mlops_platform.backfill retail --env aws --full-refresh",
+            None,  # its batches log into child runs (test_compiled_steps_execute)
         ),
     ],
 )
 def test_step_batches(monkeypatch, capsys, argv, overrides, named):
-    """``--batch-mb`` applies to a data_engineering step, whose sessions share one
-    MLflow run: what cannot work that way is refused before anything runs, naming
-    why and what to run instead (the batches: test_compiled_steps_execute)."""
+    """``--batch-mb`` applies to a data_engineering step: what cannot work that way
+    is refused before anything runs, naming why (the batches themselves, a full
+    refresh among them: test_compiled_steps_execute)."""
     from mlops_platform.aws.sagemaker import step
 
     monkeypatch.setenv("MLOPS_PARAM_OVERRIDES", overrides)
@@ -663,9 +663,37 @@ def test_compiled_steps_execute(project, lake, pipeline_image, shared, tmp_path)
     training_key = f"{PREFIX}/reports/retail/training.json"
     etag = s3.head_object(Bucket=BUCKET, Key=training_key)["ETag"]
     before_second = len(server.requests())  # the lines since are the test's own
-    second = Execution(d, scratch=shared / "x2", pipeline_name="mlops-retail", **run)
+    # a full refresh asked for through the pipeline parameter: the lake again in two
+    # batches, each with its own parameters (the first batch's full_refresh true in
+    # the execution's run, the later sessions in child runs of it)
+    refresh = {"retail.data_engineering.full_refresh": True}
+    second = Execution(
+        d, scratch=shared / "x2", pipeline_name="mlops-retail",
+        parameters={"ParamOverrides": json.dumps(refresh)}, **run,
+    )  # fmt: skip
     second.run()
     by_steps += server.requests()[before_second:]
+    said = " ".join(second.stdout["retail-data-engineering"].split())
+    assert re.findall(r"retail backfill, batch (\d): (\d) ", said) == [
+        ("1", "3"), ("2", "3"),
+    ], said[-3000:]  # fmt: skip
+    (top2,) = [
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if r.data.tags.get("sagemaker_execution_arn", "").endswith(second.execution_id)
+    ]
+    children = {
+        r.info.run_name: r
+        for r in client.search_runs(
+            [exp.experiment_id],
+            filter_string=f"tags.mlflow.parentRunId = '{top2.info.run_id}'",
+        )
+    }
+    assert set(children) == {"retail backfill, batch 2", "retail backfill, the rest"}
+    refreshed = "retail.data_engineering.full_refresh"
+    assert top2.data.params[refreshed] == "True"
+    assert children["retail backfill, batch 2"].data.params[refreshed] == "False"
+    assert {c.info.status for c in children.values()} == {"FINISHED"}
     assert second.ran == [
         "retail-data-engineering",
         "retail-drift",

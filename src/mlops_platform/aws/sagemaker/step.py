@@ -20,10 +20,10 @@
 * ``--batch-mb MB`` (a data_engineering pipeline): read at most MB of raw files per
   Kedro run and run again until the ledger defers nothing, then the pipeline's last
   nodes once (:mod:`mlops_platform.backfill`): the first execution on a long history
-  holds one batch in memory, not the whole backlog. Every session resumes the
-  execution's MLflow run, so a parameter may not change between them: a full refresh
-  (``full_refresh`` in ``ParamOverrides``) is refused in this mode, with the command
-  to run instead.
+  holds one batch in memory, not the whole backlog. The first session logs into the
+  execution's MLflow run and the later ones into child runs of it, so a full refresh
+  (``full_refresh`` in ``ParamOverrides``: true for the first batch only) logs each
+  batch's own values.
 * ``--exclusive`` (the first step): stop, before reading or writing anything, if an
   earlier execution of the same pipeline is still running
   (:mod:`mlops_platform.aws.sagemaker.overlap`); exit status 3, naming it.
@@ -231,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-mb", type=float, default=None)
     args = parser.parse_args(argv)
     use_case = args.pipeline.split(".", 1)[0]
-    if args.batch_mb is not None and (
-        why := batch_refusal(args, use_case, dict(os.environ))
-    ):
+    if args.batch_mb is not None and (why := batch_refusal(args, use_case)):
         print(f"error: {why}", file=sys.stderr)  # noqa: T201
         return 2
     try:
@@ -274,7 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_mb is not None:
         from mlops_platform.backfill import backfill  # noqa: PLC0415
 
-        backfill(project, use_case, args.batch_mb, env=args.env, params=params)
+        de = params.get(use_case, {}).get("data_engineering", {})
+        refresh = bool(de.pop("full_refresh", False))  # the first batch's only
+        backfill(
+            project,
+            use_case,
+            args.batch_mb,
+            full_refresh=refresh,
+            env=args.env,
+            params=params,
+        )
         return 0
     with KedroSession.create(
         project_path=project, env=args.env, runtime_params=params
@@ -292,9 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def batch_refusal(
-    args: argparse.Namespace, use_case: str, environ: dict[str, str]
-) -> str | None:
+def batch_refusal(args: argparse.Namespace, use_case: str) -> str | None:
     """Why ``--batch-mb`` cannot apply to this step, or None."""
     if args.batch_mb <= 0:
         return f"--batch-mb must be positive, got {args.batch_mb:g}"
@@ -305,16 +310,6 @@ def batch_refusal(
         )
     if args.export:
         return "--batch-mb runs several Kedro sessions: --export is not supported"
-    overrides = _nest(runtime_params(environ, use_case))
-    if overrides.get(use_case, {}).get("data_engineering", {}).get("full_refresh"):
-        return (
-            f"a full refresh in batches logs full_refresh true for its first batch "
-            f"and false for the others, and this step's sessions share the "
-            f"execution's MLflow run, which refuses a changed parameter. Run "
-            f"`python -m mlops_platform.backfill {use_case} --env {args.env} "
-            f"--full-refresh --batch-mb {args.batch_mb:g}` in the pipeline image "
-            f"instead (a processing job), then the pipeline"
-        )
     return None
 
 
