@@ -183,3 +183,50 @@ def test_a_full_refresh_backfill_killed_between_its_first_commits_goes_on_withou
     ):
         a, b = part_bytes(lake(project, table)), part_bytes(lake(full, table))
         assert sorted(a) == sorted(b) and [n for n in a if a[n] != b[n]] == [], table
+
+
+def test_in_a_compiled_step_one_batch_and_the_rest_log_into_the_given_run(
+    tmp_path: Path, weeks: Path
+) -> None:
+    """An ordinary day of the compiled data_engineering step (``step.py --batch-mb``):
+    the new files fit one batch, and both sessions (the batch, then the split and
+    the online tables) log into the execution's run, named by ``MLFLOW_RUN_ID``.
+    mlflow.start_run deletes that variable once it has read it, so without the loop
+    setting it again the second session made a top-level run of its own. The step
+    itself runs the loop in tests/aws/test_sagemaker.py (there with several
+    batches); here the command stands in for it, with the variable the step sets."""
+    import mlflow
+
+    project = scratch_project(REPO, tmp_path / "p")
+    names = sorted(
+        p.stem.removeprefix("transactions_") for p in weeks.glob("transactions_*.csv")
+    )[:3]  # the split needs 3 weeks
+    deliver(project, weeks, names)
+    client = mlflow.MlflowClient(f"sqlite:///{project}/data/mlflow/mlflow.db")
+    experiment = client.create_experiment(
+        "mlops_platform", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    execution = client.create_run(experiment, run_name="the execution's run")
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "KEDRO_LOGGING_CONFIG": str(REPO / "conf/logging.yml"),
+        "COLUMNS": "300",
+        "MLFLOW_RUN_ID": execution.info.run_id,
+    }
+    proc = subprocess.run(  # noqa: PLW1510 (the assert below reports the output)
+        [sys.executable, "-m", "mlops_platform.backfill", "retail", "--batch-mb",
+         "1000"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "retail backfill: 3 file(s) in 1 batch(es)" in out
+    runs = client.search_runs([experiment])
+    assert [r.info.run_id for r in runs] == [execution.info.run_id], [
+        (r.info.run_name, r.data.tags.get("mlflow.parentRunId")) for r in runs
+    ]
+    (run,) = runs
+    assert run.data.params["retail.data_engineering.max_batch_mb"] == "1000.0"
+    assert run.info.status == "FINISHED"
+    assert (project / "data/gold/retail/train.parquet").exists()  # the rest ran
