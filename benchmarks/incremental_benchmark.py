@@ -16,6 +16,11 @@ scheduled run uses):
    the silver lake table; the JVM's memory is not in the driver's RSS) and the floor
    (pyarrow reads every weekly CSV and writes it as Parquet).
 
+After each weekly run, the split node alone (``--nodes retail.split_by_time``) runs
+twice on the same lake: with the configured training window
+(``split.train_periods``) and with every week (``train_periods=null``).
+``--weekly-only`` skips step 2 except the floor.
+
 Wall time includes the process start (Kedro, pandas, Great Expectations imports);
 "pipeline" is the nodes' own time as the run logs it. Peak RSS is the process's.
 """
@@ -48,6 +53,31 @@ def gold_files(project: Path) -> dict[str, str]:
     return {name: entry["file"] for name, entry in parts.items()}
 
 
+def print_weekly(title: str, rows: list[tuple]) -> None:
+    print(f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {title}\n")
+    print(
+        "| weeks already processed | new week's lines | wall time (s) | "
+        "pipeline (s) | peak RSS (GB) | gold |"
+    )
+    print("|---|---|---|---|---|---|")
+    for h, s, p, g, n, mode in rows:
+        print(f"| {h} | {n:,} | {s:.1f} | {p:.0f} | {g:.2f} | {mode} |")
+
+
+def print_splits(splits: list[tuple]) -> None:
+    print(
+        "\nThe split node alone after each weekly run:\n\n"
+        "| weeks in gold | training window (weeks) | weeks read | train rows | "
+        "split node (s) | peak RSS (GB) | wall time (s) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for weeks, window, read, train, node, gb, wall in splits:
+        print(
+            f"| {weeks} | {window if window else 'every week'} | {read} | "
+            f"{train:,} | {node:.1f} | {gb:.2f} | {wall:.1f} |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=5000)
@@ -60,6 +90,11 @@ def main() -> int:
         default=[100, 400],
         help="batch sizes of the full refresh as a backfill (python -m "
         "mlops_platform.backfill)",
+    )
+    parser.add_argument(
+        "--weekly-only",
+        action="store_true",
+        help="the weekly runs, the split's window and the floor only",
     )
     args = parser.parse_args()
     env = {
@@ -97,7 +132,17 @@ def main() -> int:
         found = re.findall(r"nodes done in (\d+) s", stdout)
         return float(found[-1]) if found else float("nan")
 
-    rows = []
+    def split_seconds(stdout: str) -> float:
+        found = re.findall(r"retail\.split_by_time (\d+\.\d)", node_seconds(stdout))
+        return float(found[-1]) if found else float("nan")
+
+    title = (
+        f"{platform.node()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {args.customers} customers, {args.stores} stores"
+    )
+    rows, splits = [], []
+    split_only = [*run, "--nodes", "retail.split_by_time"]
+    every_week = "retail.data_engineering.split.train_periods=null"
     for h in sorted(args.history):
         deliver(h)
         timed(run, project, env)  # the history, processed (not timed)
@@ -107,6 +152,22 @@ def main() -> int:
         report = json.loads((project / "data/reports/retail/gold.json").read_text())
         lines = sum(1 for _ in open(files[h])) - 1
         rows.append((h, seconds, pipeline_seconds(out), gb, lines, report["mode"]))
+        for params in ([], ["--params", every_week]):
+            s_s, s_gb, s_out = timed([*split_only, *params], project, env)
+            split = json.loads((project / "data/reports/retail/split.json").read_text())
+            splits.append(
+                (h + 1, split["train_window"], split["gold_periods_read"],
+                 split["rows"]["train"], split_seconds(s_out), s_gb, s_s)
+            )  # fmt: skip
+    if args.weekly_only:
+        floor, _, floor_out = timed(
+            [py, "-c", FLOOR, str(raw), str(root / "floor")], project, env
+        )
+        print_weekly(title, rows)
+        print_splits(splits)
+        print(f"\nfloor (the {h + 1} weeks): {floor:.1f} s, {floor_out.strip()} lines")
+        shutil.rmtree(root, ignore_errors=True)
+        return 0
     seconds, gb, out = timed(
         [*run, "--params", "retail.data_engineering.full_refresh=true"], project, env
     )
@@ -130,18 +191,7 @@ def main() -> int:
         [py, "-c", FLOOR, str(raw), str(root / "floor")], project, env
     )
     total_lines = int(floor_out.strip())
-    print(
-        f"\nBenchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{args.customers} customers, {args.stores} stores\n"
-    )
-    print(
-        "| weeks already processed | new week's lines | wall time (s) | "
-        "pipeline (s) | peak RSS (GB) | gold |"
-    )
-    print("|---|---|---|---|---|---|")
-    for h, s, p, g, n, mode in rows:
-        print(f"| {h} | {n:,} | {s:.1f} | {p:.0f} | {g:.2f} | {mode} |")
+    print_weekly(title, rows)
     print(
         f"| full refresh of all {weeks} weeks | {total_lines:,} | {seconds:.1f} | "
         f"{pipeline_seconds(out):.0f} | {gb:.2f} | full |"
@@ -163,6 +213,7 @@ def main() -> int:
     print(f"\nfull refresh / floor = {seconds / floor:.2f}x")
     print(f"full refresh, node seconds: {node_seconds(out)}")
     print(f"last weekly run, node seconds: {node_seconds(last_weekly)}")
+    print_splits(splits)
     shutil.rmtree(root, ignore_errors=True)
     return 0
 

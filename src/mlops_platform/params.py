@@ -23,6 +23,12 @@ class SplitParams(_Strict):
     # champion, on the other units' rows of the same period. 0: the newest periods
     # are test only.
     newest_train_share: float = Field(0.0, ge=0.0, lt=1.0)
+    # Train on at most this many periods before validation, the newest (a rolling
+    # window; periods without rows to score do not count). The split then reads
+    # only those periods of gold, newest first, so a daily or weekly run and
+    # training's input stay the same size however long the history grows
+    # (docs/incremental.md). None: every period gold holds.
+    train_periods: int | None = Field(None, ge=1)
 
 
 class DataEngineeringParams(_Strict):

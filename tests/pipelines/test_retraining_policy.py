@@ -134,3 +134,83 @@ class TestRefit:
         assert set(ref["shop_week"]) == set(challenger.training_periods)
         before = sorted(int(w) for w in train["shop_week"].unique())
         assert len(drift_reference(retail, train, val, before, params)) == len(train)
+
+
+class TestTrainingWindow:
+    """``split.train_periods``: train on the newest periods only, and read only the
+    periods of gold the split uses, so a weekly run's split and training's input
+    stay the same size however long the history grows."""
+
+    @staticmethod
+    def lake(tmp_path, gold):
+        """The gold frame as the pipeline's gold lake table: a part per period."""
+        from mlops_platform.lake import GOLD, LakeTable, TableUpdate
+
+        table = LakeTable.open(str(tmp_path / "gold"))
+        update = TableUpdate()
+        for week, rows in gold.groupby("shop_week", sort=True):
+            update.writes[f"{GOLD}{week}"] = rows.reset_index(drop=True)
+            update.entries[f"{GOLD}{week}"] = {"period": int(week)}
+        return table.commit(update)
+
+    @staticmethod
+    def params(train_periods):
+        return DataEngineeringParams(
+            split=SplitParams(newest_train_share=0.5, train_periods=train_periods)
+        )
+
+    def test_a_window_as_long_as_the_history_is_no_window(
+        self, retail, small_gold, tmp_path
+    ):
+        table = self.lake(tmp_path, small_gold)
+        every = split_by_time(retail, table, self.params(None))
+        window = split_by_time(retail, table, self.params(4))  # 6 weeks: 4 + 1 + 1
+        for a, b in zip(every[:4], window[:4], strict=True):
+            pd.testing.assert_frame_equal(a, b)
+        assert window[4]["gold_periods_read"] == window[4]["gold_periods"] == 6
+        # the frame the split was given whole: the same split
+        whole = split_by_time(retail, small_gold, self.params(None))
+        for a, b in zip(every[:4], whole[:4], strict=True):
+            pd.testing.assert_frame_equal(a, b)
+
+    def test_the_oldest_periods_are_neither_trained_on_nor_read(
+        self, retail, small_gold, tmp_path
+    ):
+        weeks = sorted(small_gold["shop_week"].unique())
+        table = self.lake(tmp_path, small_gold)
+        every = split_by_time(retail, table, self.params(None))
+        # the two oldest weeks' files are gone: a window of two training weeks
+        # (weeks 3-4; week 5 validates, week 6 tests) never opens them
+        for name in (f"gold/{w}" for w in weeks[:2]):
+            (tmp_path / "gold" / table.parts[name]["file"]).unlink()
+        with pytest.raises(FileNotFoundError):
+            split_by_time(retail, table, self.params(None))
+        train, val, test, latest, report = split_by_time(retail, table, self.params(2))
+        assert report["train_periods"] == weeks[2:4]
+        assert report["gold_periods_read"] == 4 and report["gold_periods"] == 6
+        assert set(train["shop_week"]) == {*weeks[2:4], weeks[5]}
+        # validation, test and the drift batch are those of the whole history,
+        # and train is the whole history's train without the older weeks
+        for a, b in ((val, every[1]), (test, every[2]), (latest, every[3])):
+            pd.testing.assert_frame_equal(a, b)
+        kept = every[0][every[0]["shop_week"].isin(set(train["shop_week"]))]
+        pd.testing.assert_frame_equal(train, kept.reset_index(drop=True))
+        # the frame given whole is cut the same way
+        whole = split_by_time(retail, small_gold, self.params(2))
+        for a, b in zip((train, val, test, latest), whole[:4], strict=True):
+            pd.testing.assert_frame_equal(a, b)
+
+    def test_a_period_with_nothing_to_score_does_not_count(
+        self, retail, small_gold, tmp_path
+    ):
+        """A week whose rows are all unlabelled (a parking day every car park was
+        closed, likewise) is read, but the window reaches one period further back
+        to hold two weeks to train on."""
+        weeks = sorted(small_gold["shop_week"].unique())
+        gold = small_gold.copy()
+        gold.loc[gold["shop_week"] == weeks[3], "label"] = "XX"
+        table = self.lake(tmp_path, gold)
+        train, *_, report = split_by_time(retail, table, self.params(2))
+        assert report["train_periods"] == [weeks[2], weeks[1]][::-1]
+        assert report["gold_periods_read"] == 5
+        assert weeks[3] not in set(train["shop_week"])

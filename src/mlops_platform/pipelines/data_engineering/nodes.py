@@ -20,11 +20,11 @@ from mlops_platform.lake import (
     RawFiles,
     TableUpdate,
     compact,
-    read_gold,
+    ordered,
     sha256_of,
     states_before,
 )
-from mlops_platform.params import DataEngineeringParams
+from mlops_platform.params import DataEngineeringParams, SplitParams
 from mlops_platform.use_cases.base import UseCase
 
 logger = logging.getLogger(__name__)
@@ -491,6 +491,45 @@ def _newest_to_train(use_case: UseCase, test: pd.DataFrame, share: float) -> pd.
     return pd.Series((h % 10_000) < share * 10_000, index=test.index)
 
 
+def _scored(use_case: UseCase, gold: pd.DataFrame) -> pd.Series:
+    """Rows a model is trained and judged on: labelled, and in service."""
+    labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
+    return labelled & use_case.in_service(gold)
+
+
+def read_split_window(
+    use_case: UseCase, gold: LakeTable, split: SplitParams
+) -> tuple[pd.DataFrame, int]:
+    """The gold periods the split can use, in period order, and how many gold holds.
+
+    Every period without ``split.train_periods``. With it, the periods are read
+    newest first until the validation, test and training periods with rows to score
+    are all in hand (and at least the latest periods): what the split then cuts from
+    them is what it cuts from the whole of gold, and the older periods are never
+    read."""
+    by_period: dict[Any, list[str]] = {}
+    for name in ordered(gold, GOLD):
+        by_period.setdefault(gold.parts[name]["period"], []).append(name)
+    if split.train_periods is None:
+        return gold.read([n for names in by_period.values() for n in names]), len(
+            by_period
+        )
+    wanted = split.validation_periods + split.test_periods + split.train_periods
+    newest_first: list[pd.DataFrame] = []
+    with_rows_to_score = 0
+    for names in reversed(by_period.values()):
+        if with_rows_to_score >= wanted and len(newest_first) >= split.latest_periods:
+            break
+        frame = gold.read(names)
+        newest_first.append(frame)
+        with_rows_to_score += bool(_scored(use_case, frame).any())
+    if not newest_first:
+        return gold.read([]), 0
+    frames = newest_first[::-1]
+    window = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    return window, len(by_period)
+
+
 def split_by_time(
     use_case: UseCase,
     gold_table: LakeTable | pd.DataFrame,
@@ -503,9 +542,17 @@ def split_by_time(
     batch (drift looks at every row) but never enter train, validation or test; nor
     do rows out of service (``UseCase.out_of_service_column``), which the drift
     stage leaves out too.
+
+    With ``split.train_periods``, train holds at most that many periods before
+    validation (and, with ``newest_train_share``, its share of the test periods),
+    and only the periods the split uses are read (:func:`read_split_window`).
     """
-    gold = read_gold(gold_table) if isinstance(gold_table, LakeTable) else gold_table
     split = params.split
+    if isinstance(gold_table, LakeTable):
+        gold, gold_periods = read_split_window(use_case, gold_table, split)
+    else:
+        gold = gold_table
+        gold_periods = gold[use_case.time_column].nunique()
     t = gold[use_case.time_column]
     labelled = ~gold[use_case.label].isin(use_case.excluded_labels)
     in_service = use_case.in_service(gold)
@@ -526,6 +573,8 @@ def split_by_time(
     test_p = periods[-split.test_periods :]
     val_p = periods[-needed + 1 : -split.test_periods]
     train_p = periods[: -needed + 1]
+    if split.train_periods is not None:
+        train_p = train_p[-split.train_periods :]
     latest_p = sorted(t.unique())[-split.latest_periods :]
     train = gold[t.isin(train_p) & scored]
     validation = gold[t.isin(val_p) & scored].reset_index(drop=True)
@@ -540,6 +589,11 @@ def split_by_time(
         "validation_periods": [int(p) for p in val_p],
         "test_periods": [int(p) for p in test_p],
         "latest_periods": [int(p) for p in latest_p],
+        # the rolling training window (None: every period), and the periods of gold
+        # the split read out of those it holds
+        "train_window": split.train_periods,
+        "gold_periods_read": int(t.nunique()),
+        "gold_periods": int(gold_periods),
         "rows": {
             "gold": len(gold),
             "train": len(train),

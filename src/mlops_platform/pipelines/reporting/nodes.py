@@ -42,7 +42,15 @@ def summarise_lifecycle(
         f"quarantined: {contract['rows_quarantined']:,} "
         f"({100 * contract['quarantined_share']:.2f}%); "
         f"gold rows: {split['rows']['gold']:,} "
-        f"(train {split['rows']['train']:,} / "
+        + (
+            f"of the newest {split['gold_periods_read']} of "
+            f"{split['gold_periods']} periods (training window: "
+            f"{split['train_window']}) "
+            if split.get("train_window")
+            and split["gold_periods_read"] < split["gold_periods"]
+            else ""
+        )
+        + f"(train {split['rows']['train']:,} / "
         f"validation {split['rows']['validation']:,} "
         f"/ test {split['rows']['test']:,}"
         + (
