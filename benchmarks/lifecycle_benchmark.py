@@ -84,6 +84,12 @@ def main() -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary project"
     )
+    parser.add_argument(
+        "--params",
+        default=None,
+        help="given to every kedro run, e.g. "
+        "retail.data_engineering.split.train_periods=null",
+    )
     args = parser.parse_args()
     env = {
         **os.environ,
@@ -110,7 +116,10 @@ def main() -> int:
     total = 0.0
     for stage in STAGES:
         s, gb, _ = timed(
-            [py, "-m", "kedro", "run", "--pipeline", f"retail.{stage}"], project, env
+            [py, "-m", "kedro", "run", "--pipeline", f"retail.{stage}"]
+            + (["--params", args.params] if args.params else []),
+            project,
+            env,
         )
         rows.append((f"kedro run --pipeline retail.{stage}", s, gb))
         total += s
@@ -127,6 +136,10 @@ def main() -> int:
     print(f"| whole lifecycle (all stages) | {total:.1f} | |")
     de = rows[2][1]
     print(f"\ndata_engineering / floor = {de / floor:.2f}x")
+    if args.params:
+        print(f"every kedro run given --params {args.params}")
+    summary = project / "data/reports/retail/lifecycle.md"
+    print("\n" + summary.read_text().strip())
     if args.keep:
         print(f"project kept at {project}")
     else:

@@ -199,6 +199,17 @@ class TestTrainingWindow:
         whole = split_by_time(retail, small_gold, self.params(2))
         for a, b in zip((train, val, test, latest), whole[:4], strict=True):
             pd.testing.assert_frame_equal(a, b)
+        # and the lifecycle summary says what was left out
+        from mlops_platform.pipelines.reporting.nodes import summarise_lifecycle
+
+        contract = {"rows_in": 1, "rows_quarantined": 0, "quarantined_share": 0.0}
+        said = summarise_lifecycle(
+            retail, {}, contract, report, {"reason": "-"}, {}, {}, {"reason": "-"}
+        )
+        assert (
+            f"gold rows: {report['rows']['gold']:,} (the newest 4 of 6 periods, "
+            f"a training window of 2; train {len(train):,} / " in said
+        ), said
 
     def test_a_period_with_nothing_to_score_does_not_count(
         self, retail, small_gold, tmp_path

@@ -41,16 +41,15 @@ def summarise_lifecycle(
         f"- rows in: {contract['rows_in']:,}; "
         f"quarantined: {contract['rows_quarantined']:,} "
         f"({100 * contract['quarantined_share']:.2f}%); "
-        f"gold rows: {split['rows']['gold']:,} "
+        f"gold rows: {split['rows']['gold']:,} ("
         + (
-            f"of the newest {split['gold_periods_read']} of "
-            f"{split['gold_periods']} periods (training window: "
-            f"{split['train_window']}) "
+            f"the newest {split['gold_periods_read']} of {split['gold_periods']} "
+            f"periods, a training window of {split['train_window']}; "
             if split.get("train_window")
             and split["gold_periods_read"] < split["gold_periods"]
             else ""
         )
-        + f"(train {split['rows']['train']:,} / "
+        + f"train {split['rows']['train']:,} / "
         f"validation {split['rows']['validation']:,} "
         f"/ test {split['rows']['test']:,}"
         + (
