@@ -21,6 +21,7 @@ from mlops_platform.lake import (
     TableUpdate,
     compact,
     ordered,
+    read_gold,
     sha256_of,
     states_before,
 )
@@ -511,9 +512,7 @@ def read_split_window(
     for name in ordered(gold, GOLD):
         by_period.setdefault(gold.parts[name]["period"], []).append(name)
     if split.train_periods is None:
-        return gold.read([n for names in by_period.values() for n in names]), len(
-            by_period
-        )
+        return read_gold(gold), len(by_period)
     wanted = split.validation_periods + split.test_periods + split.train_periods
     newest_first: list[pd.DataFrame] = []
     with_rows_to_score = 0
