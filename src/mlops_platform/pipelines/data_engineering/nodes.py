@@ -511,7 +511,7 @@ def read_split_window(
     by_period: dict[Any, list[str]] = {}
     for name in ordered(gold, GOLD):
         by_period.setdefault(gold.parts[name]["period"], []).append(name)
-    if split.train_periods is None:
+    if split.train_periods is None or not by_period:
         return read_gold(gold), len(by_period)
     wanted = split.validation_periods + split.test_periods + split.train_periods
     newest_first: list[pd.DataFrame] = []
@@ -522,11 +522,7 @@ def read_split_window(
         frame = gold.read(names)
         newest_first.append(frame)
         with_rows_to_score += bool(_scored(use_case, frame).any())
-    if not newest_first:
-        return gold.read([]), 0
-    frames = newest_first[::-1]
-    window = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-    return window, len(by_period)
+    return pd.concat(newest_first[::-1], ignore_index=True), len(by_period)
 
 
 def split_by_time(
